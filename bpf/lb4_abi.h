@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * lb4_abi.h - the one header shared by the XDP program (bpf/) and the control
+ * plane (userspace/). Fixed-width types only, byte order named in the type,
+ * explicit padding; every struct is followed by a size assertion. Keys must be
+ * zero-initialised by whoever builds them: padding bytes are part of a hash
+ * key. Any change to a struct here bumps LB4_ABI_VERSION.
+ */
+#ifndef LB4_ABI_H
+#define LB4_ABI_H
+
+#include <linux/types.h>
+
+#ifdef __cplusplus
+#define LB4_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#else
+#define LB4_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
+
+/* Layout version of every pinned map; stored in lb4_config.abi_version. */
+#define LB4_ABI_VERSION 1
+
+#define LB4_MAX_VIPS 1024
+#define LB4_MAX_BACKENDS 4096
+/* Largest Maglev ring the program accepts (inner array max_entries). */
+#define LB4_MAX_RING_SIZE 655373
+#define LB4_DEFAULT_RING_SIZE 65537
+#define LB4_DEFAULT_CT_SIZE 1048576
+
+/* Address families, as in AF_INET / AF_INET6. */
+#define LB4_AF_INET 2
+#define LB4_AF_INET6 10
+
+/* Forwarding modes (lb4_vip_value.mode). */
+#define LB4_MODE_DR 0
+
+/* lb4_vip_value.flags */
+#define LB4_VIP_F_ALL_PORTS (1U << 0) /* key.port == 0 matches every port */
+
+/* lb4_backend.flags */
+#define LB4_BACKEND_F_ENABLED (1U << 0) /* may carry flows (existing and new) */
+
+/* Key of lb4_vips. IPv4 addresses use the first 4 bytes of addr. */
+struct lb4_vip_key {
+	__u8 addr[16]; /* network byte order */
+	__be16 port;   /* 0 = all ports (with LB4_VIP_F_ALL_PORTS) */
+	__u8 proto;    /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 family;   /* LB4_AF_INET or LB4_AF_INET6 */
+};
+LB4_STATIC_ASSERT(sizeof(struct lb4_vip_key) == 20, "lb4_vip_key size");
+
+struct lb4_vip_value {
+	__u32 vip_id;    /* index into lb4_rings and lb4_vip_stats */
+	__u32 ring_size; /* entries of this VIP's Maglev ring (prime) */
+	__u8 mode;       /* LB4_MODE_* */
+	__u8 flags;      /* LB4_VIP_F_* */
+	__u16 pad;
+};
+LB4_STATIC_ASSERT(sizeof(struct lb4_vip_value) == 12, "lb4_vip_value size");
+
+/* Value of lb4_backends, indexed by backend id (0 is never used). */
+struct lb4_backend {
+	__u8 addr[16]; /* network byte order */
+	__u8 mac[6];   /* next-hop MAC for direct routing */
+	__be16 port;   /* backend port (0 = same as the VIP's) */
+	__u8 family;   /* LB4_AF_* */
+	__u8 flags;    /* LB4_BACKEND_F_* */
+	__u16 pad;
+	__u32 gen; /* bumped each time the id is given to a new backend */
+};
+LB4_STATIC_ASSERT(sizeof(struct lb4_backend) == 32, "lb4_backend size");
+
+/* Key of lb4_conntrack: the flow as the client sent it. */
+struct lb4_flow_key {
+	__u8 src[16]; /* network byte order */
+	__u8 dst[16]; /* network byte order */
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 family;
+	__u16 pad;
+};
+LB4_STATIC_ASSERT(sizeof(struct lb4_flow_key) == 40, "lb4_flow_key size");
+
+struct lb4_flow_value {
+	__u32 backend_id;
+	__u32 backend_gen; /* lb4_backend.gen when the flow was scheduled */
+	__u64 created_ns;  /* bpf_ktime_get_ns() at insertion; not updated per packet */
+};
+LB4_STATIC_ASSERT(sizeof(struct lb4_flow_value) == 16, "lb4_flow_value size");
+
+/* The single entry of lb4_config, written by the daemon. */
+struct lb4_config {
+	__u32 abi_version; /* LB4_ABI_VERSION of the daemon that created the maps */
+	__u32 ifindex;     /* interface this instance is attached to */
+	__u8 mac[6];       /* that interface's MAC: source MAC of forwarded frames */
+	__u16 pad;
+};
+LB4_STATIC_ASSERT(sizeof(struct lb4_config) == 16, "lb4_config size");
+
+/* Packet and byte counters, per CPU, per VIP and per backend. */
+struct lb4_traffic {
+	__u64 packets;
+	__u64 bytes;
+};
+LB4_STATIC_ASSERT(sizeof(struct lb4_traffic) == 16, "lb4_traffic size");
+
+/*
+ * Global reasons, the index of lb4_stats (per CPU). Drop reasons are the
+ * negative return codes of the BPF helpers (LB4_DROP_x == -LB4_STAT_x).
+ */
+enum lb4_stat {
+	LB4_STAT_PASS = 0,         /* not for a VIP: handed to the kernel */
+	LB4_STAT_TX = 1,           /* forwarded with XDP_TX */
+	LB4_STAT_CT_HIT = 2,       /* conntrack entry found and still valid */
+	LB4_STAT_CT_MISS = 3,      /* new flow scheduled through Maglev */
+	LB4_STAT_CT_RESCHED = 4,   /* entry's backend gone: flow rescheduled */
+	LB4_STAT_DROP_TRUNC_ETH = 5,
+	LB4_STAT_DROP_TRUNC_VLAN = 6,
+	LB4_STAT_DROP_TRUNC_IP = 7,
+	LB4_STAT_DROP_BAD_IP = 8,    /* IHL < 5, bad version, bad total length */
+	LB4_STAT_DROP_TRUNC_L4 = 9,
+	LB4_STAT_DROP_NO_BACKEND = 10, /* VIP has no ring or no usable backend */
+	LB4_STAT_DROP_FRAGMENT = 11,   /* IPv4 fragment addressed to a VIP */
+	LB4_STAT_DROP_BAD_BACKEND = 12, /* ring names a backend not enabled */
+	LB4_STAT_DROP_CT_FULL = 13,     /* conntrack insert failed */
+	LB4_STAT_MAX = 14,
+};
+
+#endif /* LB4_ABI_H */

@@ -1,0 +1,127 @@
+// Dataplane: one loaded instance of the lb4 XDP object and typed access to
+// its maps. This is the only place (with xdp_attach.h) that calls libbpf.
+// With a pin directory, maps are reused from there when present (after an
+// ABI version check) and pinned there when created, so forwarding state and
+// conntrack survive a daemon restart. Without one (tests), nothing is pinned.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "bpf/lb4_abi.h"
+#include "userspace/common/result.h"
+#include "userspace/common/unique_fd.h"
+
+struct lb4_xdp;  // the generated skeleton
+
+namespace lb4 {
+
+struct DataplaneOptions {
+  std::string pinDir;  // empty: no pinning (tests, benchmarks)
+  uint32_t conntrackSize = LB4_DEFAULT_CT_SIZE;
+};
+
+using GlobalStats = std::array<uint64_t, LB4_STAT_MAX>;
+
+class Dataplane {
+ public:
+  static Result<std::unique_ptr<Dataplane>> open(const DataplaneOptions& options);
+  ~Dataplane();
+  Dataplane(const Dataplane&) = delete;
+  Dataplane& operator=(const Dataplane&) = delete;
+
+  int programFd() const;
+  const std::string& pinDir() const { return options_.pinDir; }
+  // True when the maps were adopted from the pin directory, not created.
+  bool adopted() const { return adopted_; }
+
+  Status setConfig(const lb4_config& config);
+  Result<lb4_config> config() const;
+
+  Status upsertVip(const lb4_vip_key& key, const lb4_vip_value& value);
+  Status deleteVip(const lb4_vip_key& key);
+  Result<std::vector<std::pair<lb4_vip_key, lb4_vip_value>>> vips() const;
+
+  Status setBackend(uint32_t id, const lb4_backend& backend);
+  Status clearBackend(uint32_t id);
+  Result<lb4_backend> backend(uint32_t id) const;
+
+  // Builds a new inner array holding `ring` and swaps it into lb4_rings at
+  // vipId in one update: packets see the old table or the new one, never a
+  // mix.
+  Status setRing(uint32_t vipId, std::span<const uint32_t> ring);
+  Status deleteRing(uint32_t vipId);
+  Result<std::vector<uint32_t>> ring(uint32_t vipId) const;
+
+  // Counters summed over CPUs.
+  Result<GlobalStats> globalStats() const;
+  Result<lb4_traffic> vipTraffic(uint32_t vipId) const;
+  Result<lb4_traffic> backendTraffic(uint32_t id) const;
+  Status resetVipTraffic(uint32_t vipId);
+  Status resetBackendTraffic(uint32_t id);
+
+  // Conntrack access for tests and diagnostics.
+  Result<std::optional<lb4_flow_value>> lookupFlow(const lb4_flow_key& key) const;
+  Status insertFlow(const lb4_flow_key& key, const lb4_flow_value& value);
+
+  // Runs the program once on `packet` with BPF_PROG_TEST_RUN. Returns the
+  // action and replaces `packet` with the output frame.
+  Result<uint32_t> testRun(std::vector<uint8_t>& packet) const;
+
+  // Removes every pinned map of this instance (used on `lb4ctl detach`).
+  Status unpinAll();
+
+ private:
+  explicit Dataplane(DataplaneOptions options);
+  DataplaneOptions options_;
+  bool adopted_ = false;
+  struct SkelDeleter {
+    void operator()(lb4_xdp* skel) const;
+  };
+  std::unique_ptr<lb4_xdp, SkelDeleter> skel_;
+};
+
+enum class XdpMode { kNative, kGeneric };
+
+// An XDP program attached to one interface. Detaches in its destructor
+// unless release()d: the daemon releases attachments on exit so that
+// forwarding continues while it restarts.
+class XdpAttachment {
+ public:
+  // Attaches `programFd` to `ifname` through libxdp in native mode, falling
+  // back to generic (skb) mode with a logged warning. An lb4 program already
+  // attached there is replaced atomically.
+  static Result<XdpAttachment> attach(int programFd, const std::string& ifname,
+                                      bool allowGeneric = true);
+  // Detaches whatever XDP program is attached to `ifname`.
+  static Status detachInterface(const std::string& ifname);
+
+  XdpAttachment(XdpAttachment&& other) noexcept;
+  XdpAttachment& operator=(XdpAttachment&& other) noexcept;
+  ~XdpAttachment();
+
+  const std::string& ifname() const { return ifname_; }
+  int ifindex() const { return ifindex_; }
+  XdpMode mode() const { return mode_; }
+  // How libxdp attached: "dispatcher" (multiprog) or "single program".
+  const std::string& method() const { return method_; }
+  void release() { ifindex_ = 0; }
+  Status detach();
+
+ private:
+  XdpAttachment() = default;
+  std::string ifname_;
+  int ifindex_ = 0;
+  XdpMode mode_ = XdpMode::kNative;
+  std::string method_;
+};
+
+// The MAC address of an interface, read with SIOCGIFHWADDR.
+Result<std::array<uint8_t, 6>> interfaceMac(const std::string& ifname);
+
+}  // namespace lb4
