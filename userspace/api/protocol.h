@@ -1,0 +1,67 @@
+// The control API: newline-delimited JSON over a unix socket. A request is
+// one JSON object on one line, {"v":1,"op":"add-backend",...}; the reply is
+// one line, {"v":1,"ok":true,"result":...} or {"v":1,"ok":false,"error":"..."}.
+// parseRequest validates everything (version, op, required and unknown
+// fields, types, values) before the daemon acts, so a bad request changes
+// nothing.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "userspace/common/net.h"
+#include "userspace/common/result.h"
+#include "userspace/state/state.h"
+
+namespace lb4 {
+
+constexpr int kApiVersion = 1;
+// Longest request line accepted; longer ones are refused and the connection closed.
+constexpr size_t kMaxRequestBytes = 64 * 1024;
+constexpr const char* kDefaultSocketPath = "/run/lb4/lb4d.sock";
+
+enum class Op {
+  kStatus,
+  kList,
+  kStats,
+  kHealth,
+  kAttach,
+  kDetach,
+  kAddVip,
+  kDelVip,
+  kAddBackend,
+  kDelBackend,
+  kSetWeight,
+  kDrain,
+  kUndrain,
+};
+
+std::string_view opName(Op op);
+
+struct Request {
+  Op op = Op::kStatus;
+  std::optional<ServiceKey> vip;
+  std::optional<Endpoint> backend;
+  std::optional<uint32_t> weight;
+  std::optional<MacAddress> mac;
+  std::optional<ForwardingMode> mode;
+  std::optional<uint32_t> ringSize;
+  std::optional<std::string> interface;
+  std::optional<bool> generic;  // attach: allow generic (skb) mode fallback
+
+  nlohmann::json toJson() const;
+};
+
+Result<Request> parseRequest(std::string_view line);
+
+std::string replyOk(const nlohmann::json& result);
+std::string replyError(std::string_view message);
+
+// Client side: the reply's result, or its error as an Error.
+Result<nlohmann::json> parseReply(std::string_view line);
+
+}  // namespace lb4

@@ -1,0 +1,223 @@
+#include "userspace/config/config.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+namespace lb4 {
+namespace {
+
+// Error context: "<file>:<line>: <field>: <detail>".
+class Ctx {
+ public:
+  explicit Ctx(std::string file) : file_(std::move(file)) {}
+  Error at(const YAML::Node& node, std::string_view field, std::string_view detail) const {
+    int line = node.Mark().line >= 0 ? node.Mark().line + 1 : 0;
+    return makeError("config {}:{}: {}: {}", file_, line, field, detail);
+  }
+
+ private:
+  std::string file_;
+};
+
+Status checkKeys(const Ctx& ctx, const YAML::Node& map, std::string_view where,
+                 const std::set<std::string>& allowed) {
+  if (!map.IsMap()) {
+    return ctx.at(map, where, "expected a mapping");
+  }
+  for (const auto& kv : map) {
+    auto key = kv.first.as<std::string>();
+    if (!allowed.count(key)) {
+      return ctx.at(kv.first, fmt::format("{}{}", where.empty() ? "" : std::string(where) + ".", key),
+                    "unknown field");
+    }
+  }
+  return {};
+}
+
+template <typename T>
+Status readScalar(const Ctx& ctx, const YAML::Node& parent, const char* name, std::string_view where,
+                  T& out) {
+  YAML::Node node = parent[name];
+  if (!node) {
+    return {};
+  }
+  std::string field = where.empty() ? name : fmt::format("{}.{}", where, name);
+  if (!node.IsScalar()) {
+    return ctx.at(node, field, "expected a single value");
+  }
+  try {
+    out = node.as<T>();
+  } catch (const YAML::Exception&) {
+    return ctx.at(node, field, fmt::format("cannot read '{}' as {}", node.Scalar(),
+                                           std::is_same_v<T, std::string> ? "text" : "a number"));
+  }
+  return {};
+}
+
+Status readVips(const Ctx& ctx, const YAML::Node& list, DaemonConfig& cfg) {
+  if (!list.IsSequence()) {
+    return ctx.at(list, "vips", "expected a list");
+  }
+  DesiredState& state = cfg.initial;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const YAML::Node& v = list[i];
+    std::string where = fmt::format("vips[{}]", i);
+    if (auto s = checkKeys(ctx, v, where, {"vip", "mode", "ring_size", "backends"}); !s) {
+      return s;
+    }
+    std::string name;
+    std::string mode = "dr";
+    uint32_t ring = cfg.defaultRingSize;
+    if (auto s = readScalar(ctx, v, "vip", where, name); !s) {
+      return s;
+    }
+    if (name.empty()) {
+      return ctx.at(v, where + ".vip", "missing");
+    }
+    if (auto s = readScalar(ctx, v, "mode", where, mode); !s) {
+      return s;
+    }
+    if (auto s = readScalar(ctx, v, "ring_size", where, ring); !s) {
+      return s;
+    }
+    auto key = ServiceKey::parse(name, true);
+    if (!key) {
+      return ctx.at(v["vip"], where + ".vip", key.error());
+    }
+    auto m = parseMode(mode);
+    if (!m) {
+      return ctx.at(v["mode"], where + ".mode", m.error());
+    }
+    if (auto s = state.addVip(*key, *m, ring); !s) {
+      return ctx.at(v, where, s.error());
+    }
+    YAML::Node backends = v["backends"];
+    if (!backends) {
+      continue;
+    }
+    if (!backends.IsSequence()) {
+      return ctx.at(backends, where + ".backends", "expected a list");
+    }
+    for (size_t j = 0; j < backends.size(); ++j) {
+      const YAML::Node& b = backends[j];
+      std::string bwhere = fmt::format("{}.backends[{}]", where, j);
+      if (auto s = checkKeys(ctx, b, bwhere, {"address", "weight", "mac"}); !s) {
+        return s;
+      }
+      std::string addr;
+      std::string macText;
+      int64_t weight = kDefaultWeight;
+      if (auto s = readScalar(ctx, b, "address", bwhere, addr); !s) {
+        return s;
+      }
+      if (auto s = readScalar(ctx, b, "weight", bwhere, weight); !s) {
+        return s;
+      }
+      if (auto s = readScalar(ctx, b, "mac", bwhere, macText); !s) {
+        return s;
+      }
+      auto endpoint = Endpoint::parse(addr);
+      if (!endpoint) {
+        return ctx.at(b["address"] ? b["address"] : b, bwhere + ".address", endpoint.error());
+      }
+      if (weight < 0 || weight > kMaxWeight) {
+        return ctx.at(b["weight"], bwhere + ".weight",
+                      fmt::format("weight {} out of range 0..{}", weight, kMaxWeight));
+      }
+      std::optional<MacAddress> mac;
+      if (!macText.empty()) {
+        auto parsed = parseMac(macText);
+        if (!parsed) {
+          return ctx.at(b["mac"], bwhere + ".mac", parsed.error());
+        }
+        mac = *parsed;
+      }
+      if (auto s = state.addBackend(*key, *endpoint, static_cast<uint32_t>(weight), mac); !s) {
+        return ctx.at(b, bwhere, s.error());
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<DaemonConfig> parseConfig(const std::string& text, const std::string& name) {
+  Ctx ctx(name);
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    return makeError("config {}:{}: {}", name, e.mark.line + 1, e.msg);
+  }
+  DaemonConfig cfg;
+  if (!root || root.IsNull()) {
+    return cfg;
+  }
+  if (auto s = checkKeys(ctx, root, "",
+                         {"socket", "socket_group", "state_file", "pin_root", "conntrack_size",
+                          "ring_size", "log_level", "neighbour_retry_ms", "interfaces", "vips"});
+      !s) {
+    return std::move(s).takeError();
+  }
+  Status s;
+  if (!(s = readScalar(ctx, root, "socket", "", cfg.socketPath)) ||
+      !(s = readScalar(ctx, root, "socket_group", "", cfg.socketGroup)) ||
+      !(s = readScalar(ctx, root, "state_file", "", cfg.stateFile)) ||
+      !(s = readScalar(ctx, root, "pin_root", "", cfg.pinRoot)) ||
+      !(s = readScalar(ctx, root, "conntrack_size", "", cfg.conntrackSize)) ||
+      !(s = readScalar(ctx, root, "ring_size", "", cfg.defaultRingSize)) ||
+      !(s = readScalar(ctx, root, "log_level", "", cfg.logLevel)) ||
+      !(s = readScalar(ctx, root, "neighbour_retry_ms", "", cfg.neighbourRetryMs))) {
+    return std::move(s).takeError();
+  }
+  if (auto r = validateRingSize(cfg.defaultRingSize); !r) {
+    return ctx.at(root["ring_size"], "ring_size", r.error());
+  }
+  if (cfg.conntrackSize < 1024 || cfg.conntrackSize > (1U << 26)) {
+    return ctx.at(root["conntrack_size"], "conntrack_size", "must be from 1024 to 67108864");
+  }
+  static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error"};
+  if (!levels.count(cfg.logLevel)) {
+    return ctx.at(root["log_level"], "log_level", "expected trace, debug, info, warn or error");
+  }
+  if (cfg.neighbourRetryMs < 10 || cfg.neighbourRetryMs > 60000) {
+    return ctx.at(root["neighbour_retry_ms"], "neighbour_retry_ms", "must be from 10 to 60000");
+  }
+  if (YAML::Node ifaces = root["interfaces"]) {
+    if (!ifaces.IsSequence()) {
+      return ctx.at(ifaces, "interfaces", "expected a list");
+    }
+    for (size_t i = 0; i < ifaces.size(); ++i) {
+      std::string ifname;
+      if (!ifaces[i].IsScalar()) {
+        return ctx.at(ifaces[i], fmt::format("interfaces[{}]", i), "expected a name");
+      }
+      ifname = ifaces[i].Scalar();
+      if (auto r = cfg.initial.addInterface(ifname); !r) {
+        return ctx.at(ifaces[i], fmt::format("interfaces[{}]", i), r.error());
+      }
+    }
+  }
+  if (YAML::Node vips = root["vips"]) {
+    if (auto r = readVips(ctx, vips, cfg); !r) {
+      return std::move(r).takeError();
+    }
+  }
+  return cfg;
+}
+
+Result<DaemonConfig> loadConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return makeError("config {}: cannot open file", path);
+  }
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return parseConfig(buf.str(), path);
+}
+
+}  // namespace lb4

@@ -1,0 +1,30 @@
+// lb4d's configuration file (YAML): daemon settings and, optionally, the
+// initial interfaces and VIPs. The initial services seed the desired state
+// only when no state file exists yet; after that the state file (changed
+// through the API) is the truth. Every error names the file, line and field.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "userspace/common/result.h"
+#include "userspace/state/state.h"
+
+namespace lb4 {
+
+struct DaemonConfig {
+  std::string socketPath = "/run/lb4/lb4d.sock";
+  std::string socketGroup;  // empty: root only (0600); else 0660 with this group
+  std::string stateFile = "/var/lib/lb4/state.json";
+  std::string pinRoot = "/sys/fs/bpf/lb4";
+  uint32_t conntrackSize = LB4_DEFAULT_CT_SIZE;
+  uint32_t defaultRingSize = LB4_DEFAULT_RING_SIZE;
+  std::string logLevel = "info";
+  uint32_t neighbourRetryMs = 1000;  // how often unresolved backend MACs are retried
+  DesiredState initial;              // interfaces and vips: sections
+};
+
+Result<DaemonConfig> loadConfig(const std::string& path);
+Result<DaemonConfig> parseConfig(const std::string& text, const std::string& name);
+
+}  // namespace lb4

@@ -1,0 +1,84 @@
+// DesiredState: what the operator configured — interfaces, VIPs, backends,
+// weights — independent of what the kernel currently holds. Every mutation is
+// validated first and changes nothing when it fails. The state serialises to
+// JSON (the state file and the API's `list` reply) and is persisted
+// atomically: temp file, fsync, rename, fsync of the directory.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "userspace/common/net.h"
+#include "userspace/common/result.h"
+
+namespace lb4 {
+
+enum class ForwardingMode : uint8_t { kDr = LB4_MODE_DR };
+std::string_view modeName(ForwardingMode mode);
+Result<ForwardingMode> parseMode(std::string_view text);
+
+constexpr uint32_t kMaxWeight = 65535;
+constexpr uint32_t kDefaultWeight = 100;
+
+struct BackendConfig {
+  Endpoint endpoint;
+  uint32_t weight = kDefaultWeight;  // 0 = no new flows
+  std::optional<MacAddress> mac;     // unset: resolved from the neighbour table
+  bool drained = false;              // operator drain: weight 0 until undrained
+  uint32_t id = 0;                   // lb4_backends index, stable across restarts
+  uint32_t gen = 0;                  // lb4_backend.gen of this id
+};
+
+struct VipConfig {
+  ServiceKey key;
+  ForwardingMode mode = ForwardingMode::kDr;
+  uint32_t ringSize = LB4_DEFAULT_RING_SIZE;
+  uint32_t id = 0;  // lb4_rings / lb4_vip_stats index
+  std::vector<BackendConfig> backends;
+
+  const BackendConfig* findBackend(const IpAddress& addr) const;
+  BackendConfig* findBackend(const IpAddress& addr);
+};
+
+struct DesiredState {
+  std::vector<std::string> interfaces;
+  std::vector<VipConfig> vips;
+  uint32_t lastGen = 0;  // last backend generation handed out
+
+  const VipConfig* findVip(const ServiceKey& key) const;
+  VipConfig* findVip(const ServiceKey& key);
+
+  // Mutations: validated; on error the state is unchanged.
+  Status addVip(const ServiceKey& key, ForwardingMode mode, uint32_t ringSize);
+  Status delVip(const ServiceKey& key);
+  Status addBackend(const ServiceKey& vip, const Endpoint& endpoint, uint32_t weight,
+                    std::optional<MacAddress> mac);
+  Status delBackend(const ServiceKey& vip, const IpAddress& addr);
+  Status setWeight(const ServiceKey& vip, const IpAddress& addr, uint32_t weight);
+  Status setDrained(const ServiceKey& vip, const IpAddress& addr, bool drained);
+  Status setMac(const ServiceKey& vip, const IpAddress& addr, const MacAddress& mac);
+  Status addInterface(const std::string& ifname);
+  Status delInterface(const std::string& ifname);
+
+  nlohmann::json toJson() const;
+  static Result<DesiredState> fromJson(const nlohmann::json& json);
+  // Checks invariants of a state built from outside (file, config).
+  Status validate() const;
+};
+
+Status validateRingSize(uint32_t ringSize);
+Status validateInterfaceName(const std::string& ifname);
+
+// Writes `contents` to `path` atomically (temp file in the same directory,
+// fsync, rename, fsync of the directory).
+Status writeFileAtomically(const std::string& path, const std::string& contents);
+
+Status saveState(const DesiredState& state, const std::string& path);
+// Returns an empty state when the file does not exist.
+Result<DesiredState> loadState(const std::string& path);
+
+}  // namespace lb4
