@@ -1,0 +1,365 @@
+// lb4ctl: command-line client of lb4d's control socket. Arguments are
+// validated here with the same parsers the daemon uses (and again by the
+// daemon); output is a human table, or the daemon's JSON with --json.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "userspace/api/protocol.h"
+#include "userspace/common/unique_fd.h"
+
+namespace {
+
+using lb4::Result;
+using nlohmann::json;
+
+Result<json> call(const std::string& socketPath, const lb4::Request& request) {
+  lb4::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) {
+    return lb4::makeError("connect {}: {}", socketPath, std::strerror(errno));
+  }
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socketPath.size() >= sizeof(addr.sun_path)) {
+    return lb4::makeError("connect {}: path too long", socketPath);
+  }
+  std::memcpy(addr.sun_path, socketPath.c_str(), socketPath.size());
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    int err = errno;
+    if (err == EACCES || err == EPERM) {
+      return lb4::makeError("connect {}: {} (the control socket is for root or its group)",
+                            socketPath, std::strerror(err));
+    }
+    if (err == ENOENT || err == ECONNREFUSED) {
+      return lb4::makeError("connect {}: {} (is lb4d running?)", socketPath, std::strerror(err));
+    }
+    return lb4::makeError("connect {}: {}", socketPath, std::strerror(err));
+  }
+  std::string line = request.toJson().dump() + "\n";
+  size_t sent = 0;
+  while (sent < line.size()) {
+    ssize_t n = ::send(fd.get(), line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return lb4::makeError("send to lb4d: {}", std::strerror(errno));
+    }
+    sent += static_cast<size_t>(n);
+  }
+  std::string reply;
+  char buf[4096];
+  while (reply.find('\n') == std::string::npos) {
+    ssize_t n = ::recv(fd.get(), buf, sizeof(buf), 0);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return lb4::makeError("read reply from lb4d: connection closed");
+    }
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  return lb4::parseReply(reply.substr(0, reply.find('\n')));
+}
+
+std::string humanBytes(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
+void printList(const json& vips) {
+  if (vips.empty()) {
+    std::cout << "no VIPs configured\n";
+    return;
+  }
+  for (const auto& v : vips) {
+    std::cout << fmt::format("{}  mode {}  ring {}  ({} backends)\n", v["vip"].get<std::string>(),
+                             v["mode"].get<std::string>(), v["ring_size"].get<uint32_t>(),
+                             v["backends"].size());
+    if (v["backends"].empty()) {
+      continue;
+    }
+    std::cout << fmt::format("  {:<28} {:>6} {:>9} {:<9} {:<17}\n", "BACKEND", "WEIGHT",
+                             "EFFECTIVE", "STATE", "MAC");
+    for (const auto& b : v["backends"]) {
+      std::string state = !b["enabled"].get<bool>()   ? "no-mac"
+                          : b["drained"].get<bool>()   ? "drained"
+                          : b["effective_weight"] == 0 ? "no-flows"
+                                                       : "serving";
+      std::string mac = b["mac"].is_null() ? "(resolving)" : b["mac"].get<std::string>();
+      std::cout << fmt::format("  {:<28} {:>6} {:>9} {:<9} {:<17}\n",
+                               b["address"].get<std::string>(), b["weight"].get<uint32_t>(),
+                               b["effective_weight"].get<uint32_t>(), state, mac);
+    }
+  }
+}
+
+void printStats(const json& stats, const json* previous, double seconds) {
+  const json& g = stats["global"];
+  std::cout << "global:\n";
+  for (const auto& [name, value] : g.items()) {
+    uint64_t v = value.get<uint64_t>();
+    if (v == 0 && name.rfind("drop", 0) == 0) {
+      continue;
+    }
+    std::string rate;
+    if (previous) {
+      uint64_t before = (*previous)["global"].value(name, uint64_t{0});
+      rate = fmt::format("  {:.0f}/s", static_cast<double>(v - before) / seconds);
+    }
+    std::cout << fmt::format("  {:<18} {:>14}{}\n", name, v, rate);
+  }
+  for (size_t i = 0; i < stats["vips"].size(); ++i) {
+    const auto& v = stats["vips"][i];
+    std::cout << fmt::format("{}  {} packets  {}\n", v["vip"].get<std::string>(),
+                             v["packets"].get<uint64_t>(), humanBytes(v["bytes"].get<uint64_t>()));
+    for (size_t j = 0; j < v["backends"].size(); ++j) {
+      const auto& b = v["backends"][j];
+      std::string rate;
+      if (previous && i < (*previous)["vips"].size() && j < (*previous)["vips"][i]["backends"].size()) {
+        uint64_t before = (*previous)["vips"][i]["backends"][j]["packets"].get<uint64_t>();
+        rate = fmt::format("  {:.0f} pkt/s",
+                           static_cast<double>(b["packets"].get<uint64_t>() - before) / seconds);
+      }
+      std::cout << fmt::format("  {:<28} {:>12} packets  {:>10}{}\n", b["address"].get<std::string>(),
+                               b["packets"].get<uint64_t>(), humanBytes(b["bytes"].get<uint64_t>()),
+                               rate);
+    }
+  }
+}
+
+void printStatus(const json& s) {
+  std::cout << fmt::format("lb4d {} (api {}, map layout {}), up {} s\n", s["version"].get<std::string>(),
+                           s["api_version"].get<int>(), s["abi_version"].get<int>(),
+                           s["uptime_s"].get<int64_t>());
+  std::cout << fmt::format("state file {}\n", s["state_file"].get<std::string>());
+  std::cout << fmt::format("{} VIP(s), {} backend(s), {} MAC(s) being resolved\n",
+                           s["vips"].get<size_t>(), s["backends"].get<size_t>(),
+                           s["unresolved_macs"].get<size_t>());
+  if (s["interfaces"].empty()) {
+    std::cout << "not attached to any interface\n";
+  }
+  for (const auto& i : s["interfaces"]) {
+    std::cout << fmt::format("attached to {} ({} mode, {}), maps in {}\n",
+                             i["interface"].get<std::string>(), i.value("mode", "?"),
+                             i.value("method", "?"), i["pin_dir"].get<std::string>());
+  }
+}
+
+volatile std::sig_atomic_t gStop = 0;
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"lb4ctl - manage the lb4 load balancer"};
+  app.require_subcommand(1);
+  std::string socketPath = lb4::kDefaultSocketPath;
+  bool asJson = false;
+  app.add_option("--socket", socketPath, "lb4d control socket")->envname("LB4_SOCKET");
+  app.add_flag("--json", asJson, "print the daemon's JSON reply");
+
+  std::string vipText;
+  std::string backendText;
+  std::string iface;
+  std::string modeText = "dr";
+  std::string macText;
+  uint32_t ringSize = 0;
+  uint32_t weight = lb4::kDefaultWeight;
+  bool noGeneric = false;
+  double watch = 0;
+  int watchCount = 0;
+  lb4::Request req;
+
+  auto* status = app.add_subcommand("status", "show the daemon and its attachments");
+  auto* list = app.add_subcommand("list", "list VIPs and backends");
+  list->add_option("vip", vipText, "only this VIP (ADDR:PORT/PROTO)");
+  auto* stats = app.add_subcommand("stats", "packet and byte counters");
+  stats->add_option("vip", vipText, "only this VIP");
+  stats->add_option("--watch", watch, "repeat every SECONDS with rates (Ctrl-C stops)")
+      ->check(CLI::Range(0.1, 3600.0));
+  stats->add_option("--count", watchCount, "with --watch: stop after N rounds")->check(CLI::NonNegativeNumber);
+  auto* attach = app.add_subcommand("attach", "attach lb4 to an interface");
+  attach->add_option("interface", iface, "network interface")->required();
+  attach->add_flag("--native-only", noGeneric, "fail instead of falling back to generic XDP");
+  auto* detach = app.add_subcommand("detach", "detach lb4 from an interface");
+  detach->add_option("interface", iface, "network interface")->required();
+  auto* addVip = app.add_subcommand("add-vip", "add a virtual service");
+  addVip->add_option("vip", vipText, "ADDR:PORT/PROTO, e.g. 198.18.1.100:80/tcp")->required();
+  addVip->add_option("--mode", modeText, "forwarding mode: dr")->capture_default_str();
+  addVip->add_option("--ring-size", ringSize, "Maglev table size (a prime)");
+  auto* delVip = app.add_subcommand("del-vip", "remove a virtual service");
+  delVip->add_option("vip", vipText, "ADDR:PORT/PROTO")->required();
+  auto* addBackend = app.add_subcommand("add-backend", "add a backend to a VIP");
+  addBackend->add_option("vip", vipText, "ADDR:PORT/PROTO")->required();
+  addBackend->add_option("backend", backendText, "backend address")->required();
+  addBackend->add_option("--weight", weight, "weight 0..65535 (0 = no new flows)")->capture_default_str();
+  addBackend->add_option("--mac", macText, "backend MAC (default: from the neighbour table)");
+  auto* delBackend = app.add_subcommand("del-backend", "remove a backend from a VIP");
+  delBackend->add_option("vip", vipText, "ADDR:PORT/PROTO")->required();
+  delBackend->add_option("backend", backendText, "backend address")->required();
+  auto* setWeight = app.add_subcommand("set-weight", "change a backend's weight");
+  setWeight->add_option("vip", vipText, "ADDR:PORT/PROTO")->required();
+  setWeight->add_option("backend", backendText, "backend address")->required();
+  setWeight->add_option("weight", weight, "weight 0..65535")->required();
+  auto* drain = app.add_subcommand("drain", "no new flows to a backend; established ones continue");
+  drain->add_option("vip", vipText, "ADDR:PORT/PROTO")->required();
+  drain->add_option("backend", backendText, "backend address")->required();
+  auto* undrain = app.add_subcommand("undrain", "give a drained backend new flows again");
+  undrain->add_option("vip", vipText, "ADDR:PORT/PROTO")->required();
+  undrain->add_option("backend", backendText, "backend address")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "lb4ctl: %s\n", e.what());
+    return 2;
+  }
+
+  auto fail = [](const std::string& message) {
+    std::fprintf(stderr, "lb4ctl: %s\n", message.c_str());
+    return 1;
+  };
+  struct Sub {
+    CLI::App* app;
+    lb4::Op op;
+  };
+  const Sub subs[] = {{status, lb4::Op::kStatus},         {list, lb4::Op::kList},
+                      {stats, lb4::Op::kStats},           {attach, lb4::Op::kAttach},
+                      {detach, lb4::Op::kDetach},         {addVip, lb4::Op::kAddVip},
+                      {delVip, lb4::Op::kDelVip},         {addBackend, lb4::Op::kAddBackend},
+                      {delBackend, lb4::Op::kDelBackend}, {setWeight, lb4::Op::kSetWeight},
+                      {drain, lb4::Op::kDrain},           {undrain, lb4::Op::kUndrain}};
+  for (const auto& sub : subs) {
+    if (sub.app->parsed()) {
+      req.op = sub.op;
+    }
+  }
+  if (!vipText.empty()) {
+    bool allPorts = req.op == lb4::Op::kAddVip || req.op == lb4::Op::kDelVip;
+    auto vip = lb4::ServiceKey::parse(vipText, allPorts);
+    if (!vip) {
+      return fail(vip.error());
+    }
+    req.vip = *vip;
+  }
+  if (!backendText.empty()) {
+    auto endpoint = lb4::Endpoint::parse(backendText);
+    if (!endpoint) {
+      return fail(endpoint.error());
+    }
+    req.backend = *endpoint;
+  }
+  if (req.op == lb4::Op::kAddBackend || req.op == lb4::Op::kSetWeight) {
+    if (weight > lb4::kMaxWeight) {
+      return fail(fmt::format("weight {} out of range 0..{}", weight, lb4::kMaxWeight));
+    }
+    req.weight = weight;
+  }
+  if (!macText.empty()) {
+    auto mac = lb4::parseMac(macText);
+    if (!mac) {
+      return fail(mac.error());
+    }
+    req.mac = *mac;
+  }
+  if (req.op == lb4::Op::kAddVip) {
+    auto mode = lb4::parseMode(modeText);
+    if (!mode) {
+      return fail(mode.error());
+    }
+    req.mode = *mode;
+    if (ringSize != 0) {
+      if (auto s = lb4::validateRingSize(ringSize); !s) {
+        return fail(s.error());
+      }
+      req.ringSize = ringSize;
+    }
+  }
+  if (!iface.empty()) {
+    if (auto s = lb4::validateInterfaceName(iface); !s) {
+      return fail(s.error());
+    }
+    req.interface = iface;
+    if (req.op == lb4::Op::kAttach) {
+      req.generic = !noGeneric;
+    }
+  }
+
+  if (req.op == lb4::Op::kStats && watch > 0) {
+    std::signal(SIGINT, [](int) { gStop = 1; });
+    std::optional<json> previous;
+    for (int round = 0; !gStop && (watchCount == 0 || round < watchCount); ++round) {
+      auto reply = call(socketPath, req);
+      if (!reply) {
+        return fail(reply.error());
+      }
+      if (asJson) {
+        std::cout << reply->dump() << std::endl;
+      } else {
+        std::cout << "\x1b[2J\x1b[H";
+        printStats(*reply, previous ? &*previous : nullptr, watch);
+        std::cout.flush();
+      }
+      previous = *reply;
+      if (watchCount == 0 || round + 1 < watchCount) {
+        std::this_thread::sleep_for(std::chrono::duration<double>(watch));
+      }
+    }
+    return 0;
+  }
+
+  auto reply = call(socketPath, req);
+  if (!reply) {
+    return fail(reply.error());
+  }
+  if (asJson) {
+    std::cout << reply->dump(2) << "\n";
+    return 0;
+  }
+  switch (req.op) {
+    case lb4::Op::kStatus:
+      printStatus(*reply);
+      break;
+    case lb4::Op::kList:
+      printList(*reply);
+      break;
+    case lb4::Op::kStats:
+      printStats(*reply, nullptr, 1);
+      break;
+    case lb4::Op::kAttach:
+      std::cout << fmt::format("attached to {} ({} mode, {})\n", (*reply)["interface"].get<std::string>(),
+                               (*reply)["mode"].get<std::string>(), (*reply)["method"].get<std::string>());
+      break;
+    case lb4::Op::kAddBackend:
+      if (!reply->value("enabled", false)) {
+        std::cout << "added; its MAC is not resolved yet, it takes traffic once it is\n";
+      } else {
+        std::cout << "ok\n";
+      }
+      break;
+    default:
+      std::cout << "ok\n";
+      break;
+  }
+  return 0;
+}

@@ -1,0 +1,99 @@
+// Control API request validation and CLI-facing parsers.
+#include <gtest/gtest.h>
+
+#include "userspace/api/protocol.h"
+
+namespace lb4 {
+namespace {
+
+TEST(ApiTest, ParsesAValidRequest) {
+  auto r = parseRequest(
+      R"({"v":1,"op":"add-backend","vip":"198.18.1.100:80/tcp","backend":"198.18.0.11","weight":5,"mac":"02:00:00:00:00:11"})");
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->op, Op::kAddBackend);
+  EXPECT_EQ(r->vip->toString(), "198.18.1.100:80/tcp");
+  EXPECT_EQ(r->backend->toString(), "198.18.0.11");
+  EXPECT_EQ(*r->weight, 5u);
+  EXPECT_EQ(formatMac(*r->mac), "02:00:00:00:00:11");
+}
+
+TEST(ApiTest, RoundTripsThroughJson) {
+  Request req;
+  req.op = Op::kAddVip;
+  req.vip = *ServiceKey::parse("[2001:db8::1]:443/udp");
+  req.mode = ForwardingMode::kDr;
+  req.ringSize = 13;
+  auto back = parseRequest(req.toJson().dump());
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(back->toJson(), req.toJson());
+}
+
+TEST(ApiTest, RejectsBadRequestsClearly) {
+  struct Case {
+    std::string line;
+    const char* expect;
+  };
+  const Case cases[] = {
+      {"not json", "not valid JSON"},
+      {"[1,2]", "expected a JSON object"},
+      {R"({"op":"list"})", "missing protocol version"},
+      {R"({"v":2,"op":"list"})", "version 2 not supported"},
+      {R"({"v":1})", "missing 'op'"},
+      {R"({"v":1,"op":"explode"})", "unknown op 'explode'"},
+      {R"({"v":1,"op":"list","extra":1})", "does not take field 'extra'"},
+      {R"({"v":1,"op":"add-vip"})", "needs field 'vip'"},
+      {R"({"v":1,"op":"add-vip","vip":5})", "must be a string"},
+      {R"({"v":1,"op":"add-vip","vip":"198.18.1.1:80/sctp"})", "expected tcp or udp"},
+      {R"({"v":1,"op":"add-vip","vip":"198.18.1.300:80/tcp"})", "not a valid"},
+      {R"({"v":1,"op":"add-vip","vip":"198.18.1.1:99999/tcp"})", "1 to 65535"},
+      {R"({"v":1,"op":"add-vip","vip":"198.18.1.1:80/tcp","mode":"teleport"})", "expected dr"},
+      {R"({"v":1,"op":"add-vip","vip":"198.18.1.1:80/tcp","ring_size":100})", "prime"},
+      {R"({"v":1,"op":"add-backend","vip":"198.18.1.1:0/tcp","backend":"198.18.0.1"})", "port must be"},
+      {R"({"v":1,"op":"add-backend","vip":"198.18.1.1:80/tcp","backend":"198.18.0.1","weight":-1})",
+       "non-negative integer"},
+      {R"({"v":1,"op":"add-backend","vip":"198.18.1.1:80/tcp","backend":"198.18.0.1","weight":70000})",
+       "out of range"},
+      {R"({"v":1,"op":"add-backend","vip":"198.18.1.1:80/tcp","backend":"198.18.0.1","mac":"zz"})",
+       "parse MAC"},
+      {R"({"v":1,"op":"attach","interface":"../etc"})", "not a valid interface"},
+      {R"({"v":1,"op":"attach","interface":"veth0","generic":"yes"})", "true or false"},
+      {std::string(kMaxRequestBytes + 1, ' '), "longer than"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.line.substr(0, 80));
+    auto r = parseRequest(c.line);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().find(c.expect), std::string::npos) << r.error();
+    EXPECT_EQ(r.error().find('\n'), std::string::npos);
+  }
+}
+
+TEST(ApiTest, Replies) {
+  auto ok = parseReply(replyOk({{"x", 1}}));
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ((*ok)["x"], 1);
+  auto err = parseReply(replyError("add VIP x: already exists"));
+  ASSERT_FALSE(err.ok());
+  EXPECT_EQ(err.error(), "add VIP x: already exists");
+  EXPECT_FALSE(parseReply("garbage").ok());
+}
+
+TEST(NetParseTest, ServiceKeysAndEndpoints) {
+  EXPECT_EQ(ServiceKey::parse("198.18.1.1:80/tcp")->toString(), "198.18.1.1:80/tcp");
+  EXPECT_EQ(ServiceKey::parse("[2001:db8::1]:53/udp")->toString(), "[2001:db8::1]:53/udp");
+  EXPECT_FALSE(ServiceKey::parse("198.18.1.1:0/tcp").ok());
+  EXPECT_TRUE(ServiceKey::parse("198.18.1.1:0/tcp", true).ok());
+  EXPECT_FALSE(ServiceKey::parse("198.18.1.1:80").ok());
+  EXPECT_FALSE(ServiceKey::parse("[2001:db8::1:53/udp").ok());
+  EXPECT_EQ(Endpoint::parse("2001:db8::5")->toString(), "2001:db8::5");
+  EXPECT_EQ(Endpoint::parse("[2001:db8::5]:8080")->toString(), "[2001:db8::5]:8080");
+  EXPECT_EQ(Endpoint::parse("198.18.0.5:8080")->port, 8080);
+  EXPECT_FALSE(Endpoint::parse("198.18.0.5:0").ok());
+  EXPECT_FALSE(Endpoint::parse("host.example").ok());
+  EXPECT_FALSE(parseMac("02:00:00:00:00").ok());
+  EXPECT_FALSE(parseMac("02-00-00-00-00-01").ok());
+  EXPECT_EQ(formatMac(*parseMac("02:AB:00:00:00:01")), "02:ab:00:00:00:01");
+}
+
+}  // namespace
+}  // namespace lb4

@@ -1,0 +1,89 @@
+// lb4d configuration file: values, defaults, and errors naming file, line and field.
+#include <gtest/gtest.h>
+
+#include "userspace/config/config.h"
+
+namespace lb4 {
+namespace {
+
+TEST(ConfigTest, EmptyFileGivesDefaults) {
+  auto cfg = parseConfig("", "lb4.yaml");
+  ASSERT_TRUE(cfg.ok()) << cfg.error();
+  EXPECT_EQ(cfg->socketPath, "/run/lb4/lb4d.sock");
+  EXPECT_EQ(cfg->defaultRingSize, 65537u);
+  EXPECT_TRUE(cfg->initial.vips.empty());
+}
+
+TEST(ConfigTest, FullFile) {
+  const char* text = R"(socket: /tmp/lb4.sock
+state_file: /tmp/lb4-state.json
+pin_root: /sys/fs/bpf/lb4x
+conntrack_size: 65536
+ring_size: 257
+log_level: debug
+interfaces: [veth0]
+vips:
+  - vip: 198.18.1.100:80/tcp
+    mode: dr
+    backends:
+      - address: 198.18.0.11
+        weight: 10
+      - address: 198.18.0.12
+        mac: "02:00:00:00:00:12"
+  - vip: "[2001:db8::100]:443/tcp"
+    ring_size: 13
+)";
+  auto cfg = parseConfig(text, "lb4.yaml");
+  ASSERT_TRUE(cfg.ok()) << cfg.error();
+  EXPECT_EQ(cfg->socketPath, "/tmp/lb4.sock");
+  EXPECT_EQ(cfg->conntrackSize, 65536u);
+  ASSERT_EQ(cfg->initial.vips.size(), 2u);
+  EXPECT_EQ(cfg->initial.vips[0].ringSize, 257u);
+  EXPECT_EQ(cfg->initial.vips[1].ringSize, 13u);
+  ASSERT_EQ(cfg->initial.vips[0].backends.size(), 2u);
+  EXPECT_EQ(cfg->initial.vips[0].backends[0].weight, 10u);
+  EXPECT_EQ(cfg->initial.vips[0].backends[1].weight, kDefaultWeight);
+  EXPECT_TRUE(cfg->initial.vips[0].backends[1].mac.has_value());
+  EXPECT_EQ(cfg->initial.interfaces, std::vector<std::string>{"veth0"});
+}
+
+TEST(ConfigTest, ErrorsNameFileLineAndField) {
+  struct Case {
+    const char* text;
+    const char* expect;
+  };
+  const Case cases[] = {
+      {"socket: /a\nbogus: 1\n", "lb4.yaml:2: bogus: unknown field"},
+      {"ring_size: 100\n", "lb4.yaml:1: ring_size: ring size 100: must be a prime"},
+      {"conntrack_size: lots\n", "lb4.yaml:1: conntrack_size: cannot read 'lots'"},
+      {"vips:\n  - vip: 198.18.1.1:0/tcp\n    mode: nat-ish\n", "lb4.yaml:3: vips[0].mode"},
+      {"vips:\n  - vip: 198.18.1.1:80/tcp\n  - vip: 198.18.1.1:80/tcp\n",
+       "lb4.yaml:3: vips[1]: add VIP 198.18.1.1:80/tcp: already exists"},
+      {"vips:\n  - vip: 198.18.1.1:80/tcp\n    backends:\n      - address: 198.18.0.1\n        "
+       "weight: 70000\n",
+       "lb4.yaml:5: vips[0].backends[0].weight: weight 70000 out of range"},
+      {"vips:\n  - vip: 198.18.1.1:80/tcp\n    backends:\n      - address: 2001:db8::1\n",
+       "lb4.yaml:4: vips[0].backends[0]: add backend"},
+      {"vips:\n  - vip: 198.18.1.1:80/tcp\n    backends:\n      - address: 198.18.0.1\n      - "
+       "address: 198.18.0.1\n",
+       "backend already exists"},
+      {"vips:\n  - vip: 999.1.1.1:80/tcp\n", "lb4.yaml:2: vips[0].vip: parse VIP"},
+      {"vips: [unclosed\n", "lb4.yaml:"},
+      {"log_level: loud\n", "lb4.yaml:1: log_level"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.text);
+    auto cfg = parseConfig(c.text, "lb4.yaml");
+    ASSERT_FALSE(cfg.ok());
+    EXPECT_NE(cfg.error().find(c.expect), std::string::npos) << cfg.error();
+  }
+}
+
+TEST(ConfigTest, MissingFile) {
+  auto cfg = loadConfig("/nonexistent/lb4.yaml");
+  ASSERT_FALSE(cfg.ok());
+  EXPECT_NE(cfg.error().find("/nonexistent/lb4.yaml"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lb4

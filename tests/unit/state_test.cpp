@@ -1,0 +1,139 @@
+// DesiredState validation, id allocation, JSON round trip, atomic persistence.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "userspace/state/state.h"
+
+namespace lb4 {
+namespace {
+
+ServiceKey vip(const char* text) { return *ServiceKey::parse(text, true); }
+Endpoint ep(const char* text) { return *Endpoint::parse(text); }
+
+DesiredState sample() {
+  DesiredState s;
+  EXPECT_TRUE(s.addInterface("veth0").ok());
+  EXPECT_TRUE(s.addVip(vip("198.18.1.100:80/tcp"), ForwardingMode::kDr, 65537).ok());
+  EXPECT_TRUE(s.addVip(vip("[2001:db8::100]:53/udp"), ForwardingMode::kDr, 13).ok());
+  EXPECT_TRUE(s.addBackend(vip("198.18.1.100:80/tcp"), ep("198.18.0.11"), 100, std::nullopt).ok());
+  EXPECT_TRUE(s.addBackend(vip("198.18.1.100:80/tcp"), ep("198.18.0.12"), 50,
+                           *parseMac("02:00:00:00:00:12"))
+                  .ok());
+  EXPECT_TRUE(s.addBackend(vip("[2001:db8::100]:53/udp"), ep("2001:db8::11"), 1, std::nullopt).ok());
+  return s;
+}
+
+TEST(StateTest, AllocatesDistinctIdsAndGenerations) {
+  DesiredState s = sample();
+  EXPECT_EQ(s.vips[0].id, 0u);
+  EXPECT_EQ(s.vips[1].id, 1u);
+  EXPECT_EQ(s.vips[0].backends[0].id, 1u);
+  EXPECT_EQ(s.vips[0].backends[1].id, 2u);
+  EXPECT_EQ(s.vips[1].backends[0].id, 3u);
+  ASSERT_TRUE(s.delBackend(vip("198.18.1.100:80/tcp"), ep("198.18.0.11").addr).ok());
+  ASSERT_TRUE(s.addBackend(vip("198.18.1.100:80/tcp"), ep("198.18.0.13"), 1, std::nullopt).ok());
+  // The freed id is reused, with a new generation so old flows are not kept on it.
+  EXPECT_EQ(s.vips[0].backends[1].id, 1u);
+  EXPECT_EQ(s.vips[0].backends[1].gen, 4u);
+  EXPECT_TRUE(s.validate().ok());
+}
+
+TEST(StateTest, RejectsBadMutationsWithoutChangingAnything) {
+  DesiredState s = sample();
+  const std::string before = s.toJson().dump();
+  struct Case {
+    const char* what;
+    Status status;
+    const char* expect;
+  };
+  const ServiceKey web = vip("198.18.1.100:80/tcp");
+  Case cases[] = {
+      {"duplicate VIP", s.addVip(web, ForwardingMode::kDr, 65537), "already exists"},
+      {"non-prime ring", s.addVip(vip("198.18.1.101:80/tcp"), ForwardingMode::kDr, 65536), "prime"},
+      {"unknown VIP", s.addBackend(vip("198.18.1.1:80/tcp"), ep("198.18.0.11"), 1, std::nullopt),
+       "no such VIP"},
+      {"duplicate backend", s.addBackend(web, ep("198.18.0.11"), 1, std::nullopt), "already exists"},
+      {"weight range", s.addBackend(web, ep("198.18.0.20"), 70000, std::nullopt), "out of range"},
+      {"family", s.addBackend(web, ep("2001:db8::20"), 1, std::nullopt), "address family"},
+      {"dr port", s.addBackend(web, ep("198.18.0.21:8080"), 1, std::nullopt), "nat mode"},
+      {"unknown backend", s.delBackend(web, ep("198.18.0.99").addr), "no such backend"},
+      {"weight of unknown", s.setWeight(web, ep("198.18.0.99").addr, 1), "no such backend"},
+      {"weight too big", s.setWeight(web, ep("198.18.0.11").addr, 65536), "out of range"},
+      {"del unknown VIP", s.delVip(vip("198.18.1.1:81/tcp")), "no such VIP"},
+      {"attach twice", s.addInterface("veth0"), "already attached"},
+      {"bad ifname", s.addInterface("a/b"), "not a valid interface"},
+      {"detach unknown", s.delInterface("eth9"), "not attached"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    ASSERT_FALSE(c.status.ok());
+    EXPECT_NE(c.status.error().find(c.expect), std::string::npos) << c.status.error();
+  }
+  EXPECT_EQ(s.toJson().dump(), before);
+}
+
+TEST(StateTest, JsonRoundTrip) {
+  DesiredState s = sample();
+  ASSERT_TRUE(s.setDrained(vip("198.18.1.100:80/tcp"), ep("198.18.0.12").addr, true).ok());
+  auto back = DesiredState::fromJson(s.toJson());
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(back->toJson(), s.toJson());
+}
+
+TEST(StateTest, FromJsonRejectsInconsistentState) {
+  nlohmann::json j = sample().toJson();
+  j["vips"][0]["backends"][1]["id"] = 1;  // reused id
+  auto r = DesiredState::fromJson(j);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("invalid or reused"), std::string::npos) << r.error();
+  j = sample().toJson();
+  j["vips"][0]["backends"][0]["weight"] = "heavy";
+  EXPECT_FALSE(DesiredState::fromJson(j).ok());
+  j = sample().toJson();
+  j["version"] = 2;
+  EXPECT_FALSE(DesiredState::fromJson(j).ok());
+}
+
+class StateFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("lb4-state-test-" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::filesystem::path dir_;
+};
+
+TEST_F(StateFileTest, SaveAndLoad) {
+  std::string path = (dir_ / "state.json").string();
+  auto empty = loadState(path);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->vips.empty());
+  ASSERT_TRUE(saveState(sample(), path).ok());
+  auto loaded = loadState(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.error();
+  EXPECT_EQ(loaded->toJson(), sample().toJson());
+  // No temp file is left behind, and the file is private.
+  size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+    (void)e;
+    ++files;
+  }
+  EXPECT_EQ(files, 1u);
+  auto perms = std::filesystem::status(path).permissions();
+  EXPECT_EQ(perms & std::filesystem::perms::others_read, std::filesystem::perms::none);
+}
+
+TEST_F(StateFileTest, CorruptFileIsAnErrorNotAnEmptyState) {
+  std::string path = (dir_ / "state.json").string();
+  std::ofstream(path) << "{\"version\": 1, \"vips\": [";
+  auto loaded = loadState(path);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_NE(loaded.error().find("not valid JSON"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lb4

@@ -1,0 +1,617 @@
+#include "userspace/daemon/controller.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "userspace/daemon/neighbour.h"
+#include "userspace/maglev/maglev.h"
+
+namespace lb4 {
+namespace {
+
+constexpr std::array<const char*, LB4_STAT_MAX> kStatNames = {
+    "pass",           "tx",          "ct_hit",           "ct_miss",     "ct_resched",
+    "drop_trunc_eth", "drop_trunc_vlan", "drop_trunc_ip", "drop_bad_ip", "drop_trunc_l4",
+    "drop_no_backend", "drop_fragment", "drop_bad_backend", "drop_ct_full",
+};
+
+std::vector<uint8_t> keyBytes(const lb4_vip_key& key) {
+  const auto* p = reinterpret_cast<const uint8_t*>(&key);
+  return {p, p + sizeof(key)};
+}
+
+bool sameBackend(const lb4_backend& a, const lb4_backend& b) {
+  return std::memcmp(&a, &b, sizeof(a)) == 0;
+}
+
+bool sameVip(const lb4_vip_value& a, const lb4_vip_value& b) {
+  return std::memcmp(&a, &b, sizeof(a)) == 0;
+}
+
+nlohmann::json trafficJson(const lb4_traffic& t) {
+  return {{"packets", t.packets}, {"bytes", t.bytes}};
+}
+
+}  // namespace
+
+Controller::Controller(DaemonConfig config)
+    : config_(std::move(config)), started_(std::chrono::steady_clock::now()) {}
+
+Controller::~Controller() = default;
+
+Result<Controller::Instance> Controller::openInstance(const std::string& ifname, bool allowGeneric) {
+  auto mac = interfaceMac(ifname);
+  if (!mac) {
+    return makeError("attach {}: {}", ifname, mac.error());
+  }
+  DataplaneOptions options{.pinDir = config_.pinRoot + "/" + ifname,
+                           .conntrackSize = config_.conntrackSize};
+  auto dp = Dataplane::open(options);
+  if (!dp) {
+    return makeError("attach {}: {}", ifname, dp.error());
+  }
+  auto attachment = XdpAttachment::attach((*dp)->programFd(), ifname, allowGeneric);
+  if (!attachment) {
+    if (!(*dp)->adopted()) {
+      (void)(*dp)->unpinAll();
+    }
+    return makeError("attach {}: {}", ifname, attachment.error());
+  }
+  lb4_config cfg;
+  std::memset(&cfg, 0, sizeof(cfg));
+  cfg.abi_version = LB4_ABI_VERSION;
+  cfg.ifindex = static_cast<uint32_t>(attachment->ifindex());
+  std::memcpy(cfg.mac, mac->data(), 6);
+  if (auto s = (*dp)->setConfig(cfg); !s) {
+    return makeError("attach {}: {}", ifname, s.error());
+  }
+  spdlog::info("attached to {} ({} mode, {}), maps {} in {}", ifname,
+               attachment->mode() == XdpMode::kNative ? "native" : "generic",
+               attachment->method(), (*dp)->adopted() ? "adopted" : "created", options.pinDir);
+  return Instance{.dataplane = std::move(*dp), .attachment = std::move(*attachment)};
+}
+
+std::optional<MacAddress> Controller::macOf(const BackendConfig& backend) {
+  if (backend.mac) {
+    return backend.mac;
+  }
+  const IpAddress& addr = backend.endpoint.addr;
+  if (auto it = resolvedMacs_.find(addr); it != resolvedMacs_.end()) {
+    return it->second;
+  }
+  auto found = lookupNeighbour(addr);
+  if (found && *found) {
+    resolvedMacs_[addr] = **found;
+    pendingMacs_.erase(addr);
+    return **found;
+  }
+  // After a restart the pinned backend entry still holds the MAC the flows
+  // were using: keep it rather than stop forwarding while ARP runs again.
+  for (auto& [name, instance] : instances_) {
+    auto entry = instance.dataplane->backend(backend.id);
+    if (entry && (entry->flags & LB4_BACKEND_F_ENABLED) && entry->gen == backend.gen &&
+        std::memcmp(entry->addr, addr.bytes.data(), 16) == 0) {
+      MacAddress mac;
+      std::memcpy(mac.data(), entry->mac, 6);
+      resolvedMacs_[addr] = mac;
+      return mac;
+    }
+  }
+  if (pendingMacs_.insert(addr).second) {
+    spdlog::info("backend {}: MAC not in the neighbour table yet, resolving", addr.toString());
+  }
+  solicitNeighbour(addr);
+  return std::nullopt;
+}
+
+Controller::KernelView Controller::viewOf(const DesiredState& state) {
+  KernelView view;
+  for (const auto& vip : state.vips) {
+    lb4_vip_key key = vip.key.toAbi();
+    lb4_vip_value value;
+    std::memset(&value, 0, sizeof(value));
+    value.vip_id = vip.id;
+    value.ring_size = vip.ringSize;
+    value.mode = static_cast<uint8_t>(vip.mode);
+    value.flags = vip.key.port == 0 ? LB4_VIP_F_ALL_PORTS : 0;
+    view.vips[keyBytes(key)] = {key, value};
+    view.ringSizes[vip.id] = vip.ringSize;
+    auto& ring = view.rings[vip.id];
+    for (const auto& b : vip.backends) {
+      BackendVerdict verdict = verdicts_ ? verdicts_(vip, b) : BackendVerdict{};
+      std::optional<MacAddress> mac = macOf(b);
+      lb4_backend entry;
+      std::memset(&entry, 0, sizeof(entry));
+      std::memcpy(entry.addr, b.endpoint.addr.bytes.data(), 16);
+      if (mac) {
+        std::memcpy(entry.mac, mac->data(), 6);
+      }
+      entry.port = htons(b.endpoint.port);
+      entry.family = static_cast<uint8_t>(b.endpoint.addr.family);
+      entry.gen = b.gen;
+      bool enabled = mac.has_value() && verdict.action != BackendVerdict::Action::kRemove;
+      entry.flags = enabled ? LB4_BACKEND_F_ENABLED : 0;
+      view.backends[b.id] = entry;
+      uint32_t weight = b.drained || verdict.action != BackendVerdict::Action::kServe ? 0 : b.weight;
+      if (weight > 0 && verdict.weightScale != 1.0) {
+        weight = std::max<uint32_t>(1, static_cast<uint32_t>(std::lround(weight * verdict.weightScale)));
+      }
+      if (enabled && weight > 0) {
+        ring.push_back(MaglevInput{.id = b.id, .weight = weight, .key = b.endpoint.toString()});
+      }
+    }
+    std::sort(ring.begin(), ring.end());
+  }
+  return view;
+}
+
+Status Controller::sync(Instance& instance, const KernelView& view, const KernelView* previous) {
+  Dataplane& dp = *instance.dataplane;
+  std::map<uint32_t, std::vector<uint32_t>> built;
+  auto ringFor = [&](uint32_t vipId) -> const std::vector<uint32_t>& {
+    auto it = built.find(vipId);
+    if (it == built.end()) {
+      std::vector<MaglevBackend> inputs;
+      for (const auto& in : view.rings.at(vipId)) {
+        inputs.push_back(MaglevBackend{.id = in.id, .weight = in.weight, .key = in.key});
+      }
+      it = built.emplace(vipId, buildMaglevRing(inputs, view.ringSizes.at(vipId))).first;
+    }
+    return it->second;
+  };
+
+  // Additions and changes: backends first, then tables, then the VIP entries
+  // that make packets use them.
+  for (const auto& [id, entry] : view.backends) {
+    const lb4_backend* old = nullptr;
+    if (previous) {
+      auto it = previous->backends.find(id);
+      old = it == previous->backends.end() ? nullptr : &it->second;
+    }
+    if (old && sameBackend(*old, entry)) {
+      continue;
+    }
+    if (previous && (!old || old->gen != entry.gen)) {
+      (void)dp.resetBackendTraffic(id);
+    }
+    if (auto s = dp.setBackend(id, entry); !s) {
+      return s;
+    }
+  }
+  for (const auto& [vipId, inputs] : view.rings) {
+    if (previous) {
+      auto it = previous->rings.find(vipId);
+      if (it != previous->rings.end() && it->second == inputs &&
+          previous->ringSizes.at(vipId) == view.ringSizes.at(vipId)) {
+        continue;
+      }
+    }
+    if (auto s = dp.setRing(vipId, ringFor(vipId)); !s) {
+      return s;
+    }
+  }
+  for (const auto& [bytes, kv] : view.vips) {
+    if (previous) {
+      auto it = previous->vips.find(bytes);
+      if (it != previous->vips.end() && sameVip(it->second.second, kv.second)) {
+        continue;
+      }
+      if (it == previous->vips.end()) {
+        (void)dp.resetVipTraffic(kv.second.vip_id);
+      }
+    }
+    if (auto s = dp.upsertVip(kv.first, kv.second); !s) {
+      return s;
+    }
+  }
+
+  // Removals: VIP entries first, then their tables, then the backends.
+  if (previous) {
+    for (const auto& [bytes, kv] : previous->vips) {
+      if (!view.vips.count(bytes)) {
+        if (auto s = dp.deleteVip(kv.first); !s) {
+          return s;
+        }
+      }
+    }
+    for (const auto& [vipId, inputs] : previous->rings) {
+      if (!view.rings.count(vipId)) {
+        (void)dp.deleteRing(vipId);
+      }
+    }
+    for (const auto& [id, entry] : previous->backends) {
+      if (!view.backends.count(id)) {
+        if (auto s = dp.clearBackend(id); !s) {
+          return s;
+        }
+      }
+    }
+    return {};
+  }
+  // Full sync (new or adopted maps): remove whatever the view does not hold.
+  auto existing = dp.vips();
+  if (!existing) {
+    return std::move(existing).takeError();
+  }
+  for (const auto& [key, value] : *existing) {
+    if (!view.vips.count(keyBytes(key))) {
+      if (auto s = dp.deleteVip(key); !s) {
+        return s;
+      }
+    }
+  }
+  for (uint32_t vipId = 0; vipId < LB4_MAX_VIPS; ++vipId) {
+    if (!view.rings.count(vipId)) {
+      (void)dp.deleteRing(vipId);
+    }
+  }
+  for (uint32_t id = 1; id < LB4_MAX_BACKENDS; ++id) {
+    if (view.backends.count(id)) {
+      continue;
+    }
+    auto entry = dp.backend(id);
+    if (entry && entry->gen != 0) {
+      if (auto s = dp.clearBackend(id); !s) {
+        return s;
+      }
+    }
+  }
+  return {};
+}
+
+Status Controller::applyView(const KernelView& view) {
+  for (auto& [name, instance] : instances_) {
+    if (auto s = sync(instance, view, &applied_); !s) {
+      spdlog::error("{}: {}; restoring the previous configuration", name, s.error());
+      for (auto& [n, i] : instances_) {
+        if (auto r = sync(i, applied_, nullptr); !r) {
+          spdlog::error("{}: restore failed: {}", n, r.error());
+        }
+      }
+      return s;
+    }
+  }
+  return {};
+}
+
+Status Controller::commit(DesiredState next) {
+  if (auto s = next.validate(); !s) {
+    return s;
+  }
+  KernelView view = viewOf(next);
+  if (auto s = applyView(view); !s) {
+    return s;
+  }
+  if (auto s = saveState(next, config_.stateFile); !s) {
+    for (auto& [n, i] : instances_) {
+      (void)sync(i, applied_, nullptr);
+    }
+    return makeError("persist state: {}", s.error());
+  }
+  state_ = std::move(next);
+  applied_ = std::move(view);
+  return {};
+}
+
+Status Controller::reapply() {
+  KernelView view = viewOf(state_);
+  if (auto s = applyView(view); !s) {
+    return s;
+  }
+  applied_ = std::move(view);
+  return {};
+}
+
+bool Controller::resolvePending() {
+  if (pendingMacs_.empty()) {
+    return false;
+  }
+  std::set<IpAddress> before = pendingMacs_;
+  if (auto s = reapply(); !s) {
+    spdlog::error("apply resolved neighbours: {}", s.error());
+    return false;
+  }
+  bool progressed = false;
+  for (const auto& addr : before) {
+    if (!pendingMacs_.count(addr)) {
+      spdlog::info("backend {}: MAC resolved to {}", addr.toString(),
+                   formatMac(resolvedMacs_.at(addr)));
+      progressed = true;
+    }
+  }
+  return progressed;
+}
+
+Status Controller::start() {
+  auto loaded = loadState(config_.stateFile);
+  if (!loaded) {
+    return std::move(loaded).takeError();
+  }
+  bool fresh = !std::filesystem::exists(config_.stateFile);
+  DesiredState initial = fresh ? config_.initial : *loaded;
+  spdlog::info("{}: {} interface(s), {} VIP(s)",
+               fresh ? "starting from the config file" : "restoring " + config_.stateFile,
+               initial.interfaces.size(), initial.vips.size());
+  for (const auto& ifname : initial.interfaces) {
+    auto instance = openInstance(ifname, true);
+    if (!instance) {
+      return std::move(instance).takeError();
+    }
+    instances_.emplace(ifname, std::move(*instance));
+  }
+  KernelView view = viewOf(initial);
+  for (auto& [name, instance] : instances_) {
+    if (auto s = sync(instance, view, nullptr); !s) {
+      return makeError("{}: {}", name, s.error());
+    }
+  }
+  if (auto s = saveState(initial, config_.stateFile); !s) {
+    return makeError("persist state: {}", s.error());
+  }
+  state_ = std::move(initial);
+  applied_ = std::move(view);
+  return {};
+}
+
+void Controller::stop() {
+  for (auto& [name, instance] : instances_) {
+    if (instance.attachment) {
+      instance.attachment->release();
+    }
+  }
+  spdlog::info("stopping; XDP programs stay attached and keep forwarding");
+}
+
+nlohmann::json Controller::statusJson() const {
+  nlohmann::json ifaces = nlohmann::json::array();
+  for (const auto& [name, instance] : instances_) {
+    nlohmann::json j = {{"interface", name}, {"pin_dir", instance.dataplane->pinDir()}};
+    if (instance.attachment) {
+      j["mode"] = instance.attachment->mode() == XdpMode::kNative ? "native" : "generic";
+      j["method"] = instance.attachment->method();
+    }
+    ifaces.push_back(std::move(j));
+  }
+  size_t backends = 0;
+  for (const auto& v : state_.vips) {
+    backends += v.backends.size();
+  }
+  auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
+      std::chrono::steady_clock::now() - started_);
+  return {{"version", PROJECT_VERSION_STRING},
+          {"api_version", kApiVersion},
+          {"abi_version", LB4_ABI_VERSION},
+          {"uptime_s", uptime.count()},
+          {"state_file", config_.stateFile},
+          {"interfaces", ifaces},
+          {"vips", state_.vips.size()},
+          {"backends", backends},
+          {"unresolved_macs", pendingMacs_.size()}};
+}
+
+nlohmann::json Controller::listJson(const std::optional<ServiceKey>& only) const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& vip : state_.vips) {
+    if (only && !(vip.key == *only)) {
+      continue;
+    }
+    nlohmann::json backends = nlohmann::json::array();
+    auto ring = applied_.rings.find(vip.id);
+    for (const auto& b : vip.backends) {
+      auto entry = applied_.backends.find(b.id);
+      bool enabled = entry != applied_.backends.end() && (entry->second.flags & LB4_BACKEND_F_ENABLED);
+      uint32_t effective = 0;
+      if (ring != applied_.rings.end()) {
+        for (const auto& in : ring->second) {
+          effective = in.id == b.id ? in.weight : effective;
+        }
+      }
+      nlohmann::json jb = {{"address", b.endpoint.toString()},
+                           {"weight", b.weight},
+                           {"effective_weight", effective},
+                           {"drained", b.drained},
+                           {"enabled", enabled},
+                           {"id", b.id}};
+      if (b.mac) {
+        jb["mac"] = formatMac(*b.mac);
+      } else if (auto it = resolvedMacs_.find(b.endpoint.addr); it != resolvedMacs_.end()) {
+        jb["mac"] = formatMac(it->second);
+      } else {
+        jb["mac"] = nullptr;
+      }
+      backends.push_back(std::move(jb));
+    }
+    out.push_back({{"vip", vip.key.toString()},
+                   {"mode", modeName(vip.mode)},
+                   {"ring_size", vip.ringSize},
+                   {"id", vip.id},
+                   {"backends", std::move(backends)}});
+  }
+  return out;
+}
+
+Result<nlohmann::json> Controller::statsJson(const std::optional<ServiceKey>& only) const {
+  GlobalStats total{};
+  for (const auto& [name, instance] : instances_) {
+    auto g = instance.dataplane->globalStats();
+    if (!g) {
+      return std::move(g).takeError();
+    }
+    for (size_t i = 0; i < total.size(); ++i) {
+      total[i] += (*g)[i];
+    }
+  }
+  nlohmann::json global = nlohmann::json::object();
+  for (size_t i = 0; i < total.size(); ++i) {
+    global[kStatNames[i]] = total[i];
+  }
+  auto sum = [&](auto read) -> Result<lb4_traffic> {
+    lb4_traffic t{};
+    for (const auto& [name, instance] : instances_) {
+      auto r = read(*instance.dataplane);
+      if (!r) {
+        return std::move(r).takeError();
+      }
+      t.packets += r->packets;
+      t.bytes += r->bytes;
+    }
+    return t;
+  };
+  nlohmann::json vips = nlohmann::json::array();
+  for (const auto& vip : state_.vips) {
+    if (only && !(vip.key == *only)) {
+      continue;
+    }
+    auto vt = sum([&](const Dataplane& dp) { return dp.vipTraffic(vip.id); });
+    if (!vt) {
+      return std::move(vt).takeError();
+    }
+    nlohmann::json backends = nlohmann::json::array();
+    for (const auto& b : vip.backends) {
+      auto bt = sum([&](const Dataplane& dp) { return dp.backendTraffic(b.id); });
+      if (!bt) {
+        return std::move(bt).takeError();
+      }
+      nlohmann::json jb = trafficJson(*bt);
+      jb["address"] = b.endpoint.toString();
+      backends.push_back(std::move(jb));
+    }
+    nlohmann::json jv = trafficJson(*vt);
+    jv["vip"] = vip.key.toString();
+    jv["backends"] = std::move(backends);
+    vips.push_back(std::move(jv));
+  }
+  return nlohmann::json{{"global", global}, {"vips", vips}};
+}
+
+bool Controller::backendEnabled(const ServiceKey& vipKey, const IpAddress& addr) const {
+  const VipConfig* vip = state_.findVip(vipKey);
+  const BackendConfig* b = vip ? vip->findBackend(addr) : nullptr;
+  if (!b) {
+    return false;
+  }
+  auto entry = applied_.backends.find(b->id);
+  return entry != applied_.backends.end() && (entry->second.flags & LB4_BACKEND_F_ENABLED);
+}
+
+Result<nlohmann::json> Controller::handle(const Request& req) {
+  auto ok = [](nlohmann::json j = nlohmann::json::object()) -> Result<nlohmann::json> {
+    return j;
+  };
+  DesiredState next = state_;
+  Status s;
+  switch (req.op) {
+    case Op::kStatus:
+      return statusJson();
+    case Op::kList:
+      if (req.vip && !state_.findVip(*req.vip)) {
+        return makeError("list {}: no such VIP", req.vip->toString());
+      }
+      return listJson(req.vip);
+    case Op::kStats:
+      if (req.vip && !state_.findVip(*req.vip)) {
+        return makeError("stats {}: no such VIP", req.vip->toString());
+      }
+      return statsJson(req.vip);
+    case Op::kHealth:
+      return makeError("health: this daemon runs no health checks");
+    case Op::kAttach: {
+      if (auto r = next.addInterface(*req.interface); !r) {
+        return std::move(r).takeError();
+      }
+      auto instance = openInstance(*req.interface, req.generic.value_or(true));
+      if (!instance) {
+        return std::move(instance).takeError();
+      }
+      if (auto r = sync(*instance, applied_, nullptr); !r) {
+        (void)instance->attachment->detach();
+        (void)instance->dataplane->unpinAll();
+        return makeError("attach {}: {}", *req.interface, r.error());
+      }
+      if (auto r = saveState(next, config_.stateFile); !r) {
+        (void)instance->attachment->detach();
+        (void)instance->dataplane->unpinAll();
+        return makeError("persist state: {}", r.error());
+      }
+      nlohmann::json result = {
+          {"interface", *req.interface},
+          {"mode", instance->attachment->mode() == XdpMode::kNative ? "native" : "generic"},
+          {"method", instance->attachment->method()}};
+      instances_.emplace(*req.interface, std::move(*instance));
+      state_ = std::move(next);
+      return result;
+    }
+    case Op::kDetach: {
+      if (auto r = next.delInterface(*req.interface); !r) {
+        return std::move(r).takeError();
+      }
+      if (auto r = saveState(next, config_.stateFile); !r) {
+        return makeError("persist state: {}", r.error());
+      }
+      state_ = std::move(next);
+      auto it = instances_.find(*req.interface);
+      if (it != instances_.end()) {
+        if (it->second.attachment) {
+          if (auto r = it->second.attachment->detach(); !r) {
+            spdlog::warn("detach {}: {}", *req.interface, r.error());
+          }
+        }
+        if (auto r = it->second.dataplane->unpinAll(); !r) {
+          spdlog::warn("detach {}: {}", *req.interface, r.error());
+        }
+        instances_.erase(it);
+      }
+      spdlog::info("detached from {}", *req.interface);
+      return ok({{"interface", *req.interface}});
+    }
+    case Op::kAddVip:
+      s = next.addVip(*req.vip, req.mode.value_or(ForwardingMode::kDr),
+                      req.ringSize.value_or(config_.defaultRingSize));
+      break;
+    case Op::kDelVip:
+      s = next.delVip(*req.vip);
+      break;
+    case Op::kAddBackend:
+      s = next.addBackend(*req.vip, *req.backend, req.weight.value_or(kDefaultWeight), req.mac);
+      break;
+    case Op::kDelBackend:
+      s = next.delBackend(*req.vip, req.backend->addr);
+      break;
+    case Op::kSetWeight:
+      s = next.setWeight(*req.vip, req.backend->addr, *req.weight);
+      break;
+    case Op::kDrain:
+    case Op::kUndrain:
+      s = next.setDrained(*req.vip, req.backend->addr, req.op == Op::kDrain);
+      break;
+  }
+  if (!s) {
+    return std::move(s).takeError();
+  }
+  if (auto r = commit(std::move(next)); !r) {
+    return std::move(r).takeError();
+  }
+  spdlog::info("{}", req.toJson().dump());
+  nlohmann::json result = nlohmann::json::object();
+  if (req.vip) {
+    result["vip"] = req.vip->toString();
+  }
+  if (req.backend) {
+    const VipConfig* vip = state_.findVip(*req.vip);
+    const BackendConfig* b = vip ? vip->findBackend(req.backend->addr) : nullptr;
+    result["backend"] = req.backend->toString();
+    if (b) {
+      result["id"] = b->id;
+      result["enabled"] = backendEnabled(*req.vip, req.backend->addr);
+    }
+  }
+  return result;
+}
+
+}  // namespace lb4

@@ -1,0 +1,104 @@
+// Controller: the heart of lb4d. Owns the desired state, one Dataplane per
+// attached interface, and turns (configured weight x backend readiness) into
+// VIP entries, backend entries and Maglev tables in the kernel. A request is
+// applied to a copy of the state, written to the kernel, persisted, and only
+// then committed; any failure restores the previous kernel view and leaves
+// the state as it was.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "userspace/api/protocol.h"
+#include "userspace/config/config.h"
+#include "userspace/dataplane/dataplane.h"
+#include "userspace/state/state.h"
+
+namespace lb4 {
+
+// What the health subsystem says about one backend.
+struct BackendVerdict {
+  enum class Action { kServe, kQuiesce, kRemove };
+  Action action = Action::kServe;
+  double weightScale = 1.0;  // response-time scaling of the configured weight
+};
+
+class Controller {
+ public:
+  explicit Controller(DaemonConfig config);
+  ~Controller();
+
+  // Loads the state file (or the config's initial services when there is
+  // none), attaches every interface and writes the whole state to the kernel.
+  Status start();
+  // Keeps forwarding: releases the XDP attachments without detaching.
+  void stop();
+
+  // Validates, applies and persists one API request; returns its result.
+  Result<nlohmann::json> handle(const Request& request);
+
+  // Retries neighbour resolution of backends whose MAC is still unknown.
+  // Returns true when some backend became ready.
+  bool resolvePending();
+  bool hasPending() const { return !pendingMacs_.empty(); }
+  // True when the backend's entry is enabled in the kernel (MAC known, not removed).
+  bool backendEnabled(const ServiceKey& vip, const IpAddress& addr) const;
+
+  // Health verdicts: called by the health subsystem when a backend's state
+  // changes; re-applies only the affected VIPs.
+  using VerdictSource = std::function<BackendVerdict(const VipConfig&, const BackendConfig&)>;
+  void setVerdictSource(VerdictSource source) { verdicts_ = std::move(source); }
+  Status reapply();
+
+  const DesiredState& state() const { return state_; }
+  const DaemonConfig& config() const { return config_; }
+
+ private:
+  struct Instance {
+    std::unique_ptr<Dataplane> dataplane;
+    std::optional<XdpAttachment> attachment;
+  };
+  struct MaglevInput {
+    uint32_t id;
+    uint32_t weight;
+    std::string key;
+    auto operator<=>(const MaglevInput&) const = default;
+  };
+  // What the kernel should hold, derived from a DesiredState.
+  struct KernelView {
+    std::map<std::vector<uint8_t>, std::pair<lb4_vip_key, lb4_vip_value>> vips;
+    std::map<uint32_t, lb4_backend> backends;
+    std::map<uint32_t, std::vector<MaglevInput>> rings;  // vip id -> ring inputs
+    std::map<uint32_t, uint32_t> ringSizes;
+  };
+
+  KernelView viewOf(const DesiredState& state);
+  Status sync(Instance& instance, const KernelView& view, const KernelView* previous);
+  Status applyView(const KernelView& view);
+  Result<Instance> openInstance(const std::string& ifname, bool allowGeneric);
+  Status commit(DesiredState next);
+
+  nlohmann::json statusJson() const;
+  nlohmann::json listJson(const std::optional<ServiceKey>& vip) const;
+  Result<nlohmann::json> statsJson(const std::optional<ServiceKey>& vip) const;
+  std::optional<MacAddress> macOf(const BackendConfig& backend);
+
+  DaemonConfig config_;
+  DesiredState state_;
+  std::map<std::string, Instance> instances_;
+  KernelView applied_;
+  std::map<IpAddress, MacAddress> resolvedMacs_;
+  std::set<IpAddress> pendingMacs_;
+  VerdictSource verdicts_;
+  std::chrono::steady_clock::time_point started_;
+};
+
+}  // namespace lb4

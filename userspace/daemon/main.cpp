@@ -1,0 +1,98 @@
+// lb4d: the lb4 daemon. Owns the data plane: loads and attaches the XDP
+// program, keeps the desired state, serves the control socket. Everything
+// runs on one asio io_context.
+#include <csignal>
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+#include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <spdlog/spdlog.h>
+
+#include "userspace/config/config.h"
+#include "userspace/daemon/api_server.h"
+#include "userspace/daemon/controller.h"
+
+namespace {
+
+asio::awaitable<void> neighbourLoop(asio::io_context& io, lb4::Controller& controller,
+                                    std::chrono::milliseconds every) {
+  asio::steady_timer timer(io);
+  while (true) {
+    timer.expires_after(every);
+    auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    if (ec) {
+      co_return;
+    }
+    if (controller.hasPending()) {
+      controller.resolvePending();
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"lb4d - the lb4 layer-4 load balancer daemon"};
+  std::string configPath;
+  std::string socketPath;
+  std::string stateFile;
+  std::string pinRoot;
+  std::string logLevel;
+  app.add_option("-c,--config", configPath, "YAML configuration file")->check(CLI::ExistingFile);
+  app.add_option("--socket", socketPath, "control socket path (overrides the config)");
+  app.add_option("--state-file", stateFile, "state file path (overrides the config)");
+  app.add_option("--pin-root", pinRoot, "bpffs directory for pinned maps (overrides the config)");
+  app.add_option("--log-level", logLevel, "trace, debug, info, warn or error");
+  CLI11_PARSE(app, argc, argv);
+
+  lb4::DaemonConfig config;
+  if (!configPath.empty()) {
+    auto loaded = lb4::loadConfig(configPath);
+    if (!loaded) {
+      std::fprintf(stderr, "lb4d: %s\n", loaded.error().c_str());
+      return 2;
+    }
+    config = std::move(*loaded);
+  }
+  if (!socketPath.empty()) {
+    config.socketPath = socketPath;
+  }
+  if (!stateFile.empty()) {
+    config.stateFile = stateFile;
+  }
+  if (!pinRoot.empty()) {
+    config.pinRoot = pinRoot;
+  }
+  if (!logLevel.empty()) {
+    config.logLevel = logLevel;
+  }
+  spdlog::set_level(spdlog::level::from_str(config.logLevel));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  asio::io_context io;
+  lb4::Controller controller(config);
+  if (auto s = controller.start(); !s) {
+    spdlog::error("{}", s.error());
+    return 1;
+  }
+  lb4::ApiServer server(io, controller, config.socketPath, config.socketGroup);
+  if (auto s = server.listen(); !s) {
+    spdlog::error("{}", s.error());
+    controller.stop();
+    return 1;
+  }
+  asio::co_spawn(io, neighbourLoop(io, controller, std::chrono::milliseconds(config.neighbourRetryMs)),
+                 asio::detached);
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const asio::error_code&, int sig) {
+    spdlog::info("signal {}: shutting down", sig);
+    server.stop();
+    controller.stop();
+    io.stop();
+  });
+  std::signal(SIGPIPE, SIG_IGN);
+  spdlog::info("lb4d ready");
+  io.run();
+  return 0;
+}
