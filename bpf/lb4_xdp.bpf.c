@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * lb4_xdp.bpf.c - the lb4 XDP entry point. Parses the frame, passes what is
+ * not VIP traffic, keeps established flows on their backend (conntrack),
+ * schedules new ones with Maglev, rewrites and transmits. The helpers live
+ * in bpf/lib/; this file only strings them together and turns their result
+ * into the verdict (counting every drop by reason).
+ */
+#include "bpf/lib/common.h"
+#include "bpf/lib/conntrack.h"
+#include "bpf/lib/maps.h"
+#include "bpf/lib/parse.h"
+#include "bpf/lib/rewrite.h"
+#include "bpf/lib/stats.h"
+#include "bpf/lib/vip.h"
+
+SEC("xdp")
+int lb4_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct lb4_packet pkt = {};
+	struct lb4_vip_value *vip;
+	struct lb4_backend *backend = NULL;
+	__u32 backend_id = 0;
+	int ret;
+
+	pkt.len = data_end - data;
+	ret = parse_packet(data, data_end, &pkt);
+	if (ret != LB4_CONTINUE)
+		return stat_verdict(ret);
+
+	vip = lookup_vip(&pkt);
+	if (!vip)
+		return stat_verdict(XDP_PASS);
+	if (pkt.first_fragment)
+		return stat_verdict(LB4_DROP_FRAGMENT);
+
+	ret = select_backend(vip, &pkt, &backend_id, &backend);
+	if (ret != LB4_CONTINUE)
+		return stat_verdict(ret);
+	ret = rewrite_packet(ctx, vip, backend);
+	if (ret == XDP_TX) {
+		stat_traffic(&lb4_vip_stats, vip->vip_id, pkt.len);
+		stat_traffic(&lb4_backend_stats, backend_id, pkt.len);
+	}
+	return stat_verdict(ret);
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * common.h - includes and return-code conventions shared by every lb4 BPF
+ * helper. A helper returns an XDP_* action (final), LB4_CONTINUE (go on with
+ * the next stage) or a negative drop reason LB4_DROP_* (== -LB4_STAT_DROP_*);
+ * only the entry point turns a reason into XDP_DROP and counts it.
+ */
+#ifndef LB4_BPF_COMMON_H
+#define LB4_BPF_COMMON_H
+
+#include <linux/bpf.h>
+#include <linux/types.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "bpf/lb4_abi.h"
+
+/* Not an XDP action (those are 0..4) and not negative. */
+#define LB4_CONTINUE 0x100
+
+#define LB4_DROP_TRUNC_ETH (-LB4_STAT_DROP_TRUNC_ETH)
+#define LB4_DROP_TRUNC_VLAN (-LB4_STAT_DROP_TRUNC_VLAN)
+#define LB4_DROP_TRUNC_IP (-LB4_STAT_DROP_TRUNC_IP)
+#define LB4_DROP_BAD_IP (-LB4_STAT_DROP_BAD_IP)
+#define LB4_DROP_TRUNC_L4 (-LB4_STAT_DROP_TRUNC_L4)
+#define LB4_DROP_NO_BACKEND (-LB4_STAT_DROP_NO_BACKEND)
+#define LB4_DROP_FRAGMENT (-LB4_STAT_DROP_FRAGMENT)
+#define LB4_DROP_BAD_BACKEND (-LB4_STAT_DROP_BAD_BACKEND)
+#define LB4_DROP_CT_FULL (-LB4_STAT_DROP_CT_FULL)
+
+#endif /* LB4_BPF_COMMON_H */

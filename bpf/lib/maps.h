@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * maps.h - every map of the lb4 XDP program, declared once. Maps holding
+ * state that must outlive the daemon (configuration, conntrack, counters) are
+ * pinned by name under the pin directory userspace chooses; bpffs refuses
+ * names containing dots, so no map name has one.
+ */
+#ifndef LB4_BPF_MAPS_H
+#define LB4_BPF_MAPS_H
+
+#include "bpf/lib/common.h"
+
+/* VIP:port/proto -> VIP; written by the daemon; addr and port network order. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB4_MAX_VIPS);
+	__type(key, struct lb4_vip_key);
+	__type(value, struct lb4_vip_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb4_vips SEC(".maps");
+
+/*
+ * VIP address/proto (lb4_vip_key with port 0) -> number of lb4_vips entries
+ * on it; maintained by Dataplane::upsertVip/deleteVip; addr network order.
+ * One lookup tells whether a packet could be VIP traffic at all, before its
+ * L4 header is read: the early exit for non-VIP traffic, and the test that
+ * decides whether a malformed packet is dropped (VIP) or passed (not ours).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB4_MAX_VIPS);
+	__type(key, struct lb4_vip_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb4_vip_addrs SEC(".maps");
+
+/* Backend id (host order, 0 unused) -> backend; written by the daemon. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LB4_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct lb4_backend);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb4_backends SEC(".maps");
+
+/*
+ * Template of one Maglev ring: slot (host order) -> backend id. With
+ * BPF_F_INNER_MAP the kernel does not compare max_entries of inner arrays,
+ * so the daemon creates each ring with exactly the VIP's ring size (up to
+ * this maximum; the flag must be set on every inner array too, because
+ * map_flags are compared).
+ */
+struct lb4_ring {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LB4_MAX_RING_SIZE);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+/* vip_id (host order) -> that VIP's Maglev ring; inner maps swapped whole by the daemon. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, LB4_MAX_VIPS);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct lb4_ring); /* must be the last member */
+} lb4_rings SEC(".maps");
+
+/*
+ * Client 5-tuple as sent (addresses and ports network order) -> backend;
+ * written by this program, read by the daemon. Per-CPU LRU lists avoid a
+ * global LRU lock; max_entries is set by userspace before load.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LB4_DEFAULT_CT_SIZE);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__type(key, struct lb4_flow_key);
+	__type(value, struct lb4_flow_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb4_conntrack SEC(".maps");
+
+/* Key 0 -> gateway configuration; written by the daemon. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb4_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb4_config SEC(".maps");
+
+/* enum lb4_stat (host order) -> packets, per CPU; written by this program. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LB4_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb4_stats SEC(".maps");
+
+/* vip_id (host order) -> forwarded traffic, per CPU; written by this program. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LB4_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct lb4_traffic);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb4_vip_stats SEC(".maps");
+
+/* Backend id (host order) -> forwarded traffic, per CPU; written by this program. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LB4_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct lb4_traffic);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb4_backend_stats SEC(".maps");
+
+#endif /* LB4_BPF_MAPS_H */

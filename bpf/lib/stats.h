@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * stats.h - per-CPU counters: global reasons (lb4_stats) and forwarded
+ * traffic per VIP and per backend. Per-CPU slots need no atomics.
+ */
+#ifndef LB4_BPF_STATS_H
+#define LB4_BPF_STATS_H
+
+#include "bpf/lib/common.h"
+#include "bpf/lib/maps.h"
+
+static __always_inline void stat_inc(__u32 reason)
+{
+	__u64 *count = bpf_map_lookup_elem(&lb4_stats, &reason);
+
+	if (count)
+		*count += 1;
+}
+
+static __always_inline void stat_traffic(void *map, __u32 index, __u32 len)
+{
+	struct lb4_traffic *t = bpf_map_lookup_elem(map, &index);
+
+	if (t) {
+		t->packets += 1;
+		t->bytes += len;
+	}
+}
+
+/*
+ * The one place a helper's result becomes the program's verdict: drop
+ * reasons are counted and become XDP_DROP; passes and transmits are counted.
+ */
+static __always_inline int stat_verdict(int ret)
+{
+	if (ret < 0) {
+		stat_inc(-ret);
+		return XDP_DROP;
+	}
+	if (ret == XDP_PASS)
+		stat_inc(LB4_STAT_PASS);
+	else if (ret == XDP_TX)
+		stat_inc(LB4_STAT_TX);
+	return ret;
+}
+
+#endif /* LB4_BPF_STATS_H */
