@@ -1,0 +1,152 @@
+// Conntrack tests: established flows keep their backend across ring
+// changes and are rescheduled when their backend goes away.
+#include "xdp_fixture.h"
+
+namespace lb4::test {
+namespace {
+
+class ConntrackTest : public XdpFixture {
+ protected:
+  void SetUp() override {
+    XdpFixture::SetUp();
+    if (HasFatalFailure()) {
+      return;
+    }
+    addBackend(1, kBackend1Mac, kBackend1V4);
+    addBackend(2, kBackend2Mac, kBackend2V4);
+    addVip(kVipV4, 80, IPPROTO_TCP, 1);
+    addVip(kVipV6, 80, IPPROTO_TCP, 2);
+    setRing(1, std::vector<uint32_t>(13, 1));
+    setRing(2, std::vector<uint32_t>(13, 1));
+  }
+
+  static std::vector<uint8_t> flow(const char* client, uint16_t sport, uint8_t flags = kTcpAck) {
+    const bool v6 = std::strchr(client, ':') != nullptr;
+    PacketBuilder b;
+    b.eth(kClientMac, kGatewayMac);
+    if (v6) {
+      b.ipv6(client, kVipV6);
+    } else {
+      b.ipv4(client, kVipV4);
+    }
+    return b.tcp(sport, 80, flags).payload("data").build();
+  }
+
+  // The backend MAC the frame was sent to, after checking it was XDP_TX.
+  Mac sentTo(const std::vector<uint8_t>& frame) {
+    RunResult r = run(frame);
+    EXPECT_EQ(r.action, XDP_TX);
+    Mac mac{};
+    if (r.frame.size() >= 6) {
+      std::memcpy(mac.data(), r.frame.data(), 6);
+    }
+    return mac;
+  }
+};
+
+TEST_F(ConntrackTest, FlowKeepsItsBackendWhenTheRingChanges) {
+  auto a = flow(kClientV4, 40000, kTcpSyn);
+  EXPECT_EQ(sentTo(a), kBackend1Mac);
+  EXPECT_EQ(stat(LB4_STAT_CT_MISS), 1U);
+
+  // Backend 2 added: the new ring names only it.
+  setRing(1, std::vector<uint32_t>(13, 2));
+  EXPECT_EQ(sentTo(flow(kClientV4, 40000)), kBackend1Mac);
+  EXPECT_EQ(stat(LB4_STAT_CT_HIT), 1U);
+  EXPECT_EQ(sentTo(flow(kClientV4, 40001, kTcpSyn)), kBackend2Mac);
+  EXPECT_EQ(sentTo(flow(kClient2V4, 40000, kTcpSyn)), kBackend2Mac);
+  EXPECT_EQ(stat(LB4_STAT_CT_MISS), 3U);
+  EXPECT_EQ(stat(LB4_STAT_CT_RESCHED), 0U);
+}
+
+TEST_F(ConntrackTest, Ipv6FlowKeepsItsBackendWhenTheRingChanges) {
+  EXPECT_EQ(sentTo(flow(kClientV6, 40000, kTcpSyn)), kBackend1Mac);
+  setRing(2, std::vector<uint32_t>(13, 2));
+  EXPECT_EQ(sentTo(flow(kClientV6, 40000)), kBackend1Mac);
+  EXPECT_EQ(sentTo(flow(kClientV6, 40001, kTcpSyn)), kBackend2Mac);
+}
+
+TEST_F(ConntrackTest, EntryRecordsBackendAndGeneration) {
+  EXPECT_EQ(sentTo(flow(kClientV4, 40000, kTcpSyn)), kBackend1Mac);
+  auto entry = dp_->lookupFlow(flowKey(kClientV4, kVipV4, 40000, 80, IPPROTO_TCP));
+  ASSERT_TRUE(entry.ok()) << entry.error();
+  ASSERT_TRUE(entry->has_value());
+  EXPECT_EQ((*entry)->backend_id, 1U);
+  EXPECT_EQ((*entry)->backend_gen, 1U);
+  EXPECT_GT((*entry)->created_ns, 0U);
+
+  // A hit writes nothing: the entry is bit-for-bit the same afterwards.
+  EXPECT_EQ(sentTo(flow(kClientV4, 40000)), kBackend1Mac);
+  auto again = dp_->lookupFlow(flowKey(kClientV4, kVipV4, 40000, 80, IPPROTO_TCP));
+  ASSERT_TRUE(again.ok() && again->has_value());
+  EXPECT_EQ((*again)->created_ns, (*entry)->created_ns);
+
+  auto none = dp_->lookupFlow(flowKey(kClientV4, kVipV4, 40009, 80, IPPROTO_TCP));
+  ASSERT_TRUE(none.ok()) << none.error();
+  EXPECT_FALSE(none->has_value());
+}
+
+TEST_F(ConntrackTest, InsertedFlowIsHonoured) {
+  lb4_flow_value v{.backend_id = 2, .backend_gen = 1, .created_ns = 1};
+  ASSERT_TRUE(dp_->insertFlow(flowKey(kClientV4, kVipV4, 40000, 80, IPPROTO_TCP), v).ok());
+  EXPECT_EQ(sentTo(flow(kClientV4, 40000)), kBackend2Mac);
+  EXPECT_EQ(stat(LB4_STAT_CT_HIT), 1U);
+}
+
+TEST_F(ConntrackTest, FlowOfDisabledBackendIsRescheduled) {
+  EXPECT_EQ(sentTo(flow(kClientV4, 40000, kTcpSyn)), kBackend1Mac);
+  setRing(1, std::vector<uint32_t>(13, 2));
+  addBackend(1, kBackend1Mac, kBackend1V4, 1, /*enabled=*/false);
+  EXPECT_EQ(sentTo(flow(kClientV4, 40000)), kBackend2Mac);
+  EXPECT_EQ(stat(LB4_STAT_CT_RESCHED), 1U);
+  // The entry now names backend 2, and the next packet is a plain hit.
+  auto entry = dp_->lookupFlow(flowKey(kClientV4, kVipV4, 40000, 80, IPPROTO_TCP));
+  ASSERT_TRUE(entry.ok() && entry->has_value());
+  EXPECT_EQ((*entry)->backend_id, 2U);
+  EXPECT_EQ(sentTo(flow(kClientV4, 40000)), kBackend2Mac);
+  EXPECT_EQ(stat(LB4_STAT_CT_HIT), 1U);
+  EXPECT_EQ(stat(LB4_STAT_CT_RESCHED), 1U);
+}
+
+TEST_F(ConntrackTest, FlowOfClearedBackendIsRescheduled) {
+  EXPECT_EQ(sentTo(flow(kClientV4, 40000, kTcpSyn)), kBackend1Mac);
+  setRing(1, std::vector<uint32_t>(13, 2));
+  ASSERT_TRUE(dp_->clearBackend(1).ok());
+  EXPECT_EQ(sentTo(flow(kClientV4, 40000)), kBackend2Mac);
+  EXPECT_EQ(stat(LB4_STAT_CT_RESCHED), 1U);
+}
+
+TEST_F(ConntrackTest, FlowIsRescheduledWhenItsBackendIdIsReused) {
+  EXPECT_EQ(sentTo(flow(kClientV4, 40000, kTcpSyn)), kBackend1Mac);
+  // Id 1 now belongs to a different machine (generation 2); the ring still
+  // names id 1, so the flow is rescheduled onto the new holder of the id.
+  addBackend(1, kBackend3Mac, kBackend2V4, /*gen=*/2);
+  EXPECT_EQ(sentTo(flow(kClientV4, 40000)), kBackend3Mac);
+  EXPECT_EQ(stat(LB4_STAT_CT_RESCHED), 1U);
+  auto entry = dp_->lookupFlow(flowKey(kClientV4, kVipV4, 40000, 80, IPPROTO_TCP));
+  ASSERT_TRUE(entry.ok() && entry->has_value());
+  EXPECT_EQ((*entry)->backend_gen, 2U);
+}
+
+TEST_F(ConntrackTest, DrainedBackendKeepsItsFlows) {
+  // Weight 0: out of the ring, still enabled.
+  EXPECT_EQ(sentTo(flow(kClientV4, 40000, kTcpSyn)), kBackend1Mac);
+  setRing(1, std::vector<uint32_t>(13, 2));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(sentTo(flow(kClientV4, 40000)), kBackend1Mac);
+  }
+  EXPECT_EQ(stat(LB4_STAT_CT_HIT), 3U);
+  EXPECT_EQ(stat(LB4_STAT_CT_RESCHED), 0U);
+}
+
+TEST_F(ConntrackTest, RescheduleWithoutUsableRingDrops) {
+  EXPECT_EQ(sentTo(flow(kClientV4, 40000, kTcpSyn)), kBackend1Mac);
+  ASSERT_TRUE(dp_->clearBackend(1).ok());
+  // The ring still names the cleared backend only.
+  RunResult r = run(flow(kClientV4, 40000));
+  EXPECT_EQ(r.action, XDP_DROP);
+  EXPECT_EQ(stat(LB4_STAT_DROP_BAD_BACKEND), 1U);
+}
+
+}  // namespace
+}  // namespace lb4::test
