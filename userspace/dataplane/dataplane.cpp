@@ -48,9 +48,7 @@ int libbpfPrint(enum libbpf_print_level level, const char* format, va_list args)
     case LIBBPF_WARN:
       spdlog::warn("libbpf: {}", text);
       break;
-    case LIBBPF_INFO:
-      spdlog::info("libbpf: {}", text);
-      break;
+    case LIBBPF_INFO:  // chatty (e.g. libxdp's dispatcher probe): debug
     case LIBBPF_DEBUG:
       spdlog::debug("libbpf: {}", text);
       break;

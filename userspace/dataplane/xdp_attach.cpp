@@ -142,6 +142,11 @@ Result<XdpAttachment> XdpAttachment::attach(int programFd, const std::string& if
   // Restart or upgrade: swap the running lb4 program for the new one in one
   // netlink request, so no packet meets an interface without a program.
   if (auto old = attachedProgram(ifindex); old && old->name == kProgramName) {
+    if (old->mode == XdpMode::kGeneric && !allowGeneric) {
+      return makeError("replace {} on {}: the running program is in generic mode, which is "
+                       "not allowed; detach it first",
+                       kProgramName, ifname);
+    }
     LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = old->fd.get());
     if (int err = bpf_xdp_attach(ifindex, programFd, XDP_FLAGS_REPLACE | modeFlag(old->mode),
                                  &opts);
