@@ -84,6 +84,34 @@ TEST_F(PinTest, MapsSurviveReopenFromPinDir) {
   EXPECT_EQ((*(*dp)->globalStats())[LB4_STAT_TX], 2U);
 }
 
+TEST_F(PinTest, AdoptionRecountsVipAddresses) {
+  auto key = XdpFixture::vipKey(kVipV4, 80, IPPROTO_TCP);
+  {
+    auto dp = open();
+    ASSERT_TRUE(dp.ok()) << dp.error();
+    ASSERT_TRUE((*dp)->upsertVip(key, {.vip_id = 3, .ring_size = 0, .mode = LB4_MODE_DR,
+                                       .flags = 0, .pad = 0})
+                    .ok());
+  }
+  // A daemon that died half-way: the address entry is missing and a stale
+  // one is left for an address without VIPs.
+  UniqueFd fd(bpf_obj_get((dir_ + "/lb4_vip_addrs").c_str()));
+  ASSERT_TRUE(fd.valid());
+  lb4_vip_key addr = key;
+  addr.port = 0;
+  ASSERT_EQ(bpf_map_delete_elem(fd.get(), &addr), 0);
+  lb4_vip_key stale = XdpFixture::vipKey(kOtherV4, 0, IPPROTO_UDP);
+  uint32_t five = 5;
+  ASSERT_EQ(bpf_map_update_elem(fd.get(), &stale, &five, BPF_ANY), 0);
+
+  auto dp = open();
+  ASSERT_TRUE(dp.ok()) << dp.error();
+  uint32_t refs = 0;
+  EXPECT_EQ(bpf_map_lookup_elem(fd.get(), &addr, &refs), 0);
+  EXPECT_EQ(refs, 1U);
+  EXPECT_NE(bpf_map_lookup_elem(fd.get(), &stale, &refs), 0);
+}
+
 TEST_F(PinTest, PinnedConntrackSizeWins) {
   {
     auto dp = open();

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <numeric>
 
@@ -181,6 +182,55 @@ Status fillArray(int fd, std::span<const uint32_t> values) {
   return {};
 }
 
+lb4_vip_key addrKeyOf(const lb4_vip_key& key) {
+  lb4_vip_key addr{};
+  std::memcpy(addr.addr, key.addr, sizeof(addr.addr));
+  addr.proto = key.proto;
+  addr.family = key.family;
+  return addr;
+}
+
+// lb4_vip_addrs is derived from lb4_vips. A daemon that died between the
+// two updates leaves at worst a stale count (harmless: the full lookup
+// still decides); recount after adopting so the counts are exact again.
+Status rebuildVipAddrs(const Dataplane& dp, lb4_xdp* skel) {
+  auto vips = dp.vips();
+  if (!vips) {
+    return std::move(vips).takeError();
+  }
+  std::map<std::vector<uint8_t>, std::pair<lb4_vip_key, uint32_t>> counts;
+  for (const auto& [key, value] : *vips) {
+    lb4_vip_key addr = addrKeyOf(key);
+    const auto* p = reinterpret_cast<const uint8_t*>(&addr);
+    auto& entry = counts[std::vector<uint8_t>(p, p + sizeof(addr))];
+    entry.first = addr;
+    entry.second += 1;
+  }
+  const bpf_map* map = skel->maps.lb4_vip_addrs;
+  std::vector<lb4_vip_key> stale;
+  lb4_vip_key cur{};
+  lb4_vip_key next{};
+  const void* prev = nullptr;
+  while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
+    const auto* p = reinterpret_cast<const uint8_t*>(&next);
+    if (!counts.count(std::vector<uint8_t>(p, p + sizeof(next)))) {
+      stale.push_back(next);
+    }
+    cur = next;
+    prev = &cur;
+  }
+  for (const auto& key : stale) {
+    bpf_map__delete_elem(map, &key, sizeof(key), 0);
+  }
+  for (const auto& [bytes, entry] : counts) {
+    if (bpf_map__update_elem(map, &entry.first, sizeof(entry.first), &entry.second,
+                             sizeof(entry.second), BPF_ANY) != 0) {
+      return makeError("update map lb4_vip_addrs: {}", errnoText(errno));
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 void Dataplane::SkelDeleter::operator()(lb4_xdp* skel) const { lb4_xdp__destroy(skel); }
@@ -250,6 +300,9 @@ Result<std::unique_ptr<Dataplane>> Dataplane::open(const DataplaneOptions& optio
     }
   }
   if (dp->adopted_) {
+    if (auto st = rebuildVipAddrs(*dp, dp->skel_.get()); !st) {
+      return std::move(st).takeError();
+    }
     spdlog::info("adopted the maps pinned in {}", pinDir);
   }
   return dp;
@@ -297,14 +350,6 @@ uint32_t installedRingSize(const bpf_map* rings, uint32_t vipId) {
     return 0;
   }
   return info.max_entries;
-}
-
-lb4_vip_key addrKeyOf(const lb4_vip_key& key) {
-  lb4_vip_key addr{};
-  std::memcpy(addr.addr, key.addr, sizeof(addr.addr));
-  addr.proto = key.proto;
-  addr.family = key.family;
-  return addr;
 }
 
 }  // namespace
@@ -371,12 +416,10 @@ Status Dataplane::deleteVip(const lb4_vip_key& key) {
                            0) != 0) {
     return {};
   }
+  uint32_t next = refs - 1;
   int rc = refs <= 1 ? bpf_map__delete_elem(skel_->maps.lb4_vip_addrs, &addr, sizeof(addr), 0)
-                     : [&] {
-                         uint32_t next = refs - 1;
-                         return bpf_map__update_elem(skel_->maps.lb4_vip_addrs, &addr,
-                                                     sizeof(addr), &next, sizeof(next), BPF_ANY);
-                       }();
+                     : bpf_map__update_elem(skel_->maps.lb4_vip_addrs, &addr, sizeof(addr), &next,
+                                            sizeof(next), BPF_ANY);
   if (rc != 0) {
     return makeError("update map lb4_vip_addrs: {}: {}", name, errnoText(errno));
   }
