@@ -347,6 +347,67 @@ TEST(HostInfoTest, ConfigValidationNamesTheField) {
   EXPECT_FALSE((ScoringConfig{.initialVsucc = 0, .initialVerr = 0}.validate().ok()));
 }
 
+// The worked example of docs/health.md, step by step.
+TEST(HostInfoTest, WorkedExampleOfTheDocs) {
+  HostInfo host(ScoringConfig{}, kT0);
+  for (int s = 0; s <= 9; ++s) {
+    if (s % 2 == 0) {
+      EXPECT_FALSE(host.reportProbeSuccess(1200us, kT0 + std::chrono::seconds(s)).has_value());
+    }
+    if (s >= 1) {
+      EXPECT_FALSE(host.reportPassive(200, 1, kT0 + std::chrono::seconds(s)).has_value());
+    }
+  }
+  EXPECT_EQ(host.rsucc(), 1805u);
+  EXPECT_EQ(host.rerr(), 9u);
+  EXPECT_EQ(host.verdict(100), (Verdict{DataplaneAction::kServe, 100}));
+  EXPECT_FALSE(host.tick(kT0 + 10s).has_value());
+  EXPECT_EQ(host.rsucc(), 0u);
+  auto t = host.reportPassive(60, 90, kT0 + 11s);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(describe(*t), "idle→overload: error rate 0.56 > 0.50 in window (90 failures in 150 reports)");
+  EXPECT_EQ(host.verdict(100), (Verdict{DataplaneAction::kQuiesce, 0}));
+  EXPECT_FALSE(host.reportPassive(40, 10, kT0 + 12s).has_value());
+  EXPECT_NEAR(1.0 - host.errorRate(), 40.0 / 55.0, 1e-9);
+  EXPECT_FALSE(host.reportProbeFailure("timeout after 1000ms", kT0 + 14s).has_value());
+  EXPECT_FALSE(host.reportProbeFailure("timeout after 1000ms", kT0 + 16s).has_value());
+  t = host.reportProbeFailure("timeout after 1000ms", kT0 + 18s);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(describe(*t),
+            "overload→down: 3 consecutive probe failures (fall 3), last: timeout after 1000ms");
+  EXPECT_EQ(host.verdict(100), (Verdict{DataplaneAction::kRemove, 0}));
+  EXPECT_FALSE(host.reportProbeSuccess(1200us, kT0 + 20s).has_value());
+  t = host.reportProbeSuccess(1200us, kT0 + 22s);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(describe(*t), "down→idle: 2 consecutive probe successes (rise 2)");
+  EXPECT_EQ(host.verdict(100), (Verdict{DataplaneAction::kServe, 100}));
+}
+
+TEST(HostInfoTest, WorkedExampleAlternatives) {
+  // Recovery by success rate: one batch after the 12 s one.
+  HostInfo byRate(ScoringConfig{}, kT0);
+  ASSERT_TRUE(byRate.reportPassive(60, 90, kT0 + 11s).has_value());
+  EXPECT_FALSE(byRate.reportPassive(40, 10, kT0 + 12s).has_value());
+  auto t = byRate.reportPassive(200, 10, kT0 + 13s);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(describe(*t),
+            "overload→idle: success rate 0.91 >= 0.90 in overload (240 successes in 260 reports)");
+  // Recovery by probation at 41 s.
+  HostInfo byProbation(ScoringConfig{}, kT0);
+  ASSERT_TRUE(byProbation.reportPassive(60, 90, kT0 + 11s).has_value());
+  EXPECT_FALSE(byProbation.tick(kT0 + 40s).has_value());
+  t = byProbation.tick(kT0 + 41s);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(describe(*t), "overload→idle: probation of 30s over");
+  // Response-time weighting with the default target.
+  HostInfo slow(ScoringConfig{.latencyWeighting = true}, kT0);
+  (void)slow.reportProbeSuccess(25ms, kT0 + 1s);
+  EXPECT_EQ(slow.verdict(100).weight, 40u);
+  (void)slow.reportProbeSuccess(40ms, kT0 + 2s);
+  EXPECT_EQ(slow.latency(), microseconds(29500));
+  EXPECT_EQ(slow.verdict(100).weight, 34u);
+}
+
 TEST(HostTableTest, AddRemoveAndDuplicates) {
   HostTable table;
   ASSERT_TRUE(table.add("198.18.0.11:80", ScoringConfig{}, kT0).ok());
