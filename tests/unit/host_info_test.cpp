@@ -22,7 +22,7 @@ enum class Op { kProbeOk, kProbeFail, kPassive, kTick };
 
 struct Step {
   Op op = Op::kTick;
-  milliseconds at{0};  // since kT0
+  milliseconds at{0};      // since kT0
   uint64_t successes = 0;  // kPassive
   uint64_t failures = 0;   // kPassive
   HostState expect = HostState::kIdle;
@@ -58,7 +58,9 @@ constexpr HostState kDown = HostState::kDown;
 // overload at t=1s..1.4s.
 std::vector<Step> enterOverloadByContinErr() {
   return {
-      passive(1000ms, 0, 1, kIdle), passive(1100ms, 0, 1, kIdle), passive(1200ms, 0, 1, kIdle),
+      passive(1000ms, 0, 1, kIdle),
+      passive(1100ms, 0, 1, kIdle),
+      passive(1200ms, 0, 1, kIdle),
       passive(1300ms, 0, 1, kIdle),
       passive(1400ms, 0, 1, kOverload, "5 consecutive failures (limit 5)"),
   };
@@ -83,8 +85,7 @@ std::vector<Scenario> scenarios() {
       {"MinSamplesHonoured",
        ScoringConfig{.continErrLimit = 0, .minSamples = 5, .initialVsucc = 1},
        {passive(1000ms, 0, 1, kIdle), passive(1100ms, 0, 1, kIdle), passive(1200ms, 0, 1, kIdle),
-        passive(1300ms, 0, 1, kIdle),
-        passive(1400ms, 0, 1, kOverload, "error rate 0.83 > 0.50")}},
+        passive(1300ms, 0, 1, kIdle), passive(1400ms, 0, 1, kOverload, "error rate 0.83 > 0.50")}},
       {"IdleToOverloadByContinErr", ScoringConfig{}, enterOverloadByContinErr()},
       {"ContinErrInOneBatch",
        ScoringConfig{},
@@ -95,30 +96,24 @@ std::vector<Scenario> scenarios() {
       {"MixedBatchBreaksFailureRun",
        ScoringConfig{},
        {passive(1000ms, 0, 4, kIdle), passive(1100ms, 3, 1, kIdle), passive(1200ms, 0, 4, kIdle)}},
-      {"OverloadToIdleByContinSucc",
-       ScoringConfig{},
+      {"OverloadToIdleByContinSucc", ScoringConfig{},
        concat(enterOverloadByContinErr(),
               {passive(2000ms, 1, 0, kOverload), passive(2100ms, 1, 0, kOverload),
                passive(2200ms, 1, 0, kOverload), passive(2300ms, 1, 0, kOverload),
                passive(2400ms, 1, 0, kIdle, "5 consecutive successes (limit 5)")})},
-      {"OverloadToIdleByProbeSuccesses",
-       ScoringConfig{.continSuccLimit = 2},
+      {"OverloadToIdleByProbeSuccesses", ScoringConfig{.continSuccLimit = 2},
        concat(enterOverloadByContinErr(),
               {probeOk(2000ms, kOverload), probeOk(4000ms, kIdle, "2 consecutive successes")})},
-      {"OverloadToIdleBySuccessRate",
-       ScoringConfig{},
+      {"OverloadToIdleBySuccessRate", ScoringConfig{},
        concat(enterOverloadByContinErr(),
               {passive(2000ms, 100, 3, kIdle,
                        "success rate 0.93 >= 0.90 in overload (100 successes in 103 reports)")})},
-      {"OverloadStaysWhileSuccessRateLow",
-       ScoringConfig{},
+      {"OverloadStaysWhileSuccessRateLow", ScoringConfig{},
        concat(enterOverloadByContinErr(), {passive(2000ms, 30, 5, kOverload)})},
-      {"OverloadToIdleByProbation",
-       ScoringConfig{},
+      {"OverloadToIdleByProbation", ScoringConfig{},
        concat(enterOverloadByContinErr(),
               {tick(31399ms, kOverload), tick(31400ms, kIdle, "probation of 30s over")})},
-      {"ProbationRestartsOnEachOverload",
-       ScoringConfig{.overloadTimeout = 1500ms},
+      {"ProbationRestartsOnEachOverload", ScoringConfig{.overloadTimeout = 1500ms},
        concat(enterOverloadByContinErr(),
               {tick(2900ms, kIdle, "probation of 1500ms over"),
                passive(3000ms, 0, 5, kOverload, "5 consecutive failures"), tick(4400ms, kOverload),
@@ -137,13 +132,11 @@ std::vector<Scenario> scenarios() {
        ScoringConfig{},
        {probeFail(1000ms, kIdle), probeFail(2000ms, kIdle),
         probeFail(3000ms, kDown, "3 consecutive probe failures (fall 3), last: refused")}},
-      {"FallFromOverload",
-       ScoringConfig{},
+      {"FallFromOverload", ScoringConfig{},
        concat(enterOverloadByContinErr(),
               {probeFail(2000ms, kOverload), probeFail(3000ms, kOverload),
                probeFail(4000ms, kDown, "3 consecutive probe failures")})},
-      {"DeadBackendDoesNotStayInOverload",
-       ScoringConfig{.fall = 2},
+      {"DeadBackendDoesNotStayInOverload", ScoringConfig{.fall = 2},
        concat(enterOverloadByContinErr(),
               {tick(60000ms, kIdle, "probation"), probeFail(61000ms, kIdle),
                probeFail(62000ms, kDown, "2 consecutive probe failures"), tick(120000ms, kDown)})},
@@ -312,10 +305,10 @@ TEST(HostInfoTest, LatencyWeightingScalesIdleWeight) {
       {5ms, 100, 100},   // faster than the target: full weight
       {10ms, 100, 100},  // at the target
       {20ms, 100, 50},   // twice the target: half
-      {40ms, 100, 25},
+      {40ms, 100, 25},   // four times: a quarter
       {10s, 100, 10},    // floor: latency_min_factor 0.1
       {10s, 3, 1},       // never 0 for a serving backend
-      {20ms, 1, 1},
+      {20ms, 1, 1},      // 0.5 rounds up to 1
   };
   for (const Case& c : cases) {
     HostInfo host(ScoringConfig{.latencyAlpha = 1.0, .latencyWeighting = true}, kT0);
@@ -334,7 +327,8 @@ TEST(HostInfoTest, TransitionDescribesItself) {
   EXPECT_FALSE(t.has_value());
   t = host.reportPassive(0, 20, kT0 + 2s);
   ASSERT_TRUE(t.has_value());
-  EXPECT_EQ(describe(*t), "idle→overload: error rate 0.62 > 0.50 in window (31 failures in 40 reports)");
+  EXPECT_EQ(describe(*t),
+            "idle→overload: error rate 0.62 > 0.50 in window (31 failures in 40 reports)");
 }
 
 TEST(HostInfoTest, ConfigValidationNamesTheField) {
@@ -365,7 +359,8 @@ TEST(HostInfoTest, WorkedExampleOfTheDocs) {
   EXPECT_EQ(host.rsucc(), 0u);
   auto t = host.reportPassive(60, 90, kT0 + 11s);
   ASSERT_TRUE(t.has_value());
-  EXPECT_EQ(describe(*t), "idle→overload: error rate 0.56 > 0.50 in window (90 failures in 150 reports)");
+  EXPECT_EQ(describe(*t),
+            "idle→overload: error rate 0.56 > 0.50 in window (90 failures in 150 reports)");
   EXPECT_EQ(host.verdict(100), (Verdict{DataplaneAction::kQuiesce, 0}));
   EXPECT_FALSE(host.reportPassive(40, 10, kT0 + 12s).has_value());
   EXPECT_NEAR(1.0 - host.errorRate(), 40.0 / 55.0, 1e-9);

@@ -125,7 +125,8 @@ bool processEnded(pid_t pid) {
 
 class ProbeTest : public ::testing::Test {
  protected:
-  std::shared_ptr<tcp::acceptor> listen(const tcp::endpoint& at = {asio::ip::address_v4::loopback(), 0}) {
+  std::shared_ptr<tcp::acceptor> listen(const tcp::endpoint& at = {asio::ip::address_v4::loopback(),
+                                                                   0}) {
     return std::make_shared<tcp::acceptor>(ctx_, at);
   }
   uint16_t port(const std::shared_ptr<tcp::acceptor>& a) { return a->local_endpoint().port(); }
@@ -140,8 +141,8 @@ class ProbeTest : public ::testing::Test {
   }
 
   uint16_t startUdp(std::optional<std::string> reply) {
-    auto sock = std::make_shared<udp::socket>(
-        ctx_, udp::endpoint(asio::ip::address_v4::loopback(), 0));
+    auto sock =
+        std::make_shared<udp::socket>(ctx_, udp::endpoint(asio::ip::address_v4::loopback(), 0));
     uint16_t p = sock->local_endpoint().port();
     if (reply) {
       asio::co_spawn(ctx_, udpServer(sock, *reply), asio::detached);
@@ -161,11 +162,10 @@ class ProbeTest : public ::testing::Test {
 
   ProbeResult run(ProbeSpec spec) {
     std::optional<ProbeResult> out;
-    asio::co_spawn(ctx_, runProbe(std::move(spec)),
-                   [&out](std::exception_ptr e, ProbeResult r) {
-                     EXPECT_EQ(e, nullptr);
-                     out = std::move(r);
-                   });
+    asio::co_spawn(ctx_, runProbe(std::move(spec)), [&out](std::exception_ptr e, ProbeResult r) {
+      EXPECT_EQ(e, nullptr);
+      out = std::move(r);
+    });
     auto deadline = steady_clock::now() + 20s;
     while (!out && steady_clock::now() < deadline) {
       ctx_.run_one_for(100ms);
@@ -278,7 +278,8 @@ TEST_F(ProbeTest, HttpSendsPathAndHostHeader) {
   spec.httpPath = "/healthz?full=1";
   ProbeResult r = run(spec);
   EXPECT_TRUE(r.ok) << r.detail;
-  EXPECT_TRUE(contains(http_->lastRequest, "GET /healthz?full=1 HTTP/1.0\r\n")) << http_->lastRequest;
+  EXPECT_TRUE(contains(http_->lastRequest, "GET /healthz?full=1 HTTP/1.0\r\n"))
+      << http_->lastRequest;
   EXPECT_TRUE(contains(http_->lastRequest, "\r\nHost: 127.0.0.1:" + std::to_string(p) + "\r\n"));
   spec.httpHost = "api.example";
   EXPECT_TRUE(run(spec).ok);
@@ -435,10 +436,10 @@ TEST_F(ProbeTest, ExecTimeoutKillsTheProcessGroup) {
 TEST_F(ProbeTest, ExecCancelledFromOutsideKillsTheProcess) {
   asio::cancellation_signal cancel;
   std::optional<ProbeResult> out;
-  asio::co_spawn(ctx_, runProbe(execSpec({"sleep", "10"}, 10s)),
-                 asio::bind_cancellation_slot(cancel.slot(), [&out](std::exception_ptr, ProbeResult r) {
-                   out = std::move(r);
-                 }));
+  asio::co_spawn(
+      ctx_, runProbe(execSpec({"sleep", "10"}, 10s)),
+      asio::bind_cancellation_slot(
+          cancel.slot(), [&out](std::exception_ptr, ProbeResult r) { out = std::move(r); }));
   ctx_.run_for(100ms);
   cancel.emit(asio::cancellation_type::terminal);
   auto deadline = steady_clock::now() + 5s;
@@ -494,9 +495,9 @@ class SchedulerTest : public ProbeTest {
 };
 
 TEST_F(SchedulerTest, DeliversPeriodicResultsAndStopsOnRemoval) {
-  ProbeScheduler scheduler(ctx_.get_executor(), [this](const BackendKey& key, const ProbeResult& r) {
-    results_[key].push_back(r);
-  });
+  ProbeScheduler scheduler(
+      ctx_.get_executor(),
+      [this](const BackendKey& key, const ProbeResult& r) { results_[key].push_back(r); });
   ASSERT_TRUE(scheduler.add("b1", specFor(ProbeKind::kTcp, tcpServer()), 50ms).ok());
   ASSERT_TRUE(scheduler.add("b2", specFor(ProbeKind::kTcp, closedTcpPort()), 50ms).ok());
   EXPECT_EQ(scheduler.size(), 2u);
@@ -522,9 +523,9 @@ TEST_F(SchedulerTest, DeliversPeriodicResultsAndStopsOnRemoval) {
 }
 
 TEST_F(SchedulerTest, RemovalWhileAProbeIsInFlightDeliversNothing) {
-  ProbeScheduler scheduler(ctx_.get_executor(), [this](const BackendKey& key, const ProbeResult& r) {
-    results_[key].push_back(r);
-  });
+  ProbeScheduler scheduler(
+      ctx_.get_executor(),
+      [this](const BackendKey& key, const ProbeResult& r) { results_[key].push_back(r); });
   ASSERT_TRUE(scheduler.add("slow", specFor(ProbeKind::kHttp, silentServer(), 300ms), 50ms).ok());
   ctx_.run_for(120ms);  // first probe started, waiting on the silent server
   EXPECT_TRUE(scheduler.remove("slow"));
@@ -548,10 +549,11 @@ TEST_F(SchedulerTest, RemovalFromTheCallbackStopsTheLoop) {
 }
 
 TEST_F(SchedulerTest, SlowBackendDoesNotDelayOthers) {
-  ProbeScheduler scheduler(ctx_.get_executor(), [this](const BackendKey& key, const ProbeResult& r) {
-    results_[key].push_back(r);
-  });
-  ASSERT_TRUE(scheduler.add("silent", specFor(ProbeKind::kHttp, silentServer(), 2000ms), 50ms).ok());
+  ProbeScheduler scheduler(
+      ctx_.get_executor(),
+      [this](const BackendKey& key, const ProbeResult& r) { results_[key].push_back(r); });
+  ASSERT_TRUE(
+      scheduler.add("silent", specFor(ProbeKind::kHttp, silentServer(), 2000ms), 50ms).ok());
   ASSERT_TRUE(scheduler.add("fast", specFor(ProbeKind::kTcp, tcpServer()), 50ms).ok());
   ctx_.run_for(500ms);
   EXPECT_TRUE(results_["silent"].empty());
@@ -564,7 +566,8 @@ TEST_F(SchedulerTest, DestructionStopsEveryLoop) {
     ProbeScheduler scheduler(ctx_.get_executor(),
                              [count](const BackendKey&, const ProbeResult&) { ++*count; });
     for (int i = 0; i < 10; ++i) {
-      ASSERT_TRUE(scheduler.add("b" + std::to_string(i), specFor(ProbeKind::kTcp, tcpServer()), 20ms).ok());
+      ASSERT_TRUE(
+          scheduler.add("b" + std::to_string(i), specFor(ProbeKind::kTcp, tcpServer()), 20ms).ok());
     }
     ctx_.run_for(200ms);
     EXPECT_GT(*count, 10);

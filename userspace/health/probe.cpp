@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <spdlog/spdlog.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,7 +29,6 @@
 #include <charconv>
 #include <cstring>
 #include <exception>
-#include <spdlog/spdlog.h>
 
 extern char** environ;  // NOLINT: POSIX
 
@@ -54,8 +54,12 @@ using namespace asio::experimental::awaitable_operators;
 
 constexpr milliseconds kMaxInitialJitter{1000};
 
-ProbeResult healthy(std::string detail) { return ProbeResult{true, microseconds{0}, std::move(detail)}; }
-ProbeResult failed(std::string detail) { return ProbeResult{false, microseconds{0}, std::move(detail)}; }
+ProbeResult healthy(std::string detail) {
+  return ProbeResult{true, microseconds{0}, std::move(detail)};
+}
+ProbeResult failed(std::string detail) {
+  return ProbeResult{false, microseconds{0}, std::move(detail)};
+}
 
 asio::ip::address toAsio(const IpAddress& addr) {
   if (addr.family == Family::kIpv4) {
@@ -129,7 +133,8 @@ awaitable<ProbeResult> httpCheck(ProbeSpec spec) {
   size_t headerEnd = std::string::npos;
   bool complete = false;  // the server closed, or the cap was reached
   for (;;) {
-    size_t n = co_await sock.async_read_some(asio::buffer(chunk), redirect_error(use_awaitable, ec));
+    size_t n =
+        co_await sock.async_read_some(asio::buffer(chunk), redirect_error(use_awaitable, ec));
     response.append(chunk.data(), std::min(n, spec.httpMaxResponse - response.size()));
     if (ec == asio::error::eof || response.size() >= spec.httpMaxResponse) {
       complete = true;
@@ -154,16 +159,16 @@ awaitable<ProbeResult> httpCheck(ProbeSpec spec) {
     co_return failed(response.empty() ? "empty response" : "malformed status line");
   }
   if (status < spec.httpStatusMin || status > spec.httpStatusMax) {
-    co_return failed(fmt::format("HTTP {} not in {}-{}", status, spec.httpStatusMin,
-                                 spec.httpStatusMax));
+    co_return failed(
+        fmt::format("HTTP {} not in {}-{}", status, spec.httpStatusMin, spec.httpStatusMax));
   }
   if (headerEnd == std::string::npos) {
     co_return failed(fmt::format("HTTP {}: response headers incomplete", status));
   }
   if (!spec.httpExpectBody.empty() &&
       response.find(spec.httpExpectBody, headerEnd + 4) == std::string::npos) {
-    co_return failed(fmt::format("HTTP {}: body does not contain '{}'", status,
-                                 spec.httpExpectBody));
+    co_return failed(
+        fmt::format("HTTP {}: body does not contain '{}'", status, spec.httpExpectBody));
   }
   co_return healthy(fmt::format("HTTP {}", status));
 }
@@ -274,8 +279,8 @@ Result<pid_t> spawnCheck(const ProbeSpec& spec) {
   sigset_t all;
   sigemptyset(&none);
   sigfillset(&all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   posix_spawnattr_setpgroup(&attr, 0);  // own group, id = its pid
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
@@ -302,9 +307,9 @@ awaitable<ProbeResult> execCheck(ProbeSpec spec) {
   }
   asio::posix::stream_descriptor exited(executor, pidfd);
   asio::steady_timer timer(executor, spec.timeout);
-  auto first = co_await (exited.async_wait(asio::posix::stream_descriptor::wait_read,
-                                           use_awaitable) ||
-                         timer.async_wait(use_awaitable));
+  auto first =
+      co_await (exited.async_wait(asio::posix::stream_descriptor::wait_read, use_awaitable) ||
+                timer.async_wait(use_awaitable));
   // The group goes in both cases: a check must not leave processes behind.
   child.killGroup();
   if (first.index() == 1) {
@@ -312,8 +317,7 @@ awaitable<ProbeResult> execCheck(ProbeSpec spec) {
     co_await exited.async_wait(asio::posix::stream_descriptor::wait_read,
                                redirect_error(use_awaitable, ec));
     child.reap();
-    co_return failed(fmt::format("timeout after {}ms, process group killed",
-                                 spec.timeout.count()));
+    co_return failed(fmt::format("timeout after {}ms, process group killed", spec.timeout.count()));
   }
   int status = child.reap();
   if (status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
@@ -452,8 +456,8 @@ Status ProbeScheduler::add(const BackendKey& key, ProbeSpec spec, milliseconds i
   entry->key = key;
   entry->spec = std::move(spec);
   entry->interval = interval;
-  std::uniform_int_distribution<int64_t> jitter(
-      0, std::min(interval, kMaxInitialJitter).count() - 1);
+  std::uniform_int_distribution<int64_t> jitter(0,
+                                                std::min(interval, kMaxInitialJitter).count() - 1);
   entry->initialDelay = milliseconds(jitter(rng_));
   entry->callback = callback_;
   entries_.emplace(key, entry);

@@ -27,8 +27,7 @@ Status ScoringConfig::validate() const {
     return makeError("validate scoring config: succ_rate {} is not in (0, 1]", succRate);
   }
   if (!inUnitInterval(latencyAlpha)) {
-    return makeError("validate scoring config: latency_alpha {} is not in (0, 1]",
-                     latencyAlpha);
+    return makeError("validate scoring config: latency_alpha {} is not in (0, 1]", latencyAlpha);
   }
   if (!inUnitInterval(latencyMinFactor)) {
     return makeError("validate scoring config: latency_min_factor {} is not in (0, 1]",
@@ -205,23 +204,23 @@ std::optional<Transition> HostInfo::judgeQueue(SteadyTime now) {
   double errRate = errorRate();
   if (queue_ == Queue::kIdle) {
     if (config_.continErrLimit != 0 && continErr_ >= config_.continErrLimit) {
-      std::string reason = fmt::format("{} consecutive failures (limit {})", continErr_,
-                                       config_.continErrLimit);
+      std::string reason =
+          fmt::format("{} consecutive failures (limit {})", continErr_, config_.continErrLimit);
       startOverload(now);
       return record(HostState::kIdle, std::move(reason), now);
     }
     if (enoughSamples && errRate > config_.errRate) {
       std::string reason =
-          fmt::format("error rate {:.2f} > {:.2f} in window ({} failures in {} reports)",
-                      errRate, config_.errRate, rerr_, real);
+          fmt::format("error rate {:.2f} > {:.2f} in window ({} failures in {} reports)", errRate,
+                      config_.errRate, rerr_, real);
       startOverload(now);
       return record(HostState::kIdle, std::move(reason), now);
     }
     return std::nullopt;
   }
   if (config_.continSuccLimit != 0 && continSucc_ >= config_.continSuccLimit) {
-    std::string reason = fmt::format("{} consecutive successes (limit {})", continSucc_,
-                                     config_.continSuccLimit);
+    std::string reason =
+        fmt::format("{} consecutive successes (limit {})", continSucc_, config_.continSuccLimit);
     startIdleWindow(now);
     return record(HostState::kOverload, std::move(reason), now);
   }
@@ -253,18 +252,16 @@ std::optional<Transition> HostInfo::reportProbeSuccess(std::chrono::microseconds
     }
     up_ = true;
     startIdleWindow(now);
-    return record(HostState::kDown,
-                  fmt::format("{} consecutive probe successes (rise {})", probeSuccRun_,
-                              config_.rise),
-                  now);
+    return record(
+        HostState::kDown,
+        fmt::format("{} consecutive probe successes (rise {})", probeSuccRun_, config_.rise), now);
   }
   rollWindow(now);
   count(1, 0);
   return judgeQueue(now);
 }
 
-std::optional<Transition> HostInfo::reportProbeFailure(std::string_view detail,
-                                                       SteadyTime now) {
+std::optional<Transition> HostInfo::reportProbeFailure(std::string_view detail, SteadyTime now) {
   probeSuccRun_ = 0;
   ++probeFailRun_;
   if (!up_) {
@@ -343,8 +340,7 @@ std::optional<Transition> HostTable::reportProbeSuccess(const BackendKey& key,
 }
 
 std::optional<Transition> HostTable::reportProbeFailure(const BackendKey& key,
-                                                        std::string_view detail,
-                                                        SteadyTime now) {
+                                                        std::string_view detail, SteadyTime now) {
   HostInfo* host = find(key);
   if (host == nullptr) {
     return std::nullopt;

@@ -106,12 +106,10 @@ class HostInfo {
 
   // A probe result. Probes alone move the hard state (rise/fall); they also
   // count as reports for the queue. Returns the state change, if any.
-  std::optional<Transition> reportProbeSuccess(std::chrono::microseconds latency,
-                                               SteadyTime now);
+  std::optional<Transition> reportProbeSuccess(std::chrono::microseconds latency, SteadyTime now);
   std::optional<Transition> reportProbeFailure(std::string_view detail, SteadyTime now);
   // A batch of passive signals from the data plane. Ignored while down.
-  std::optional<Transition> reportPassive(uint64_t successes, uint64_t failures,
-                                          SteadyTime now);
+  std::optional<Transition> reportPassive(uint64_t successes, uint64_t failures, SteadyTime now);
   // Timers: the idle window reset and the overload probation. Call it
   // periodically (about once a second); reports also apply the window reset.
   std::optional<Transition> tick(SteadyTime now);
@@ -204,8 +202,7 @@ class HostTable {
   const HostInfo* find(const BackendKey& key) const;
 
   std::optional<Transition> reportProbeSuccess(const BackendKey& key,
-                                               std::chrono::microseconds latency,
-                                               SteadyTime now);
+                                               std::chrono::microseconds latency, SteadyTime now);
   std::optional<Transition> reportProbeFailure(const BackendKey& key, std::string_view detail,
                                                SteadyTime now);
   std::optional<Transition> reportPassive(const BackendKey& key, uint64_t successes,
