@@ -169,6 +169,7 @@ volatile std::sig_atomic_t gStop = 0;
 int main(int argc, char** argv) {
   CLI::App app{"lb4ctl - manage the lb4 load balancer"};
   app.require_subcommand(1);
+  app.fallthrough();  // --json and --socket also after the subcommand
   std::string socketPath = lb4::kDefaultSocketPath;
   bool asJson = false;
   app.add_option("--socket", socketPath, "lb4d control socket")->envname("LB4_SOCKET");
@@ -203,6 +204,8 @@ int main(int argc, char** argv) {
   addVip->add_option("vip", vipText, "ADDR:PORT/PROTO, e.g. 198.18.1.100:80/tcp")->required();
   addVip->add_option("--mode", modeText, "forwarding mode: dr")->capture_default_str();
   addVip->add_option("--ring-size", ringSize, "Maglev table size (a prime)");
+  bool allPorts = false;
+  addVip->add_flag("--all-ports", allPorts, "the VIP takes every port: give it as ADDR/PROTO");
   auto* delVip = app.add_subcommand("del-vip", "remove a virtual service");
   delVip->add_option("vip", vipText, "ADDR:PORT/PROTO")->required();
   auto* addBackend = app.add_subcommand("add-backend", "add a backend to a VIP");
@@ -255,12 +258,20 @@ int main(int argc, char** argv) {
     }
   }
   if (!vipText.empty()) {
-    bool allPorts = req.op == lb4::Op::kAddVip || req.op == lb4::Op::kDelVip;
-    auto vip = lb4::ServiceKey::parse(vipText, allPorts);
+    bool portZeroOk = req.op == lb4::Op::kAddVip ? allPorts : true;
+    auto vip = lb4::ServiceKey::parse(vipText, portZeroOk);
     if (!vip) {
-      return fail(vip.error());
+      return fail(req.op == lb4::Op::kAddVip && vipText.find('/') != std::string::npos
+                      ? vip.error() + " (--all-ports for a VIP on every port)"
+                      : vip.error());
+    }
+    if (allPorts && vip->port != 0) {
+      return fail("--all-ports takes the VIP without a port (ADDR/PROTO)");
     }
     req.vip = *vip;
+    if (allPorts) {
+      req.allPorts = true;
+    }
   }
   if (!backendText.empty()) {
     auto endpoint = lb4::Endpoint::parse(backendText);

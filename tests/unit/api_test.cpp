@@ -48,7 +48,9 @@ TEST(ApiTest, RejectsBadRequestsClearly) {
       {R"({"v":1,"op":"add-vip","vip":"198.18.1.1:99999/tcp"})", "1 to 65535"},
       {R"({"v":1,"op":"add-vip","vip":"198.18.1.1:80/tcp","mode":"teleport"})", "expected dr"},
       {R"({"v":1,"op":"add-vip","vip":"198.18.1.1:80/tcp","ring_size":100})", "prime"},
-      {R"({"v":1,"op":"add-backend","vip":"198.18.1.1:0/tcp","backend":"198.18.0.1"})", "port must be"},
+      {R"({"v":1,"op":"add-vip","vip":"198.18.1.1:0/tcp"})", "port must be"},
+      {R"({"v":1,"op":"add-vip","vip":"198.18.1.1:80/tcp","all_ports":true})", "without a port"},
+      {R"({"v":1,"op":"add-vip","vip":"198.18.1.1/tcp","all_ports":1})", "true or false"},
       {R"({"v":1,"op":"add-backend","vip":"198.18.1.1:80/tcp","backend":"198.18.0.1","weight":-1})",
        "non-negative integer"},
       {R"({"v":1,"op":"add-backend","vip":"198.18.1.1:80/tcp","backend":"198.18.0.1","weight":70000})",
@@ -66,6 +68,13 @@ TEST(ApiTest, RejectsBadRequestsClearly) {
     EXPECT_NE(r.error().find(c.expect), std::string::npos) << r.error();
     EXPECT_EQ(r.error().find('\n'), std::string::npos);
   }
+}
+
+TEST(ApiTest, AllPortsVipNeedsTheFlag) {
+  auto r = parseRequest(R"({"v":1,"op":"add-vip","vip":"198.18.1.1/tcp","all_ports":true})");
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->vip->port, 0);
+  EXPECT_TRUE(parseRequest(R"({"v":1,"op":"del-vip","vip":"198.18.1.1:0/tcp"})").ok());
 }
 
 TEST(ApiTest, Replies) {

@@ -56,7 +56,9 @@ TEST(ConfigTest, ErrorsNameFileLineAndField) {
       {"socket: /a\nbogus: 1\n", "lb4.yaml:2: bogus: unknown field"},
       {"ring_size: 100\n", "lb4.yaml:1: ring_size: ring size 100: must be a prime"},
       {"conntrack_size: lots\n", "lb4.yaml:1: conntrack_size: cannot read 'lots'"},
-      {"vips:\n  - vip: 198.18.1.1:0/tcp\n    mode: nat-ish\n", "lb4.yaml:3: vips[0].mode"},
+      {"vips:\n  - vip: 198.18.1.1/tcp\n    all_ports: true\n    mode: nat-ish\n", "lb4.yaml:4: vips[0].mode"},
+      {"vips:\n  - vip: 198.18.1.1:0/tcp\n", "lb4.yaml:2: vips[0].vip: parse VIP"},
+      {"vips:\n  - vip: 198.18.1.1:80/tcp\n    all_ports: yes please\n", "lb4.yaml:3: vips[0].all_ports"},
       {"vips:\n  - vip: 198.18.1.1:80/tcp\n  - vip: 198.18.1.1:80/tcp\n",
        "lb4.yaml:3: vips[1]: add VIP 198.18.1.1:80/tcp: already exists"},
       {"vips:\n  - vip: 198.18.1.1:80/tcp\n    backends:\n      - address: 198.18.0.1\n        "

@@ -21,7 +21,7 @@ const std::array<OpSpec, 13>& opSpecs() {
       {Op::kHealth, "health", {}, {"vip"}},
       {Op::kAttach, "attach", {"interface"}, {"generic"}},
       {Op::kDetach, "detach", {"interface"}, {}},
-      {Op::kAddVip, "add-vip", {"vip"}, {"mode", "ring_size"}},
+      {Op::kAddVip, "add-vip", {"vip"}, {"mode", "ring_size", "all_ports"}},
       {Op::kDelVip, "del-vip", {"vip"}, {}},
       {Op::kAddBackend, "add-backend", {"vip", "backend"}, {"weight", "mac"}},
       {Op::kDelBackend, "del-backend", {"vip", "backend"}, {}},
@@ -53,15 +53,25 @@ Result<uint32_t> uintField(const nlohmann::json& obj, const char* name) {
 }
 
 Status fillRequest(const nlohmann::json& json, Request& req) {
+  if (json.contains("all_ports")) {
+    if (!json.at("all_ports").is_boolean()) {
+      return makeError("field 'all_ports' must be true or false");
+    }
+    req.allPorts = json.at("all_ports").get<bool>();
+  }
   if (json.contains("vip")) {
     auto text = stringField(json, "vip");
     if (!text) {
       return std::move(text).takeError();
     }
-    auto key = ServiceKey::parse(*text, /*allowAllPorts=*/req.op == Op::kAddVip ||
-                                            req.op == Op::kDelVip);
+    // Port 0 names an all-ports VIP: created only when asked for explicitly.
+    bool allPorts = req.op == Op::kAddVip ? req.allPorts.value_or(false) : true;
+    auto key = ServiceKey::parse(*text, allPorts);
     if (!key) {
       return std::move(key).takeError();
+    }
+    if (req.op == Op::kAddVip && allPorts && key->port != 0) {
+      return makeError("all_ports needs the VIP without a port (ADDR/PROTO)");
     }
     req.vip = *key;
   }
@@ -222,6 +232,9 @@ nlohmann::json Request::toJson() const {
   }
   if (generic) {
     j["generic"] = *generic;
+  }
+  if (allPorts) {
+    j["all_ports"] = *allPorts;
   }
   return j;
 }

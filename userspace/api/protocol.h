@@ -52,6 +52,7 @@ struct Request {
   std::optional<uint32_t> ringSize;
   std::optional<std::string> interface;
   std::optional<bool> generic;  // attach: allow generic (skb) mode fallback
+  std::optional<bool> allPorts; // add-vip: the VIP (port 0) takes every port
 
   nlohmann::json toJson() const;
 };

@@ -65,7 +65,7 @@ Status readVips(const Ctx& ctx, const YAML::Node& list, DaemonConfig& cfg) {
   for (size_t i = 0; i < list.size(); ++i) {
     const YAML::Node& v = list[i];
     std::string where = fmt::format("vips[{}]", i);
-    if (auto s = checkKeys(ctx, v, where, {"vip", "mode", "ring_size", "backends"}); !s) {
+    if (auto s = checkKeys(ctx, v, where, {"vip", "mode", "ring_size", "all_ports", "backends"}); !s) {
       return s;
     }
     std::string name;
@@ -83,9 +83,17 @@ Status readVips(const Ctx& ctx, const YAML::Node& list, DaemonConfig& cfg) {
     if (auto s = readScalar(ctx, v, "ring_size", where, ring); !s) {
       return s;
     }
-    auto key = ServiceKey::parse(name, true);
+    bool allPorts = false;
+    if (auto s = readScalar(ctx, v, "all_ports", where, allPorts); !s) {
+      return s;
+    }
+    auto key = ServiceKey::parse(name, allPorts);
     if (!key) {
-      return ctx.at(v["vip"], where + ".vip", key.error());
+      return ctx.at(v["vip"], where + ".vip",
+                    key.error() + (allPorts ? "" : " (all_ports: true for a VIP on every port)"));
+    }
+    if (allPorts && key->port != 0) {
+      return ctx.at(v["vip"], where + ".vip", "all_ports needs the VIP without a port (ADDR/PROTO)");
     }
     auto m = parseMode(mode);
     if (!m) {

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages lb4 builds, tests and runs with (as root).
+# Runs `apt-get update` once, and only when something is missing.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config make
+  clang-14 llvm-14 clang libclang-rt-14-dev
+  libbpf-dev libxdp-dev bpftool xdp-tools linux-libc-dev
+  libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libasio-dev
+  nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev
+  iproute2 ethtool util-linux nftables procps
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages (${missing[*]}); run as root" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,130 @@
+// Real TCP through lb4 in direct-routing mode, between network namespaces,
+// with the XDP program attached in native mode to the gateway's veth.
+#include <fcntl.h>
+
+#include "netns_fixture.h"
+
+namespace lb4::test {
+namespace {
+
+TEST_F(DrTopologyTest, ThreeHundredConnectionsSpreadOverThreeBackends) {
+  configureDr();
+  auto status = ctl({"status", "--json"});
+  ASSERT_EQ(status.status, 0) << status.err;
+  auto s = nlohmann::json::parse(status.out);
+  ASSERT_EQ(s["interfaces"].size(), 1u);
+  EXPECT_EQ(s["interfaces"][0]["mode"], "native");
+
+  auto result = connect(300);
+  ASSERT_EQ(result.value("ok", 0), 300) << result.dump();
+  for (int i = 1; i <= kBackends; ++i) {
+    int got = result["by_backend"].value("b" + std::to_string(i), 0);
+    EXPECT_GE(got, 300 * 23 / 100) << result.dump();
+    EXPECT_LE(got, 300 * 43 / 100) << result.dump();
+  }
+
+  auto stats = ctl({"stats", "--json"});
+  ASSERT_EQ(stats.status, 0) << stats.err;
+  auto js = nlohmann::json::parse(stats.out);
+  EXPECT_GE(js["global"]["ct_miss"].get<uint64_t>(), 300u);
+  EXPECT_GE(js["global"]["tx"].get<uint64_t>(), 900u);  // SYN, ACK, FIN at least
+  uint64_t perBackend = 0;
+  for (const auto& b : js["vips"][0]["backends"]) {
+    perBackend += b["packets"].get<uint64_t>();
+  }
+  EXPECT_EQ(perBackend, js["vips"][0]["packets"].get<uint64_t>());
+}
+
+TEST_F(DrTopologyTest, DeletedBackendGetsNoNewFlowsAndOtherFlowsContinue) {
+  configureDr();
+  // A long-lived connection, exchanging a line every 50 ms for 4 s.
+  std::string holdLog = (work_ / "hold.log").string();
+  Process hold({"ip", "netns", "exec", ns("cl"), buildPath("tests/tools/lb4-testnet"), "hold",
+                "--to", kVip, "--duration-ms", "4000", "--interval-ms", "50"},
+               holdLog);
+  std::string held;
+  for (int i = 0; i < 150 && held.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::ifstream in(holdLog);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("connected to ", 0) == 0) {
+        held = line.substr(13);
+      }
+    }
+  }
+  ASSERT_FALSE(held.empty()) << "the long-lived connection did not start";
+  // Remove a backend that is not the one holding the connection.
+  int victim = held == "b1" ? 2 : 1;
+  ctlOk({"del-backend", kVip, "198.18.0.1" + std::to_string(victim)});
+
+  auto result = connect(300);
+  EXPECT_EQ(result.value("ok", 0), 300) << result.dump();
+  EXPECT_EQ(result["by_backend"].value("b" + std::to_string(victim), 0), 0) << result.dump();
+
+  EXPECT_EQ(hold.wait(std::chrono::seconds(10)), 0);
+  std::ifstream in(holdLog);
+  std::string all(std::istreambuf_iterator<char>(in), {});
+  auto last = all.substr(all.rfind('{'));
+  auto j = nlohmann::json::parse(last, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << all;
+  EXPECT_EQ(j["errors"], 0) << all;
+  EXPECT_EQ(j["backend"], held);
+  EXPECT_GE(j["exchanges"].get<int>(), 40) << all;
+}
+
+TEST_F(DrTopologyTest, BadArgumentsFailClearlyAndChangeNothing) {
+  configureDr();
+  auto before = ctl({"list", "--json"});
+  ASSERT_EQ(before.status, 0);
+  const std::vector<std::vector<std::string>> bad = {
+      {"add-vip", "198.18.1.300:80/tcp"},
+      {"add-vip", "198.18.1.100:0/tcp"},
+      {"add-vip", "198.18.1.100:80/tcp"},  // duplicate
+      {"add-vip", "198.18.1.101:80/tcp", "--mode", "teleport"},
+      {"add-backend", "198.18.1.99:80/tcp", "198.18.0.11"},  // unknown VIP
+      {"add-backend", kVip, "198.18.0.11"},                  // duplicate backend
+      {"add-backend", kVip, "198.18.0.14", "--weight", "70000"},
+      {"add-backend", kVip, "not-an-address"},
+      {"add-backend", kVip, "2001:db8::11"},
+      {"del-backend", kVip, "198.18.0.99"},
+      {"set-weight", kVip, "198.18.0.11", "-1"},
+      {"del-vip", "198.18.1.1:80/tcp"},
+      {"attach", "eth0"},
+      {"attach", "nosuchif0"},
+      {"frobnicate"},
+  };
+  for (const auto& args : bad) {
+    auto r = ctl(args);
+    std::string joined;
+    for (const auto& a : args) {
+      joined += a + " ";
+    }
+    EXPECT_NE(r.status, 0) << joined;
+    EXPECT_TRUE(r.out.empty()) << joined << ": " << r.out;
+    ASSERT_FALSE(r.err.empty()) << joined;
+    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << joined << ": " << r.err;
+    EXPECT_EQ(r.err.rfind("lb4ctl: ", 0), 0u) << joined << ": " << r.err;
+  }
+  auto after = ctl({"list", "--json"});
+  EXPECT_EQ(after.out, before.out);
+}
+
+TEST_F(DrTopologyTest, RestartedDaemonRestoresStateAndForwardingContinues) {
+  configureDr();
+  auto before = ctl({"list", "--json"});
+  ASSERT_EQ(connect(30).value("ok", 0), 30);
+  daemon_.stop(SIGKILL);
+  // The program stays attached with its pinned maps: traffic still flows.
+  EXPECT_EQ(connect(30).value("ok", 0), 30);
+  startDaemon();
+  auto after = ctl({"list", "--json"});
+  ASSERT_EQ(after.status, 0) << after.err;
+  EXPECT_EQ(after.out, before.out);
+  auto status = nlohmann::json::parse(ctl({"status", "--json"}).out);
+  EXPECT_EQ(status["interfaces"].size(), 1u);
+  EXPECT_EQ(connect(60).value("ok", 0), 60);
+}
+
+}  // namespace
+}  // namespace lb4::test

@@ -1,0 +1,237 @@
+// Fixture of the namespace tests: builds scripts/netns/topology.sh under a
+// unique prefix, starts a backend server in each backend namespace and lb4d
+// in the gateway namespace, and removes all of it (processes, namespaces,
+// pins, files) in TearDown, also when a test fails.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+extern char** environ;
+
+namespace lb4::test {
+
+struct CommandResult {
+  int status = -1;  // exit code
+  std::string out;
+  std::string err;
+};
+
+// Runs argv to completion, capturing stdout and stderr.
+inline CommandResult runCommand(const std::vector<std::string>& argv) {
+  namespace fs = std::filesystem;
+  static int counter = 0;
+  fs::path base = fs::temp_directory_path() /
+                  ("lb4-cmd-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
+  std::string outPath = base.string() + ".out";
+  std::string errPath = base.string() + ".err";
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, outPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 2, errPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  std::vector<char*> args;
+  for (const auto& a : argv) {
+    args.push_back(const_cast<char*>(a.c_str()));
+  }
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  CommandResult result;
+  if (posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ) == 0) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  result.out = slurp(outPath);
+  result.err = slurp(errPath);
+  fs::remove(outPath);
+  fs::remove(errPath);
+  return result;
+}
+
+// A background process, killed (SIGKILL after SIGTERM) when destroyed.
+class Process {
+ public:
+  Process() = default;
+  Process(const std::vector<std::string>& argv, const std::string& logPath) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, logPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) {
+      args.push_back(const_cast<char*>(a.c_str()));
+    }
+    args.push_back(nullptr);
+    if (posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0) {
+      pid_ = -1;
+    }
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  Process(Process&& o) noexcept : pid_(std::exchange(o.pid_, -1)) {}
+  Process& operator=(Process&& o) noexcept {
+    stop();
+    pid_ = std::exchange(o.pid_, -1);
+    return *this;
+  }
+  ~Process() { stop(); }
+
+  bool running() const { return pid_ > 0 && ::kill(pid_, 0) == 0; }
+  pid_t pid() const { return pid_; }
+
+  // Waits for the process to exit by itself (bounded); returns its exit code.
+  int wait(std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (pid_ > 0 && std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    stop();
+    return -1;
+  }
+
+  void signal(int sig) {
+    if (pid_ > 0) {
+      ::kill(pid_, sig);
+    }
+  }
+
+  void stop(int sig = SIGTERM) {
+    if (pid_ <= 0) {
+      return;
+    }
+    ::kill(pid_, sig);
+    for (int i = 0; i < 100; ++i) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ::kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+inline std::string buildPath(const std::string& rel) { return std::string(LB4_BUILD_DIR) + "/" + rel; }
+inline std::string sourcePath(const std::string& rel) { return std::string(LB4_SOURCE_DIR) + "/" + rel; }
+
+class DrTopologyTest : public ::testing::Test {
+ protected:
+  static constexpr const char* kVip = "198.18.1.100:80/tcp";
+  static constexpr int kBackends = 3;
+
+  void SetUp() override {
+    prefix_ = "lb4n" + std::to_string(getpid() % 100000);
+    work_ = std::filesystem::temp_directory_path() / prefix_;
+    std::filesystem::remove_all(work_);
+    std::filesystem::create_directories(work_);
+    socket_ = (work_ / "lb4d.sock").string();
+    pinRoot_ = "/sys/fs/bpf/" + prefix_;
+    ::setenv("LB4_BUILD_DIR", LB4_BUILD_DIR, 1);
+    auto up = runCommand({sourcePath("scripts/netns/topology.sh"), "up", prefix_,
+                          std::to_string(kBackends)});
+    ASSERT_EQ(up.status, 0) << up.out << up.err;
+    for (int i = 1; i <= kBackends; ++i) {
+      servers_.emplace_back(
+          std::vector<std::string>{"ip", "netns", "exec", ns("b" + std::to_string(i)),
+                                   buildPath("tests/tools/lb4-testnet"), "serve", "--name",
+                                   "b" + std::to_string(i), "--port", "80", "--bind", "::", "--udp"},
+          (work_ / ("server" + std::to_string(i) + ".log")).string());
+    }
+    startDaemon();
+  }
+
+  void TearDown() override {
+    daemon_.stop();
+    servers_.clear();
+    runCommand({sourcePath("scripts/netns/topology.sh"), "down", prefix_});
+    std::error_code ec;
+    std::filesystem::remove_all(pinRoot_, ec);
+    if (HasFailure()) {
+      std::ifstream log(work_ / "lb4d.log");
+      std::cerr << "---- lb4d log ----\n" << std::string(std::istreambuf_iterator<char>(log), {});
+    }
+    std::filesystem::remove_all(work_, ec);
+  }
+
+  std::string ns(const std::string& name) const { return prefix_ + "-" + name; }
+
+  void startDaemon() {
+    std::filesystem::remove(socket_);
+    // nsenter (not `ip netns exec`) keeps the host's /sys/fs/bpf visible.
+    daemon_ = Process({"nsenter", "--net=/run/netns/" + ns("gw"), buildPath("userspace/lb4d"),
+                       "--socket", socket_, "--state-file", (work_ / "state.json").string(),
+                       "--pin-root", pinRoot_, "--log-level", "debug"},
+                      (work_ / "lb4d.log").string());
+    for (int i = 0; i < 250 && !std::filesystem::exists(socket_); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_TRUE(std::filesystem::exists(socket_)) << "lb4d did not create its socket";
+  }
+
+  CommandResult ctl(std::vector<std::string> args) {
+    args.insert(args.begin(), {buildPath("cli/lb4ctl"), "--socket", socket_});
+    return runCommand(args);
+  }
+
+  void ctlOk(std::vector<std::string> args) {
+    auto r = ctl(args);
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+  }
+
+  void configureDr() {
+    ctlOk({"attach", "eth0"});
+    ctlOk({"add-vip", kVip, "--mode", "dr"});
+    for (int i = 1; i <= kBackends; ++i) {
+      ctlOk({"add-backend", kVip, "198.18.0.1" + std::to_string(i)});
+    }
+  }
+
+  // Opens `count` connections from the client namespace; returns the tool's JSON.
+  nlohmann::json connect(int count, const std::string& vip = kVip) {
+    auto r = runCommand({"ip", "netns", "exec", ns("cl"), buildPath("tests/tools/lb4-testnet"),
+                         "connect", "--to", vip, "--count", std::to_string(count), "--timeout-ms",
+                         "2000"});
+    auto json = nlohmann::json::parse(r.out, nullptr, false);
+    EXPECT_FALSE(json.is_discarded()) << r.out << r.err;
+    return json.is_discarded() ? nlohmann::json::object() : json;
+  }
+
+  std::string prefix_;
+  std::filesystem::path work_;
+  std::string socket_;
+  std::string pinRoot_;
+  std::vector<Process> servers_;
+  Process daemon_;
+};
+
+}  // namespace lb4::test

@@ -1,0 +1,272 @@
+// lb4-testnet: the traffic tool of lb4's namespace tests and demo.
+//   serve   a TCP (and UDP) server that greets each client with its name and
+//           then echoes lines back;
+//   connect N sequential TCP connections to a service; prints how many each
+//           backend answered (JSON);
+//   hold    one long-lived connection exchanging a line every interval;
+//           prints how many exchanges succeeded (JSON).
+// Every loop is bounded in count and time.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "userspace/common/net.h"
+#include "userspace/common/unique_fd.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+sockaddr_storage toSockaddr(const lb4::IpAddress& addr, uint16_t port, socklen_t& len) {
+  sockaddr_storage ss{};
+  if (addr.family == lb4::Family::kIpv4) {
+    auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons(port);
+    std::memcpy(&sa->sin_addr, addr.bytes.data(), 4);
+    len = sizeof(sockaddr_in);
+  } else {
+    auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = htons(port);
+    std::memcpy(&sa->sin6_addr, addr.bytes.data(), 16);
+    len = sizeof(sockaddr_in6);
+  }
+  return ss;
+}
+
+void setTimeouts(int fd, int ms) {
+  timeval tv{.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+// Reads one '\n'-terminated line (without the newline); empty on error.
+std::string readLine(int fd) {
+  std::string line;
+  char c = 0;
+  while (line.size() < 4096) {
+    ssize_t n = ::recv(fd, &c, 1, 0);
+    if (n <= 0) {
+      return {};
+    }
+    if (c == '\n') {
+      return line;
+    }
+    line.push_back(c);
+  }
+  return {};
+}
+
+bool sendAll(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+    if (n <= 0) {
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+lb4::UniqueFd connectTo(const lb4::ServiceKey& to, int timeoutMs) {
+  socklen_t len = 0;
+  sockaddr_storage ss = toSockaddr(to.addr, to.port, len);
+  lb4::UniqueFd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) {
+    return {};
+  }
+  setTimeouts(fd.get(), timeoutMs);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    return {};
+  }
+  return fd;
+}
+
+int serve(const std::string& name, const std::string& bindAddr, uint16_t port, bool udp) {
+  auto addr = lb4::IpAddress::parse(bindAddr);
+  if (!addr) {
+    std::cerr << addr.error() << "\n";
+    return 2;
+  }
+  socklen_t len = 0;
+  sockaddr_storage ss = toSockaddr(*addr, port, len);
+  if (udp) {
+    std::thread([&, ss, len]() {
+      lb4::UniqueFd fd(::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+      int one = 1;
+      ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+      if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&ss), len) != 0) {
+        std::perror("bind udp");
+        std::exit(1);
+      }
+      char buf[2048];
+      while (true) {
+        sockaddr_storage peer{};
+        socklen_t plen = sizeof(peer);
+        ssize_t n = ::recvfrom(fd.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&peer), &plen);
+        if (n < 0) {
+          continue;
+        }
+        std::string reply = name + "\n";
+        ::sendto(fd.get(), reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&peer), plen);
+      }
+    }).detach();
+  }
+  lb4::UniqueFd listener(::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int one = 1;
+  ::setsockopt(listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (::bind(listener.get(), reinterpret_cast<const sockaddr*>(&ss), len) != 0 ||
+      ::listen(listener.get(), 512) != 0) {
+    std::perror("bind/listen tcp");
+    return 1;
+  }
+  std::cout << "serving " << name << " on port " << port << std::endl;
+  while (true) {
+    int c = ::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) {
+      continue;
+    }
+    std::thread([c, name]() {
+      lb4::UniqueFd fd(c);
+      setTimeouts(c, 30000);
+      if (!sendAll(c, name + "\n")) {
+        return;
+      }
+      // Echo lines until the client closes (bounded by the receive timeout).
+      while (true) {
+        std::string line = readLine(c);
+        if (line.empty() || !sendAll(c, name + " " + line + "\n")) {
+          return;
+        }
+      }
+    }).detach();
+  }
+}
+
+int connectMany(const lb4::ServiceKey& to, int count, int timeoutMs, bool human) {
+  std::map<std::string, int> byBackend;
+  int failed = 0;
+  std::string lastError;
+  for (int i = 0; i < count; ++i) {
+    lb4::UniqueFd fd = connectTo(to, timeoutMs);
+    std::string name = fd ? readLine(fd.get()) : std::string();
+    if (name.empty()) {
+      ++failed;
+      lastError = std::strerror(errno);
+      continue;
+    }
+    ++byBackend[name];
+  }
+  if (human) {
+    std::cout << (count - failed) << " of " << count << " connections answered\n";
+    for (const auto& [name, n] : byBackend) {
+      std::cout << fmt::format("  {:<12} {:>6}  {:5.1f}%  {}\n", name, n, 100.0 * n / count,
+                               std::string(static_cast<size_t>(50 * n / count), '#'));
+    }
+    if (failed > 0) {
+      std::cout << "  failed       " << failed << " (" << lastError << ")\n";
+    }
+    return failed == 0 ? 0 : 1;
+  }
+  std::cout << "{\"ok\":" << (count - failed) << ",\"failed\":" << failed << ",\"by_backend\":{";
+  bool first = true;
+  for (const auto& [name, n] : byBackend) {
+    std::cout << (first ? "" : ",") << "\"" << name << "\":" << n;
+    first = false;
+  }
+  std::cout << "}}" << std::endl;
+  return failed == 0 ? 0 : 1;
+}
+
+std::atomic<bool> gStop{false};
+
+int hold(const lb4::ServiceKey& to, int durationMs, int intervalMs, int timeoutMs) {
+  std::signal(SIGTERM, [](int) { gStop = true; });
+  std::signal(SIGINT, [](int) { gStop = true; });
+  lb4::UniqueFd fd = connectTo(to, timeoutMs);
+  std::string name = fd ? readLine(fd.get()) : std::string();
+  if (name.empty()) {
+    std::cout << "{\"backend\":null,\"exchanges\":0,\"errors\":1}" << std::endl;
+    return 1;
+  }
+  std::cerr << "connected to " << name << std::endl;
+  int exchanges = 0;
+  int errors = 0;
+  auto deadline = Clock::now() + std::chrono::milliseconds(durationMs);
+  while (!gStop && Clock::now() < deadline && errors == 0) {
+    std::string ping = "ping " + std::to_string(exchanges);
+    if (!sendAll(fd.get(), ping + "\n") || readLine(fd.get()) != name + " " + ping) {
+      ++errors;
+      break;
+    }
+    ++exchanges;
+    std::this_thread::sleep_for(std::chrono::milliseconds(intervalMs));
+  }
+  std::cout << "{\"backend\":\"" << name << "\",\"exchanges\":" << exchanges
+            << ",\"errors\":" << errors << "}" << std::endl;
+  return errors == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"lb4-testnet - traffic for lb4's namespace tests"};
+  app.require_subcommand(1);
+  std::string name;
+  std::string bindAddr = "0.0.0.0";
+  std::string toText;
+  uint16_t port = 80;
+  bool udp = false;
+  int count = 100;
+  int timeoutMs = 2000;
+  int durationMs = 5000;
+  int intervalMs = 100;
+
+  auto* serveCmd = app.add_subcommand("serve", "greet and echo");
+  serveCmd->add_option("--name", name)->required();
+  serveCmd->add_option("--port", port);
+  serveCmd->add_option("--bind", bindAddr);
+  serveCmd->add_flag("--udp", udp, "also answer UDP on the same port");
+  auto* connectCmd = app.add_subcommand("connect", "N sequential connections");
+  connectCmd->add_option("--to", toText, "ADDR:PORT/tcp")->required();
+  connectCmd->add_option("--count", count)->check(CLI::Range(1, 100000));
+  connectCmd->add_option("--timeout-ms", timeoutMs)->check(CLI::Range(1, 60000));
+  bool human = false;
+  connectCmd->add_flag("--human", human, "a table instead of JSON");
+  auto* holdCmd = app.add_subcommand("hold", "one long-lived connection");
+  holdCmd->add_option("--to", toText, "ADDR:PORT/tcp")->required();
+  holdCmd->add_option("--duration-ms", durationMs)->check(CLI::Range(1, 600000));
+  holdCmd->add_option("--interval-ms", intervalMs)->check(CLI::Range(1, 60000));
+  holdCmd->add_option("--timeout-ms", timeoutMs)->check(CLI::Range(1, 60000));
+  CLI11_PARSE(app, argc, argv);
+
+  std::signal(SIGPIPE, SIG_IGN);
+  if (serveCmd->parsed()) {
+    return serve(name, bindAddr, port, udp);
+  }
+  auto to = lb4::ServiceKey::parse(toText);
+  if (!to) {
+    std::cerr << to.error() << "\n";
+    return 2;
+  }
+  if (connectCmd->parsed()) {
+    return connectMany(*to, count, timeoutMs, human);
+  }
+  return hold(*to, durationMs, intervalMs, timeoutMs);
+}
