@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * cost_parts.bpf.c - one XDP program per operation the lb4 data plane does
+ * on a packet, each doing that operation once and returning XDP_DROP, so
+ * that bench/xdp_cost can price each one (ns over the xdp_drop floor) and
+ * attribute lb4's per-packet time. The maps have the shapes of lb4's:
+ * 20-byte hash keys (lb4_vips, lb4_vip_addrs), the 40-byte per-CPU LRU
+ * conntrack key, per-CPU counter arrays. Userspace fills the looked-up keys.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "bpf/lb4_abi.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB4_MAX_VIPS);
+	__type(key, struct lb4_vip_key);
+	__type(value, __u32);
+} part_hash20 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__type(key, struct lb4_flow_key);
+	__type(value, struct lb4_flow_value);
+} part_lru40 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LB4_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct lb4_traffic);
+} part_percpu SEC(".maps");
+
+/* An IPv4-only address key, for the price of hashing 4 bytes, not 20. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB4_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, __u32);
+} part_hash4 SEC(".maps");
+
+/* A bloom filter of VIP address keys: a candidate early exit for non-VIP traffic. */
+struct {
+	__uint(type, BPF_MAP_TYPE_BLOOM_FILTER);
+	__uint(max_entries, LB4_MAX_VIPS);
+	__uint(value_size, sizeof(struct lb4_vip_key));
+	__uint(map_extra, 3); /* hash functions */
+} part_bloom20 SEC(".maps");
+
+/*
+ * The keys userspace inserted, as 32-bit words in rodata (set before load).
+ * Read word by word through volatile: a plain memcpy from a zero-initialised
+ * const lets clang fold the key to zeros.
+ */
+const volatile __u32 hash20_key[sizeof(struct lb4_vip_key) / 4] = {};
+const volatile __u32 lru40_key[sizeof(struct lb4_flow_key) / 4] = {};
+
+#define COPY_WORDS(dst, src)                                                  \
+	do {                                                                  \
+		__u32 *d_ = (__u32 *)(dst);                                   \
+		for (int i_ = 0; i_ < (int)(sizeof(src) / 4); i_++)           \
+			d_[i_] = (src)[i_];                                   \
+	} while (0)
+
+SEC("xdp")
+int part_hash20_lookup(struct xdp_md *ctx)
+{
+	struct lb4_vip_key key;
+
+	COPY_WORDS(&key, hash20_key);
+	if (!bpf_map_lookup_elem(&part_hash20, &key))
+		return XDP_ABORTED;
+	return XDP_DROP;
+}
+
+SEC("xdp")
+int part_hash4_lookup(struct xdp_md *ctx)
+{
+	__u32 key = hash20_key[0];
+
+	if (!bpf_map_lookup_elem(&part_hash4, &key))
+		return XDP_ABORTED;
+	return XDP_DROP;
+}
+
+SEC("xdp")
+int part_bloom20_peek(struct xdp_md *ctx)
+{
+	struct lb4_vip_key key;
+
+	COPY_WORDS(&key, hash20_key);
+	if (bpf_map_peek_elem(&part_bloom20, &key))
+		return XDP_ABORTED;
+	return XDP_DROP;
+}
+
+SEC("xdp")
+int part_lru40_lookup(struct xdp_md *ctx)
+{
+	struct lb4_flow_key key;
+
+	COPY_WORDS(&key, lru40_key);
+	if (!bpf_map_lookup_elem(&part_lru40, &key))
+		return XDP_ABORTED;
+	return XDP_DROP;
+}
+
+SEC("xdp")
+int part_lru40_update(struct xdp_md *ctx)
+{
+	struct lb4_flow_key key;
+	struct lb4_flow_value value = {};
+
+	COPY_WORDS(&key, lru40_key);
+	value.backend_id = 1;
+	if (bpf_map_update_elem(&part_lru40, &key, &value, BPF_ANY))
+		return XDP_ABORTED;
+	return XDP_DROP;
+}
+
+SEC("xdp")
+int part_percpu_add(struct xdp_md *ctx)
+{
+	__u32 index = 1;
+	struct lb4_traffic *t = bpf_map_lookup_elem(&part_percpu, &index);
+
+	if (!t)
+		return XDP_ABORTED;
+	t->packets += 1;
+	t->bytes += 64;
+	return XDP_DROP;
+}
+
+SEC("xdp")
+int part_ktime(struct xdp_md *ctx)
+{
+	return bpf_ktime_get_ns() ? XDP_DROP : XDP_ABORTED;
+}
+
+SEC("xdp")
+int part_jiffies64(struct xdp_md *ctx)
+{
+	return bpf_jiffies64() ? XDP_DROP : XDP_ABORTED;
+}
+
+char _license[] SEC("license") = "GPL";
