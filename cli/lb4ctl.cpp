@@ -89,17 +89,24 @@ void printList(const json& vips) {
     return;
   }
   for (const auto& v : vips) {
-    std::cout << fmt::format("{}  mode {}  ring {}  ({} backends)\n", v["vip"].get<std::string>(),
-                             v["mode"].get<std::string>(), v["ring_size"].get<uint32_t>(),
-                             v["backends"].size());
+    std::cout << fmt::format("{}  mode {}  ring {}  ({} backends, check {}){}\n",
+                             v["vip"].get<std::string>(), v["mode"].get<std::string>(),
+                             v["ring_size"].get<uint32_t>(), v["backends"].size(),
+                             v["health"]["kind"].get<std::string>(),
+                             v.value("all_backends_down", false)
+                                 ? "  ALL BACKENDS DOWN: serving from the last table (*)"
+                                 : "");
     if (v["backends"].empty()) {
       continue;
     }
     std::cout << fmt::format("  {:<28} {:>6} {:>9} {:<9} {:<17}\n", "BACKEND", "WEIGHT",
                              "EFFECTIVE", "STATE", "MAC");
     for (const auto& b : v["backends"]) {
-      std::string state = !b["enabled"].get<bool>()   ? "no-mac"
+      std::string health = b.value("health", "serve");
+      std::string state = b["mac"].is_null()           ? "no-mac"
+                          : health == "remove"         ? (b["enabled"].get<bool>() ? "down*" : "down")
                           : b["drained"].get<bool>()   ? "drained"
+                          : health == "quiesce"        ? "overload"
                           : b["effective_weight"] == 0 ? "no-flows"
                                                        : "serving";
       std::string mac = b["mac"].is_null() ? "(resolving)" : b["mac"].get<std::string>();
@@ -141,6 +148,33 @@ void printStats(const json& stats, const json* previous, double seconds) {
                                b["packets"].get<uint64_t>(), humanBytes(b["bytes"].get<uint64_t>()),
                                rate);
     }
+  }
+}
+
+void printHealth(const json& rows) {
+  if (rows.empty()) {
+    std::cout << "no backend is health-checked\n";
+    return;
+  }
+  std::string vip;
+  for (const auto& r : rows) {
+    if (r["vip"] != vip) {
+      vip = r["vip"].get<std::string>();
+      std::cout << fmt::format("{}  ({})\n", vip, r["check"].get<std::string>());
+      std::cout << fmt::format("  {:<26} {:<9} {:<9} {:>7} {:>7} {:>6} {:>6} {:>6} {:>10} {:>8}  {}\n",
+                               "BACKEND", "STATE", "QUEUE", "RSUCC", "RERR", "C.OK", "C.ERR",
+                               "ERR%", "LATENCY", "SINCE", "LAST CHANGE");
+    }
+    std::string latency = r["latency_us"].is_null()
+                              ? "-"
+                              : fmt::format("{:.1f} ms", r["latency_us"].get<double>() / 1000.0);
+    std::cout << fmt::format(
+        "  {:<26} {:<9} {:<9} {:>7} {:>7} {:>6} {:>6} {:>5.1f}% {:>10} {:>7}s  {}\n",
+        r["backend"].get<std::string>(), r["state"].get<std::string>(),
+        r["queue"].get<std::string>(), r["rsucc"].get<uint64_t>(), r["rerr"].get<uint64_t>(),
+        r["contin_succ"].get<uint64_t>(), r["contin_err"].get<uint64_t>(),
+        100.0 * r["error_rate"].get<double>(), latency, r["since_change_ms"].get<int64_t>() / 1000,
+        r["last_reason"].get<std::string>());
   }
 }
 
@@ -227,6 +261,27 @@ int main(int argc, char** argv) {
   undrain->add_option("vip", vipText, "ADDR:PORT/PROTO")->required();
   undrain->add_option("backend", backendText, "backend address")->required();
 
+  auto* health = app.add_subcommand("health", "the host_info table: state, queue, counts, latency");
+  health->add_option("vip", vipText, "only this VIP");
+  auto* setHealth = app.add_subcommand("set-health", "change how a VIP's backends are checked");
+  setHealth->add_option("vip", vipText, "ADDR:PORT/PROTO")->required();
+  nlohmann::json healthPatch = nlohmann::json::object();
+  std::string hcKind, hcPath, hcExpect, hcPayload, hcStatus;
+  std::vector<std::string> hcCommand;
+  uint32_t hcPort = 0, hcInterval = 0, hcTimeout = 0, hcRise = 0, hcFall = 0;
+  auto* kindOpt = setHealth->add_option("--kind", hcKind, "none, tcp, http, udp or exec");
+  auto* portOpt = setHealth->add_option("--port", hcPort, "probe port (default: the backend's)");
+  auto* intervalOpt = setHealth->add_option("--interval-ms", hcInterval, "time between probes");
+  auto* timeoutOpt = setHealth->add_option("--timeout-ms", hcTimeout, "probe timeout");
+  auto* riseOpt = setHealth->add_option("--rise", hcRise, "successes that bring a backend up");
+  auto* fallOpt = setHealth->add_option("--fall", hcFall, "failures that take it down");
+  auto* pathOpt = setHealth->add_option("--path", hcPath, "http: request path");
+  auto* statusOpt = setHealth->add_option("--status", hcStatus, "http: healthy status range, e.g. 200-299");
+  auto* expectOpt = setHealth->add_option("--expect", hcExpect, "http/udp: expected reply substring");
+  auto* payloadOpt = setHealth->add_option("--payload", hcPayload, "udp: request payload");
+  auto* commandOpt = setHealth->add_option("--command", hcCommand, "exec: command and arguments")
+                         ->expected(1, -1);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -251,7 +306,8 @@ int main(int argc, char** argv) {
                       {detach, lb4::Op::kDetach},         {addVip, lb4::Op::kAddVip},
                       {delVip, lb4::Op::kDelVip},         {addBackend, lb4::Op::kAddBackend},
                       {delBackend, lb4::Op::kDelBackend}, {setWeight, lb4::Op::kSetWeight},
-                      {drain, lb4::Op::kDrain},           {undrain, lb4::Op::kUndrain}};
+                      {drain, lb4::Op::kDrain},           {undrain, lb4::Op::kUndrain},
+                      {health, lb4::Op::kHealth},         {setHealth, lb4::Op::kSetHealth}};
   for (const auto& sub : subs) {
     if (sub.app->parsed()) {
       req.op = sub.op;
@@ -306,6 +362,41 @@ int main(int argc, char** argv) {
       req.ringSize = ringSize;
     }
   }
+  if (req.op == lb4::Op::kSetHealth) {
+    auto set = [&](CLI::Option* opt, const char* name, const auto& value) {
+      if (opt->count() > 0) {
+        healthPatch[name] = value;
+      }
+    };
+    set(kindOpt, "kind", hcKind);
+    set(portOpt, "port", hcPort);
+    set(intervalOpt, "interval_ms", hcInterval);
+    set(timeoutOpt, "timeout_ms", hcTimeout);
+    set(riseOpt, "rise", hcRise);
+    set(fallOpt, "fall", hcFall);
+    set(pathOpt, "http_path", hcPath);
+    set(expectOpt, "http_expect", hcExpect);
+    set(expectOpt, "udp_expect", hcExpect);
+    set(payloadOpt, "udp_payload", hcPayload);
+    set(commandOpt, "command", hcCommand);
+    if (statusOpt->count() > 0) {
+      unsigned lo = 0, hi = 0;
+      char dash = 0;
+      if (std::sscanf(hcStatus.c_str(), "%u%c%u", &lo, &dash, &hi) != 3 || dash != '-' || lo > 599 ||
+          hi > 599) {
+        return fail(fmt::format("--status '{}': expected a range like 200-299", hcStatus));
+      }
+      healthPatch["http_status_min"] = lo;
+      healthPatch["http_status_max"] = hi;
+    }
+    if (healthPatch.empty()) {
+      return fail("set-health: nothing to change (see --help)");
+    }
+    if (auto hc = lb4::HealthCheck::merge(healthPatch, lb4::HealthCheck{}); !hc) {
+      return fail(hc.error());
+    }
+    req.health = healthPatch;
+  }
   if (!iface.empty()) {
     if (auto s = lb4::validateInterfaceName(iface); !s) {
       return fail(s.error());
@@ -356,6 +447,9 @@ int main(int argc, char** argv) {
       break;
     case lb4::Op::kStats:
       printStats(*reply, nullptr, 1);
+      break;
+    case lb4::Op::kHealth:
+      printHealth(*reply);
       break;
     case lb4::Op::kAttach:
       std::cout << fmt::format("attached to {} ({} mode, {})\n", (*reply)["interface"].get<std::string>(),

@@ -13,8 +13,8 @@ struct OpSpec {
   std::set<std::string_view> optional;
 };
 
-const std::array<OpSpec, 13>& opSpecs() {
-  static const std::array<OpSpec, 13> specs = {{
+const std::array<OpSpec, 14>& opSpecs() {
+  static const std::array<OpSpec, 14> specs = {{
       {Op::kStatus, "status", {}, {}},
       {Op::kList, "list", {}, {"vip"}},
       {Op::kStats, "stats", {}, {"vip"}},
@@ -28,6 +28,7 @@ const std::array<OpSpec, 13>& opSpecs() {
       {Op::kSetWeight, "set-weight", {"vip", "backend", "weight"}, {}},
       {Op::kDrain, "drain", {"vip", "backend"}, {}},
       {Op::kUndrain, "undrain", {"vip", "backend"}, {}},
+      {Op::kSetHealth, "set-health", {"vip", "health"}, {}},
   }};
   return specs;
 }
@@ -138,6 +139,17 @@ Status fillRequest(const nlohmann::json& json, Request& req) {
     }
     req.interface = *text;
   }
+  if (json.contains("health")) {
+    const auto& h = json.at("health");
+    if (!h.is_object()) {
+      return makeError("field 'health' must be an object");
+    }
+    // Names and types now; ranges against the VIP's current check later.
+    if (auto hc = HealthCheck::merge(h, HealthCheck{}); !hc) {
+      return std::move(hc).takeError();
+    }
+    req.health = h;
+  }
   if (json.contains("generic")) {
     if (!json.at("generic").is_boolean()) {
       return makeError("field 'generic' must be true or false");
@@ -235,6 +247,9 @@ nlohmann::json Request::toJson() const {
   }
   if (allPorts) {
     j["all_ports"] = *allPorts;
+  }
+  if (health) {
+    j["health"] = *health;
   }
   return j;
 }

@@ -38,6 +38,7 @@ enum class Op {
   kSetWeight,
   kDrain,
   kUndrain,
+  kSetHealth,
 };
 
 std::string_view opName(Op op);
@@ -53,6 +54,9 @@ struct Request {
   std::optional<std::string> interface;
   std::optional<bool> generic;  // attach: allow generic (skb) mode fallback
   std::optional<bool> allPorts; // add-vip: the VIP (port 0) takes every port
+  // set-health: fields to change in the VIP's health check (validated
+  // against the VIP's current check before anything is applied).
+  std::optional<nlohmann::json> health;
 
   nlohmann::json toJson() const;
 };

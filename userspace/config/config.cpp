@@ -51,8 +51,89 @@ Status readScalar(const Ctx& ctx, const YAML::Node& parent, const char* name, st
   try {
     out = node.as<T>();
   } catch (const YAML::Exception&) {
-    return ctx.at(node, field, fmt::format("cannot read '{}' as {}", node.Scalar(),
-                                           std::is_same_v<T, std::string> ? "text" : "a number"));
+    return ctx.at(node, field,
+                  fmt::format("cannot read '{}' as {}", node.Scalar(),
+                              std::is_same_v<T, std::string> ? "text"
+                              : std::is_same_v<T, bool>      ? "true or false"
+                                                             : "a number"));
+  }
+  return {};
+}
+
+// YAML to JSON for the sections that share their schema with the API
+// (health checks): integers and booleans become JSON numbers and booleans.
+nlohmann::json yamlToJson(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Sequence: {
+      nlohmann::json arr = nlohmann::json::array();
+      for (const auto& item : node) {
+        arr.push_back(yamlToJson(item));
+      }
+      return arr;
+    }
+    case YAML::NodeType::Map: {
+      nlohmann::json obj = nlohmann::json::object();
+      for (const auto& kv : node) {
+        obj[kv.first.as<std::string>()] = yamlToJson(kv.second);
+      }
+      return obj;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string& text = node.Scalar();
+      if (node.Tag() != "!" && !text.empty() &&
+          text.find_first_not_of("0123456789") == std::string::npos && text.size() < 19) {
+        return std::stoull(text);
+      }
+      if (node.Tag() != "!" && (text == "true" || text == "false")) {
+        return text == "true";
+      }
+      return text;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+Status readScoring(const Ctx& ctx, const YAML::Node& node, ScoringConfig& sc) {
+  if (auto s = checkKeys(ctx, node, "scoring",
+                         {"err_rate", "contin_err_limit", "succ_rate", "contin_succ_limit",
+                          "overload_timeout_ms", "min_samples", "idle_timeout_ms", "initial_vsucc",
+                          "initial_verr", "overload_vsucc", "overload_verr", "start_up",
+                          "latency_alpha", "latency_weighting", "latency_target_us",
+                          "latency_min_factor"});
+      !s) {
+    return s;
+  }
+  int64_t overloadMs = sc.overloadTimeout.count();
+  int64_t idleMs = sc.idleTimeout.count();
+  int64_t targetUs = sc.latencyTarget.count();
+  Status s;
+  if (!(s = readScalar(ctx, node, "err_rate", "scoring", sc.errRate)) ||
+      !(s = readScalar(ctx, node, "contin_err_limit", "scoring", sc.continErrLimit)) ||
+      !(s = readScalar(ctx, node, "succ_rate", "scoring", sc.succRate)) ||
+      !(s = readScalar(ctx, node, "contin_succ_limit", "scoring", sc.continSuccLimit)) ||
+      !(s = readScalar(ctx, node, "overload_timeout_ms", "scoring", overloadMs)) ||
+      !(s = readScalar(ctx, node, "min_samples", "scoring", sc.minSamples)) ||
+      !(s = readScalar(ctx, node, "idle_timeout_ms", "scoring", idleMs)) ||
+      !(s = readScalar(ctx, node, "initial_vsucc", "scoring", sc.initialVsucc)) ||
+      !(s = readScalar(ctx, node, "initial_verr", "scoring", sc.initialVerr)) ||
+      !(s = readScalar(ctx, node, "overload_vsucc", "scoring", sc.overloadVsucc)) ||
+      !(s = readScalar(ctx, node, "overload_verr", "scoring", sc.overloadVerr)) ||
+      !(s = readScalar(ctx, node, "start_up", "scoring", sc.startUp)) ||
+      !(s = readScalar(ctx, node, "latency_alpha", "scoring", sc.latencyAlpha)) ||
+      !(s = readScalar(ctx, node, "latency_weighting", "scoring", sc.latencyWeighting)) ||
+      !(s = readScalar(ctx, node, "latency_target_us", "scoring", targetUs)) ||
+      !(s = readScalar(ctx, node, "latency_min_factor", "scoring", sc.latencyMinFactor))) {
+    return s;
+  }
+  if (overloadMs < 0 || idleMs <= 0 || targetUs <= 0) {
+    return ctx.at(node, "scoring", "timeouts must be positive");
+  }
+  sc.overloadTimeout = std::chrono::milliseconds(overloadMs);
+  sc.idleTimeout = std::chrono::milliseconds(idleMs);
+  sc.latencyTarget = std::chrono::microseconds(targetUs);
+  if (auto v = sc.validate(); !v) {
+    return ctx.at(node, "scoring", v.error());
   }
   return {};
 }
@@ -65,7 +146,7 @@ Status readVips(const Ctx& ctx, const YAML::Node& list, DaemonConfig& cfg) {
   for (size_t i = 0; i < list.size(); ++i) {
     const YAML::Node& v = list[i];
     std::string where = fmt::format("vips[{}]", i);
-    if (auto s = checkKeys(ctx, v, where, {"vip", "mode", "ring_size", "all_ports", "backends"}); !s) {
+    if (auto s = checkKeys(ctx, v, where, {"vip", "mode", "ring_size", "all_ports", "health", "backends"}); !s) {
       return s;
     }
     std::string name;
@@ -101,6 +182,19 @@ Status readVips(const Ctx& ctx, const YAML::Node& list, DaemonConfig& cfg) {
     }
     if (auto s = state.addVip(*key, *m, ring); !s) {
       return ctx.at(v, where, s.error());
+    }
+    if (YAML::Node health = v["health"]) {
+      if (!health.IsMap()) {
+        return ctx.at(health, where + ".health", "expected a mapping");
+      }
+      auto hc = HealthCheck::fromJson(yamlToJson(health),
+                                      defaultHealthCheck(key->proto == Proto::kTcp));
+      if (!hc) {
+        return ctx.at(health, where + ".health", hc.error());
+      }
+      if (auto s = state.setHealth(*key, *hc); !s) {
+        return ctx.at(health, where + ".health", s.error());
+      }
     }
     YAML::Node backends = v["backends"];
     if (!backends) {
@@ -167,7 +261,8 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& nam
   }
   if (auto s = checkKeys(ctx, root, "",
                          {"socket", "socket_group", "state_file", "pin_root", "conntrack_size",
-                          "ring_size", "log_level", "neighbour_retry_ms", "interfaces", "vips"});
+                          "ring_size", "log_level", "neighbour_retry_ms", "scoring", "interfaces",
+                          "vips"});
       !s) {
     return std::move(s).takeError();
   }
@@ -194,6 +289,11 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& nam
   }
   if (cfg.neighbourRetryMs < 10 || cfg.neighbourRetryMs > 60000) {
     return ctx.at(root["neighbour_retry_ms"], "neighbour_retry_ms", "must be from 10 to 60000");
+  }
+  if (YAML::Node scoring = root["scoring"]) {
+    if (auto r = readScoring(ctx, scoring, cfg.scoring); !r) {
+      return std::move(r).takeError();
+    }
   }
   if (YAML::Node ifaces = root["interfaces"]) {
     if (!ifaces.IsSequence()) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "userspace/common/result.h"
+#include "userspace/scoring/host_info.h"
 #include "userspace/state/state.h"
 
 namespace lb4 {
@@ -21,6 +22,7 @@ struct DaemonConfig {
   uint32_t defaultRingSize = LB4_DEFAULT_RING_SIZE;
   std::string logLevel = "info";
   uint32_t neighbourRetryMs = 1000;  // how often unresolved backend MACs are retried
+  ScoringConfig scoring;             // scoring: section (host_info thresholds)
   DesiredState initial;              // interfaces and vips: sections
 };
 

@@ -123,8 +123,38 @@ Controller::KernelView Controller::viewOf(const DesiredState& state) {
     view.vips[keyBytes(key)] = {key, value};
     view.ringSizes[vip.id] = vip.ringSize;
     auto& ring = view.rings[vip.id];
+    std::vector<Verdict> verdicts;
     for (const auto& b : vip.backends) {
-      BackendVerdict verdict = verdicts_ ? verdicts_(vip, b) : BackendVerdict{};
+      verdicts.push_back(verdicts_ ? verdicts_(vip, b)
+                                   : Verdict{.action = DataplaneAction::kServe, .weight = b.weight});
+    }
+    // Policy when no backend may take new flows (docs/health.md): overloaded
+    // backends serve rather than none; when every backend is down the VIP
+    // keeps its last table (fail open) until one comes back.
+    bool anyServe = false;
+    bool allRemoved = !vip.backends.empty();
+    for (const auto& v : verdicts) {
+      anyServe = anyServe || (v.action == DataplaneAction::kServe && v.weight > 0);
+      allRemoved = allRemoved && v.action == DataplaneAction::kRemove;
+    }
+    if (!anyServe) {
+      for (size_t i = 0; i < verdicts.size(); ++i) {
+        if (verdicts[i].action == DataplaneAction::kQuiesce) {
+          verdicts[i] = Verdict{.action = DataplaneAction::kServe, .weight = vip.backends[i].weight};
+        }
+      }
+    }
+    auto previousRing = applied_.rings.find(vip.id);
+    bool failOpen = allRemoved && previousRing != applied_.rings.end() && !previousRing->second.empty();
+    if (failOpen && !allDown_.count(vip.id)) {
+      spdlog::error("VIP {}: every backend is down; keeping its last table", vip.key.toString());
+    } else if (!failOpen && allDown_.count(vip.id)) {
+      spdlog::info("VIP {}: a backend is up again", vip.key.toString());
+    }
+    failOpen ? (void)allDown_.insert(vip.id) : (void)allDown_.erase(vip.id);
+    for (size_t i = 0; i < vip.backends.size(); ++i) {
+      const BackendConfig& b = vip.backends[i];
+      const Verdict& verdict = verdicts[i];
       std::optional<MacAddress> mac = macOf(b);
       lb4_backend entry;
       std::memset(&entry, 0, sizeof(entry));
@@ -135,15 +165,26 @@ Controller::KernelView Controller::viewOf(const DesiredState& state) {
       entry.port = htons(b.endpoint.port);
       entry.family = static_cast<uint8_t>(b.endpoint.addr.family);
       entry.gen = b.gen;
-      bool enabled = mac.has_value() && verdict.action != BackendVerdict::Action::kRemove;
+      bool inLastRing = false;
+      if (failOpen) {
+        for (const auto& in : previousRing->second) {
+          inLastRing = inLastRing || in.id == b.id;
+        }
+      }
+      bool enabled = mac.has_value() && (verdict.action != DataplaneAction::kRemove || inLastRing);
       entry.flags = enabled ? LB4_BACKEND_F_ENABLED : 0;
       view.backends[b.id] = entry;
-      uint32_t weight = b.drained || verdict.action != BackendVerdict::Action::kServe ? 0 : b.weight;
-      if (weight > 0 && verdict.weightScale != 1.0) {
-        weight = std::max<uint32_t>(1, static_cast<uint32_t>(std::lround(weight * verdict.weightScale)));
-      }
+      uint32_t weight = b.drained || verdict.action != DataplaneAction::kServe ? 0 : verdict.weight;
       if (enabled && weight > 0) {
         ring.push_back(MaglevInput{.id = b.id, .weight = weight, .key = b.endpoint.toString()});
+      }
+    }
+    if (failOpen) {
+      ring.clear();
+      for (const auto& in : previousRing->second) {
+        if (view.backends.count(in.id)) {
+          ring.push_back(in);
+        }
       }
     }
     std::sort(ring.begin(), ring.end());
@@ -296,6 +337,9 @@ Status Controller::commit(DesiredState next) {
   }
   state_ = std::move(next);
   applied_ = std::move(view);
+  if (stateListener_) {
+    stateListener_(state_);
+  }
   return {};
 }
 
@@ -356,6 +400,9 @@ Status Controller::start() {
   }
   state_ = std::move(initial);
   applied_ = std::move(view);
+  if (stateListener_) {
+    stateListener_(state_);
+  }
   return {};
 }
 
@@ -412,9 +459,12 @@ nlohmann::json Controller::listJson(const std::optional<ServiceKey>& only) const
           effective = in.id == b.id ? in.weight : effective;
         }
       }
+      Verdict verdict = verdicts_ ? verdicts_(vip, b)
+                                  : Verdict{.action = DataplaneAction::kServe, .weight = b.weight};
       nlohmann::json jb = {{"address", b.endpoint.toString()},
                            {"weight", b.weight},
                            {"effective_weight", effective},
+                           {"health", actionName(verdict.action)},
                            {"drained", b.drained},
                            {"enabled", enabled},
                            {"id", b.id}};
@@ -431,6 +481,8 @@ nlohmann::json Controller::listJson(const std::optional<ServiceKey>& only) const
                    {"mode", modeName(vip.mode)},
                    {"ring_size", vip.ringSize},
                    {"id", vip.id},
+                   {"health", vip.healthCheck().toJson()},
+                   {"all_backends_down", allDown_.count(vip.id) > 0},
                    {"backends", std::move(backends)}});
   }
   return out;
@@ -520,7 +572,13 @@ Result<nlohmann::json> Controller::handle(const Request& req) {
       }
       return statsJson(req.vip);
     case Op::kHealth:
-      return makeError("health: this daemon runs no health checks");
+      if (req.vip && !state_.findVip(*req.vip)) {
+        return makeError("health {}: no such VIP", req.vip->toString());
+      }
+      if (!healthTable_) {
+        return makeError("health: this daemon runs no health checks");
+      }
+      return healthTable_(req.vip);
     case Op::kAttach: {
       if (auto r = next.addInterface(*req.interface); !r) {
         return std::move(r).takeError();
@@ -590,6 +648,18 @@ Result<nlohmann::json> Controller::handle(const Request& req) {
     case Op::kUndrain:
       s = next.setDrained(*req.vip, req.backend->addr, req.op == Op::kDrain);
       break;
+    case Op::kSetHealth: {
+      const VipConfig* vip = state_.findVip(*req.vip);
+      if (!vip) {
+        return makeError("set health check of {}: no such VIP", req.vip->toString());
+      }
+      auto hc = HealthCheck::fromJson(*req.health, vip->healthCheck());
+      if (!hc) {
+        return makeError("set health check of {}: {}", req.vip->toString(), hc.error());
+      }
+      s = next.setHealth(*req.vip, *hc);
+      break;
+    }
   }
   if (!s) {
     return std::move(s).takeError();

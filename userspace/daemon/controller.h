@@ -20,16 +20,10 @@
 #include "userspace/api/protocol.h"
 #include "userspace/config/config.h"
 #include "userspace/dataplane/dataplane.h"
+#include "userspace/scoring/host_info.h"
 #include "userspace/state/state.h"
 
 namespace lb4 {
-
-// What the health subsystem says about one backend.
-struct BackendVerdict {
-  enum class Action { kServe, kQuiesce, kRemove };
-  Action action = Action::kServe;
-  double weightScale = 1.0;  // response-time scaling of the configured weight
-};
 
 class Controller {
  public:
@@ -52,10 +46,15 @@ class Controller {
   // True when the backend's entry is enabled in the kernel (MAC known, not removed).
   bool backendEnabled(const ServiceKey& vip, const IpAddress& addr) const;
 
-  // Health verdicts: called by the health subsystem when a backend's state
-  // changes; re-applies only the affected VIPs.
-  using VerdictSource = std::function<BackendVerdict(const VipConfig&, const BackendConfig&)>;
+  // Health: where verdicts come from, who hears about state changes, and
+  // who answers `health` requests. reapply() rewrites what the verdicts
+  // changed (only VIPs whose tables differ get new ones).
+  using VerdictSource = std::function<Verdict(const VipConfig&, const BackendConfig&)>;
+  using StateListener = std::function<void(const DesiredState&)>;
+  using HealthTable = std::function<nlohmann::json(const std::optional<ServiceKey>&)>;
   void setVerdictSource(VerdictSource source) { verdicts_ = std::move(source); }
+  void setStateListener(StateListener listener) { stateListener_ = std::move(listener); }
+  void setHealthTable(HealthTable table) { healthTable_ = std::move(table); }
   Status reapply();
 
   const DesiredState& state() const { return state_; }
@@ -98,6 +97,9 @@ class Controller {
   std::map<IpAddress, MacAddress> resolvedMacs_;
   std::set<IpAddress> pendingMacs_;
   VerdictSource verdicts_;
+  StateListener stateListener_;
+  HealthTable healthTable_;
+  std::set<uint32_t> allDown_;  // VIPs running on their last table (every backend down)
   std::chrono::steady_clock::time_point started_;
 };
 

@@ -12,6 +12,7 @@
 #include "userspace/config/config.h"
 #include "userspace/daemon/api_server.h"
 #include "userspace/daemon/controller.h"
+#include "userspace/daemon/health_manager.h"
 
 namespace {
 
@@ -72,6 +73,13 @@ int main(int argc, char** argv) {
 
   asio::io_context io;
   lb4::Controller controller(config);
+  lb4::HealthManager health(io, controller, config.scoring);
+  controller.setVerdictSource([&health](const lb4::VipConfig& vip, const lb4::BackendConfig& b) {
+    return health.verdict(vip, b);
+  });
+  controller.setStateListener([&health](const lb4::DesiredState& state) { health.sync(state); });
+  controller.setHealthTable(
+      [&health](const std::optional<lb4::ServiceKey>& vip) { return health.table(vip); });
   if (auto s = controller.start(); !s) {
     spdlog::error("{}", s.error());
     return 1;
@@ -82,12 +90,14 @@ int main(int argc, char** argv) {
     controller.stop();
     return 1;
   }
+  health.start();
   asio::co_spawn(io, neighbourLoop(io, controller, std::chrono::milliseconds(config.neighbourRetryMs)),
                  asio::detached);
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const asio::error_code&, int sig) {
     spdlog::info("signal {}: shutting down", sig);
     server.stop();
+    health.stop();
     controller.stop();
     io.stop();
   });

@@ -85,7 +85,8 @@ Status DesiredState::addVip(const ServiceKey& key, ForwardingMode mode, uint32_t
   if (id >= LB4_MAX_VIPS) {
     return makeError("add VIP {}: the VIP table is full ({} VIPs)", key.toString(), LB4_MAX_VIPS);
   }
-  vips.push_back(VipConfig{.key = key, .mode = mode, .ringSize = ringSize, .id = id, .backends = {}});
+  vips.push_back(
+      VipConfig{.key = key, .mode = mode, .ringSize = ringSize, .id = id, .backends = {}, .health = {}});
   return {};
 }
 
@@ -216,6 +217,18 @@ Status DesiredState::setMac(const ServiceKey& vipKey, const IpAddress& addr, con
   return {};
 }
 
+Status DesiredState::setHealth(const ServiceKey& vipKey, const HealthCheck& health) {
+  VipConfig* vip = findVip(vipKey);
+  if (!vip) {
+    return makeError("set health check of {}: no such VIP", vipKey.toString());
+  }
+  if (auto s = health.validate(); !s) {
+    return makeError("set health check of {}: {}", vipKey.toString(), s.error());
+  }
+  vip->health = health;
+  return {};
+}
+
 Status DesiredState::addInterface(const std::string& ifname) {
   if (auto s = validateInterfaceName(ifname); !s) {
     return makeError("attach: {}", s.error());
@@ -251,11 +264,15 @@ nlohmann::json DesiredState::toJson() const {
       }
       backends.push_back(std::move(jb));
     }
-    vipList.push_back({{"vip", v.key.toString()},
-                       {"mode", modeName(v.mode)},
-                       {"ring_size", v.ringSize},
-                       {"id", v.id},
-                       {"backends", std::move(backends)}});
+    nlohmann::json jv = {{"vip", v.key.toString()},
+                         {"mode", modeName(v.mode)},
+                         {"ring_size", v.ringSize},
+                         {"id", v.id},
+                         {"backends", std::move(backends)}};
+    if (v.health) {
+      jv["health"] = v.health->toJson();
+    }
+    vipList.push_back(std::move(jv));
   }
   return {{"version", 1}, {"interfaces", interfaces}, {"last_gen", lastGen}, {"vips", vipList}};
 }
@@ -315,7 +332,14 @@ Result<DesiredState> DesiredState::fromJson(const nlohmann::json& json) {
     if (!key || !m) {
       return makeError("read state: {}", !key ? key.error() : m.error());
     }
-    VipConfig vip{.key = *key, .mode = *m, .ringSize = *ring, .id = *id, .backends = {}};
+    VipConfig vip{.key = *key, .mode = *m, .ringSize = *ring, .id = *id, .backends = {}, .health = {}};
+    if (jv.contains("health")) {
+      auto hc = HealthCheck::fromJson(jv["health"], HealthCheck{});
+      if (!hc) {
+        return makeError("read state: VIP {}: {}", *name, hc.error());
+      }
+      vip.health = *hc;
+    }
     for (const auto& jb : *backends) {
       auto addr = field<std::string>(jb, "address", where);
       auto weight = field<uint32_t>(jb, "weight", where);

@@ -14,6 +14,7 @@
 
 #include "userspace/common/net.h"
 #include "userspace/common/result.h"
+#include "userspace/state/health_check.h"
 
 namespace lb4 {
 
@@ -39,6 +40,11 @@ struct VipConfig {
   uint32_t ringSize = LB4_DEFAULT_RING_SIZE;
   uint32_t id = 0;  // lb4_rings / lb4_vip_stats index
   std::vector<BackendConfig> backends;
+  std::optional<HealthCheck> health;  // unset: defaultHealthCheck()
+
+  HealthCheck healthCheck() const {
+    return health ? *health : defaultHealthCheck(key.proto == Proto::kTcp);
+  }
 
   const BackendConfig* findBackend(const IpAddress& addr) const;
   BackendConfig* findBackend(const IpAddress& addr);
@@ -61,6 +67,7 @@ struct DesiredState {
   Status setWeight(const ServiceKey& vip, const IpAddress& addr, uint32_t weight);
   Status setDrained(const ServiceKey& vip, const IpAddress& addr, bool drained);
   Status setMac(const ServiceKey& vip, const IpAddress& addr, const MacAddress& mac);
+  Status setHealth(const ServiceKey& vip, const HealthCheck& health);
   Status addInterface(const std::string& ifname);
   Status delInterface(const std::string& ifname);
 

@@ -1,0 +1,207 @@
+#include "userspace/daemon/health_manager.h"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <spdlog/spdlog.h>
+
+namespace lb4 {
+namespace {
+
+std::optional<ProbeSpec> specFor(const VipConfig& vip, const BackendConfig& backend,
+                                 const HealthCheck& hc) {
+  auto kind = parseProbeKind(hc.kind);
+  if (!kind) {
+    return std::nullopt;  // "none"
+  }
+  uint16_t port = hc.port ? hc.port : backend.endpoint.port ? backend.endpoint.port : vip.key.port;
+  if (port == 0 && *kind != ProbeKind::kExec) {
+    return std::nullopt;  // all-ports VIP without a probe port: nothing to probe
+  }
+  ProbeSpec spec{.kind = *kind,
+                 .addr = backend.endpoint.addr,
+                 .port = port,
+                 .timeout = std::chrono::milliseconds(hc.timeoutMs)};
+  spec.httpPath = hc.httpPath;
+  spec.httpStatusMin = hc.httpStatusMin;
+  spec.httpStatusMax = hc.httpStatusMax;
+  spec.httpExpectBody = hc.httpExpect;
+  spec.udpPayload = hc.udpPayload;
+  spec.udpExpect = hc.udpExpect;
+  spec.execArgv = hc.command;
+  return spec;
+}
+
+}  // namespace
+
+HealthManager::HealthManager(asio::io_context& io, Controller& controller, ScoringConfig scoring)
+    : io_(io),
+      controller_(controller),
+      scoring_(scoring),
+      probes_(io.get_executor(),
+              [this](const BackendKey& key, const ProbeResult& r) { onResult(key, r); }) {}
+
+HealthManager::~HealthManager() { stop(); }
+
+BackendKey HealthManager::keyOf(const VipConfig& vip, const BackendConfig& backend) {
+  return vip.key.toString() + " " + backend.endpoint.toString();
+}
+
+void HealthManager::start() {
+  running_ = true;
+  asio::co_spawn(io_, tickLoop(), asio::detached);
+}
+
+void HealthManager::stop() {
+  running_ = false;
+  if (ticker_) {
+    ticker_->cancel();
+  }
+  probes_.stopAll();
+}
+
+asio::awaitable<void> HealthManager::tickLoop() {
+  ticker_ = std::make_shared<asio::steady_timer>(io_);
+  auto timer = ticker_;
+  while (running_) {
+    timer->expires_after(std::chrono::seconds(1));
+    auto [ec] = co_await timer->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    if (ec || !running_) {
+      co_return;
+    }
+    auto transitions = hosts_.tick(std::chrono::steady_clock::now());
+    for (const auto& t : transitions) {
+      changed(t.key, t.transition);
+    }
+    if (!transitions.empty()) {
+      if (auto s = controller_.reapply(); !s) {
+        spdlog::error("apply health verdicts: {}", s.error());
+      }
+    }
+  }
+}
+
+void HealthManager::sync(const DesiredState& state) {
+  auto now = std::chrono::steady_clock::now();
+  std::map<BackendKey, Probed> wanted;
+  for (const auto& vip : state.vips) {
+    HealthCheck hc = vip.healthCheck();
+    for (const auto& b : vip.backends) {
+      auto spec = specFor(vip, b, hc);
+      if (!spec) {
+        continue;
+      }
+      ScoringConfig scoring = scoring_;
+      scoring.rise = hc.rise;
+      scoring.fall = hc.fall;
+      wanted.emplace(keyOf(vip, b), Probed{.vip = vip.key.toString(),
+                                           .backend = b.endpoint.toString(),
+                                           .spec = *spec,
+                                           .check = hc,
+                                           .scoring = scoring});
+    }
+  }
+  bool removed = false;
+  for (auto it = probed_.begin(); it != probed_.end();) {
+    auto w = wanted.find(it->first);
+    if (w == wanted.end() || !(w->second.check == it->second.check)) {
+      probes_.remove(it->first);
+      hosts_.remove(it->first);
+      lastResult_.erase(it->first);
+      it = probed_.erase(it);
+      removed = true;
+    } else {
+      ++it;
+    }
+  }
+  bool added = false;
+  for (auto& [key, p] : wanted) {
+    if (probed_.count(key)) {
+      continue;
+    }
+    if (auto s = hosts_.add(key, p.scoring, now); !s) {
+      spdlog::error("health {}: {}", key, s.error());
+      continue;
+    }
+    if (auto s = probes_.add(key, p.spec, std::chrono::milliseconds(p.check.intervalMs)); !s) {
+      spdlog::error("health {}: {}", key, s.error());
+      hosts_.remove(key);
+      continue;
+    }
+    spdlog::info("health {}: {} every {} ms", key, p.spec.describe(), p.check.intervalMs);
+    probed_.emplace(key, std::move(p));
+    added = true;
+  }
+  if ((added && !scoring_.startUp) || removed) {
+    if (auto s = controller_.reapply(); !s) {
+      spdlog::error("apply health verdicts: {}", s.error());
+    }
+  }
+}
+
+void HealthManager::onResult(const BackendKey& key, const ProbeResult& r) {
+  auto now = std::chrono::steady_clock::now();
+  lastResult_[key] = r;
+  auto change = r.ok ? hosts_.reportProbeSuccess(key, r.latency, now)
+                     : hosts_.reportProbeFailure(key, r.detail, now);
+  if (!r.ok) {
+    spdlog::debug("health {}: probe failed: {}", key, r.detail);
+  }
+  if (change) {
+    changed(key, *change);
+    if (auto s = controller_.reapply(); !s) {
+      spdlog::error("apply health verdicts: {}", s.error());
+    }
+  }
+}
+
+void HealthManager::changed(const BackendKey& key, const Transition& transition) {
+  auto level = transition.to == HostState::kIdle ? spdlog::level::info : spdlog::level::warn;
+  spdlog::log(level, "backend {} {}", key, describe(transition));
+}
+
+Verdict HealthManager::verdict(const VipConfig& vip, const BackendConfig& backend) const {
+  BackendKey key = keyOf(vip, backend);
+  if (!hosts_.contains(key)) {
+    // Not probed at all, or added a moment ago (the next sync probes it; a
+    // new backend starts trusted unless start_up is off).
+    bool willProbe = specFor(vip, backend, vip.healthCheck()).has_value();
+    if (willProbe && !scoring_.startUp) {
+      return Verdict{.action = DataplaneAction::kRemove, .weight = 0};
+    }
+    return Verdict{.action = DataplaneAction::kServe, .weight = backend.weight};
+  }
+  return hosts_.verdict(key, backend.weight);
+}
+
+nlohmann::json HealthManager::table(const std::optional<ServiceKey>& vip) const {
+  auto now = std::chrono::steady_clock::now();
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& row : hosts_.rows(now)) {
+    auto p = probed_.find(row.key);
+    if (p == probed_.end() || (vip && p->second.vip != vip->toString())) {
+      continue;
+    }
+    nlohmann::json j = {{"vip", p->second.vip},
+                        {"backend", p->second.backend},
+                        {"check", p->second.spec.describe()},
+                        {"state", hostStateName(row.state)},
+                        {"up", row.up},
+                        {"queue", queueName(row.queue)},
+                        {"vsucc", row.vsucc},
+                        {"verr", row.verr},
+                        {"rsucc", row.rsucc},
+                        {"rerr", row.rerr},
+                        {"contin_succ", row.continSucc},
+                        {"contin_err", row.continErr},
+                        {"error_rate", row.errorRate},
+                        {"since_change_ms", row.sinceChange.count()},
+                        {"last_reason", row.lastReason}};
+    j["latency_us"] = row.latency ? nlohmann::json(row.latency->count()) : nlohmann::json(nullptr);
+    if (auto r = lastResult_.find(row.key); r != lastResult_.end()) {
+      j["last_probe"] = r->second.ok ? "ok" : r->second.detail;
+    }
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+}  // namespace lb4

@@ -1,0 +1,45 @@
+// HealthCheck: how lb4d probes the backends of one VIP (part of the desired
+// state, set in the config file or with `lb4ctl set-health`). Converted to
+// and from JSON for the state file and the API; validated on the way in.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "userspace/common/result.h"
+
+namespace lb4 {
+
+struct HealthCheck {
+  std::string kind = "tcp";  // none | tcp | http | udp | exec
+  uint16_t port = 0;         // 0: the backend's port (or the VIP's)
+  uint32_t intervalMs = 2000;
+  uint32_t timeoutMs = 1000;
+  uint32_t rise = 2;  // consecutive successes that bring a backend up
+  uint32_t fall = 3;  // consecutive failures that take it down
+  std::string httpPath = "/";
+  uint16_t httpStatusMin = 200;
+  uint16_t httpStatusMax = 399;
+  std::string httpExpect;  // body substring; empty = any body
+  std::string udpPayload;
+  std::string udpExpect;
+  std::vector<std::string> command;  // exec: argv
+
+  bool operator==(const HealthCheck&) const = default;
+  nlohmann::json toJson() const;
+  // Reads the fields present in `json` over `base`: unknown fields and values
+  // of the wrong type are errors naming the field; ranges are not checked.
+  static Result<HealthCheck> merge(const nlohmann::json& json, const HealthCheck& base);
+  // merge() followed by validate().
+  static Result<HealthCheck> fromJson(const nlohmann::json& json, const HealthCheck& base);
+  Status validate() const;
+};
+
+// The default check of a VIP that has none configured: a TCP connect for TCP
+// services; nothing for UDP (a UDP check needs a payload the service answers).
+HealthCheck defaultHealthCheck(bool tcpService);
+
+}  // namespace lb4
