@@ -77,6 +77,19 @@ TEST(ApiTest, AllPortsVipNeedsTheFlag) {
   EXPECT_TRUE(parseRequest(R"({"v":1,"op":"del-vip","vip":"198.18.1.1:0/tcp"})").ok());
 }
 
+TEST(ApiTest, SetHealthCarriesAValidatedPatch) {
+  auto r = parseRequest(
+      R"({"v":1,"op":"set-health","vip":"198.18.1.1:80/tcp","health":{"kind":"http","http_path":"/h"}})");
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ((*r->health)["kind"], "http");
+  EXPECT_FALSE(parseRequest(R"({"v":1,"op":"set-health","vip":"198.18.1.1:80/tcp","health":5})").ok());
+  auto bad = parseRequest(
+      R"({"v":1,"op":"set-health","vip":"198.18.1.1:80/tcp","health":{"interval":5}})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().find("unknown field 'interval'"), std::string::npos) << bad.error();
+  EXPECT_TRUE(parseRequest(R"({"v":1,"op":"health","vip":"198.18.1.1:80/tcp"})").ok());
+}
+
 TEST(ApiTest, Replies) {
   auto ok = parseReply(replyOk({{"x", 1}}));
   ASSERT_TRUE(ok.ok());

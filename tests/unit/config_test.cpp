@@ -89,3 +89,62 @@ TEST(ConfigTest, MissingFile) {
 
 }  // namespace
 }  // namespace lb4
+
+namespace lb4 {
+namespace {
+
+TEST(ConfigTest, ScoringAndHealthSections) {
+  const char* text = R"(scoring:
+  err_rate: 0.25
+  contin_err_limit: 3
+  overload_timeout_ms: 5000
+  latency_weighting: true
+vips:
+  - vip: 198.18.1.100:80/tcp
+    health:
+      kind: http
+      http_path: /healthz
+      interval_ms: 500
+      timeout_ms: 200
+      rise: 1
+      fall: 2
+  - vip: 198.18.1.101:53/udp
+)";
+  auto cfg = parseConfig(text, "lb4.yaml");
+  ASSERT_TRUE(cfg.ok()) << cfg.error();
+  EXPECT_DOUBLE_EQ(cfg->scoring.errRate, 0.25);
+  EXPECT_EQ(cfg->scoring.continErrLimit, 3u);
+  EXPECT_EQ(cfg->scoring.overloadTimeout, std::chrono::milliseconds(5000));
+  EXPECT_TRUE(cfg->scoring.latencyWeighting);
+  const HealthCheck hc = cfg->initial.vips[0].healthCheck();
+  EXPECT_EQ(hc.kind, "http");
+  EXPECT_EQ(hc.httpPath, "/healthz");
+  EXPECT_EQ(hc.intervalMs, 500u);
+  EXPECT_EQ(hc.fall, 2u);
+  EXPECT_EQ(cfg->initial.vips[1].healthCheck().kind, "none");
+}
+
+TEST(ConfigTest, ScoringAndHealthErrorsNameTheField) {
+  struct Case {
+    const char* text;
+    const char* expect;
+  };
+  const Case cases[] = {
+      {"scoring:\n  err_rate: lots\n", "lb4.yaml:2: scoring.err_rate"},
+      {"scoring:\n  bogus: 1\n", "lb4.yaml:2: scoring.bogus: unknown field"},
+      {"scoring:\n  err_rate: 1.5\n", "lb4.yaml:2: scoring"},
+      {"vips:\n  - vip: 198.18.1.1:80/tcp\n    health:\n      kind: ping\n",
+       "lb4.yaml:4: vips[0].health: health: kind 'ping'"},
+      {"vips:\n  - vip: 198.18.1.1:80/tcp\n    health:\n      interval_ms: soon\n",
+       "vips[0].health: health: field 'interval_ms'"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.text);
+    auto cfg = parseConfig(c.text, "lb4.yaml");
+    ASSERT_FALSE(cfg.ok());
+    EXPECT_NE(cfg.error().find(c.expect), std::string::npos) << cfg.error();
+  }
+}
+
+}  // namespace
+}  // namespace lb4

@@ -137,3 +137,61 @@ TEST_F(StateFileTest, CorruptFileIsAnErrorNotAnEmptyState) {
 
 }  // namespace
 }  // namespace lb4
+
+namespace lb4 {
+namespace {
+
+TEST(HealthCheckTest, MergeValidateAndRoundTrip) {
+  auto hc = HealthCheck::fromJson(
+      {{"kind", "http"}, {"http_path", "/healthz"}, {"interval_ms", 500}, {"timeout_ms", 200}},
+      defaultHealthCheck(true));
+  ASSERT_TRUE(hc.ok()) << hc.error();
+  EXPECT_EQ(hc->kind, "http");
+  EXPECT_EQ(hc->rise, 2u);
+  auto back = HealthCheck::fromJson(hc->toJson(), HealthCheck{});
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, *hc);
+  EXPECT_EQ(defaultHealthCheck(false).kind, "none");
+}
+
+TEST(HealthCheckTest, RejectsBadChecks) {
+  struct Case {
+    nlohmann::json json;
+    const char* expect;
+  };
+  const Case cases[] = {
+      {{{"kind", "ping"}}, "expected none, tcp"},
+      {{{"interval_ms", 10}}, "interval_ms"},
+      {{{"timeout_ms", 5000}}, "timeout_ms"},
+      {{{"rise", 0}}, "rise and fall"},
+      {{{"kind", "exec"}}, "needs a command"},
+      {{{"kind", "http"}, {"http_path", "healthz"}}, "start with '/'"},
+      {{{"http_status_min", 400}, {"http_status_max", 200}}, "status range"},
+      {{{"port", 70000}}, "from 0 to 65535"},
+      {{{"command", "true"}}, "list of strings"},
+      {{{"colour", "blue"}}, "unknown field 'colour'"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.json.dump());
+    auto hc = HealthCheck::fromJson(c.json, defaultHealthCheck(true));
+    ASSERT_FALSE(hc.ok());
+    EXPECT_NE(hc.error().find(c.expect), std::string::npos) << hc.error();
+  }
+}
+
+TEST(HealthCheckTest, StateKeepsAVipsCheck) {
+  DesiredState s = sample();
+  auto web = *ServiceKey::parse("198.18.1.100:80/tcp");
+  EXPECT_EQ(s.findVip(web)->healthCheck().kind, "tcp");
+  HealthCheck hc = defaultHealthCheck(true);
+  hc.kind = "exec";
+  EXPECT_FALSE(s.setHealth(web, hc).ok());  // no command
+  hc.command = {"/bin/true"};
+  ASSERT_TRUE(s.setHealth(web, hc).ok());
+  auto back = DesiredState::fromJson(s.toJson());
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(back->findVip(web)->healthCheck(), hc);
+}
+
+}  // namespace
+}  // namespace lb4

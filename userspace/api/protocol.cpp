@@ -43,7 +43,7 @@ Result<std::string> stringField(const nlohmann::json& obj, const char* name) {
 
 Result<uint32_t> uintField(const nlohmann::json& obj, const char* name) {
   const auto& v = obj.at(name);
-  if (!v.is_number_unsigned()) {
+  if (!v.is_number_integer() || v.get<int64_t>() < 0) {
     return makeError("field '{}' must be a non-negative integer", name);
   }
   uint64_t value = v.get<uint64_t>();

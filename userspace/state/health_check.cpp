@@ -46,7 +46,8 @@ Status readField(const nlohmann::json& json, const char* name, T& out) {
     }
     out = std::move(argv);
   } else {
-    if (!v.is_number_unsigned() || v.get<uint64_t>() > std::numeric_limits<T>::max()) {
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 ||
+        v.get<uint64_t>() > std::numeric_limits<T>::max()) {
       return makeError("health: field '{}' must be an integer from 0 to {}", name,
                        std::numeric_limits<T>::max());
     }
