@@ -1,0 +1,209 @@
+// Map limits and atomicity of the XDP program's maps: a full VIP or backend
+// table gives a clear error, a full conntrack evicts (LRU) and the evicted
+// flow is scheduled again to the same backend, and Maglev tables swapped
+// continuously under a packet stream never leave a packet without a backend.
+#include <linux/bpf.h>
+#include <netinet/in.h>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "common/packet_builder.h"
+#include "common/test_addresses.h"
+#include "userspace/common/net.h"
+#include "userspace/dataplane/dataplane.h"
+#include "userspace/maglev/maglev.h"
+
+namespace lb4::test {
+namespace {
+
+const std::array<Mac, 4> kMacs = {Mac{0x02, 0, 0, 0, 0x02, 0x01}, Mac{0x02, 0, 0, 0, 0x02, 0x02},
+                                  Mac{0x02, 0, 0, 0, 0x02, 0x03}, Mac{0x02, 0, 0, 0, 0x02, 0x04}};
+
+class LimitsTest : public ::testing::Test {
+ protected:
+  void open(uint32_t conntrackSize = 4096) {
+    auto dp = Dataplane::open({.pinDir = "", .conntrackSize = conntrackSize});
+    ASSERT_TRUE(dp.ok()) << dp.error();
+    dp_ = std::move(*dp);
+  }
+
+  void addBackends() {
+    for (uint32_t id = 1; id <= 4; ++id) {
+      lb4_backend b{};
+      auto a = IpAddress::parse(fmt::format("198.18.2.{}", id));
+      std::memcpy(b.addr, a->bytes.data(), 16);
+      std::memcpy(b.mac, kMacs[id - 1].data(), 6);
+      b.family = LB4_AF_INET;
+      b.flags = LB4_BACKEND_F_ENABLED;
+      b.gen = id;
+      ASSERT_TRUE(dp_->setBackend(id, b).ok());
+    }
+  }
+
+  void addVip(uint32_t vipId, const std::vector<uint32_t>& ring) {
+    ASSERT_TRUE(dp_->setRing(vipId, ring).ok());
+    lb4_vip_value v{};
+    v.vip_id = vipId;
+    v.mode = LB4_MODE_DR;
+    auto key = ServiceKey::parse(kVip)->toAbi();
+    auto st = dp_->upsertVip(key, v);
+    ASSERT_TRUE(st.ok()) << st.error();
+  }
+
+  static std::vector<uint32_t> ringOf(std::vector<uint32_t> ids, uint32_t size) {
+    std::vector<MaglevBackend> in;
+    for (uint32_t id : ids) {
+      in.push_back({.id = id, .weight = 100, .key = fmt::format("198.18.2.{}", id)});
+    }
+    return buildMaglevRing(in, size);
+  }
+
+  static std::vector<uint8_t> syn(uint32_t n) {
+    return PacketBuilder()
+        .eth(kClientMac, kGatewayMac)
+        .ipv4(fmt::format("198.18.{}.{}", 64 + (n >> 16) % 64, (n >> 8) & 0xff), "198.18.1.1")
+        .tcp(static_cast<uint16_t>(1024 + (n & 0xff) * 200 + (n >> 24)), 80)
+        .build();
+  }
+
+  uint64_t stat(lb4_stat s) {
+    auto st = dp_->globalStats();
+    EXPECT_TRUE(st.ok());
+    return st.ok() ? (*st)[s] : 0;
+  }
+
+  static constexpr const char* kVip = "198.18.1.1:80/tcp";
+  std::unique_ptr<Dataplane> dp_;
+};
+
+TEST_F(LimitsTest, FullVipTableGivesAClearError) {
+  open();
+  lb4_vip_value v{};
+  v.mode = LB4_MODE_DR;
+  for (uint32_t i = 0; i < LB4_MAX_VIPS; ++i) {
+    auto key = ServiceKey::parse(fmt::format("198.18.{}.{}:80/tcp", 100 + i / 256, i % 256))->toAbi();
+    v.vip_id = i;
+    auto st = dp_->upsertVip(key, v);
+    ASSERT_TRUE(st.ok()) << i << ": " << st.error();
+  }
+  auto key = ServiceKey::parse("198.18.120.1:80/tcp")->toAbi();
+  v.vip_id = 0;
+  auto st = dp_->upsertVip(key, v);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().find("update map lb4_vip"), std::string::npos) << st.error();
+  EXPECT_NE(st.error().find("198.18.120.1:80/tcp"), std::string::npos) << st.error();
+  // Nothing half-written: the address count was rolled back.
+  auto vips = dp_->vips();
+  ASSERT_TRUE(vips.ok());
+  EXPECT_EQ(vips->size(), LB4_MAX_VIPS);
+  auto frame = PacketBuilder().eth(kClientMac, kGatewayMac).ipv4(kClientV4, "198.18.120.1")
+                   .tcp(40000, 80).build();
+  auto out = frame;
+  EXPECT_EQ(*dp_->testRun(out), XDP_PASS);
+}
+
+TEST_F(LimitsTest, BackendIdsBeyondTheTableAreRefused) {
+  open();
+  lb4_backend b{};
+  b.family = LB4_AF_INET;
+  EXPECT_TRUE(dp_->setBackend(LB4_MAX_BACKENDS - 1, b).ok());
+  auto st = dp_->setBackend(LB4_MAX_BACKENDS, b);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().find("out of range"), std::string::npos) << st.error();
+  auto ring = dp_->setRing(0, std::vector<uint32_t>(7, LB4_MAX_BACKENDS));
+  ASSERT_FALSE(ring.ok());
+  EXPECT_NE(ring.error().find("out of range"), std::string::npos) << ring.error();
+}
+
+// A conntrack LRU at capacity evicts its least recently used entries: an
+// insert never fails (no DROP_CT_FULL), and an evicted flow that sends
+// again is a counted ct_miss scheduled by Maglev to the same backend, since
+// the backend set has not changed.
+TEST_F(LimitsTest, FullConntrackEvictsAndEvictedFlowsKeepTheirBackend) {
+  open(1024);
+  addBackends();
+  addVip(1, ringOf({1, 2, 3, 4}, 251));
+  constexpr uint32_t kFlows = 20000;
+  std::vector<Mac> first(kFlows);
+  for (uint32_t i = 0; i < kFlows; ++i) {
+    auto out = syn(i);
+    ASSERT_EQ(*dp_->testRun(out), XDP_TX) << i;
+    std::memcpy(first[i].data(), out.data(), 6);
+  }
+  EXPECT_EQ(stat(LB4_STAT_DROP_CT_FULL), 0u);
+  EXPECT_EQ(stat(LB4_STAT_CT_MISS), kFlows);
+  uint64_t missBefore = stat(LB4_STAT_CT_MISS);
+  uint32_t evicted = 0;
+  for (uint32_t i = 0; i < 1000; ++i) {
+    auto out = syn(i);
+    ASSERT_EQ(*dp_->testRun(out), XDP_TX) << i;
+    Mac mac;
+    std::memcpy(mac.data(), out.data(), 6);
+    EXPECT_EQ(mac, first[i]) << "flow " << i << " changed backend after eviction";
+  }
+  evicted = static_cast<uint32_t>(stat(LB4_STAT_CT_MISS) - missBefore);
+  EXPECT_GT(evicted, 900u) << "the oldest flows should have been evicted";
+  EXPECT_EQ(stat(LB4_STAT_DROP_CT_FULL), 0u);
+}
+
+// The daemon swaps a VIP's whole Maglev table in one map update (and moves
+// the modulus around the swap so it never exceeds the installed table).
+// Here one thread swaps tables of changing sizes and backend sets while
+// this one sends new flows: every packet must find a backend.
+TEST_F(LimitsTest, RingSwapsUnderTrafficNeverLeaveAPacketWithoutBackend) {
+  open(65536);
+  addBackends();
+  addVip(1, ringOf({1, 2, 3}, 13));
+  const std::vector<std::vector<uint32_t>> sets = {{1, 2, 3}, {2, 3, 4}, {1, 4}, {3}, {1, 2, 3, 4}};
+  const std::vector<uint32_t> sizes = {13, 4099, 251, 16411, 7};
+  std::vector<std::vector<uint32_t>> rings;
+  for (size_t i = 0; i < sets.size() * sizes.size(); ++i) {
+    rings.push_back(ringOf(sets[i % sets.size()], sizes[i % sizes.size()]));
+  }
+  constexpr int kSwaps = 150;
+  std::atomic<bool> done{false};
+  std::atomic<int> swapErrors{0};
+  std::thread swapper([&] {
+    for (int i = 0; i < kSwaps; ++i) {
+      if (!dp_->setRing(1, rings[i % rings.size()]).ok()) {
+        ++swapErrors;
+      }
+    }
+    done = true;
+  });
+  uint64_t sent = 0;
+  uint64_t notTx = 0;
+  std::set<Mac> seen;
+  // Bounded in count; the swapper normally finishes long before.
+  for (uint32_t n = 0; (!done || sent < 1000) && n < 2000000; ++n) {
+    auto out = syn(n);
+    auto action = dp_->testRun(out);
+    ASSERT_TRUE(action.ok()) << action.error();
+    ++sent;
+    if (*action != XDP_TX) {
+      ++notTx;
+      continue;
+    }
+    Mac mac;
+    std::memcpy(mac.data(), out.data(), 6);
+    seen.insert(mac);
+  }
+  swapper.join();
+  std::cout << sent << " packets during " << kSwaps << " table swaps\n";
+  EXPECT_EQ(swapErrors, 0);
+  EXPECT_EQ(notTx, 0u);
+  EXPECT_EQ(stat(LB4_STAT_DROP_NO_BACKEND), 0u);
+  EXPECT_EQ(stat(LB4_STAT_DROP_BAD_BACKEND), 0u);
+  EXPECT_EQ(stat(LB4_STAT_TX), sent);
+  for (const auto& mac : seen) {
+    EXPECT_NE(std::find(kMacs.begin(), kMacs.end(), mac), kMacs.end());
+  }
+}
+
+}  // namespace
+}  // namespace lb4::test
