@@ -146,5 +146,50 @@ TEST(ConfigTest, ScoringAndHealthErrorsNameTheField) {
   }
 }
 
+// Found by the config fuzzer (tests/fuzz): a mapping key that is not a
+// scalar threw out of parseConfig and would have killed lb4d at start.
+TEST(ConfigTest, HostileStructureIsAnErrorNotACrash) {
+  struct Case {
+    const char* text;
+    const char* expect;
+  };
+  const Case cases[] = {
+      {"? [a]\n: 1\n", "lb4.yaml:1: (top level): expected a field name"},
+      {"vips:\n  - ? [x]\n    : 1\n", "lb4.yaml:2: vips[0]: expected a field name"},
+      {"vips:\n  - vip: 198.18.1.1:80/tcp\n    health:\n      ? {k: v}\n      : 1\n",
+       "lb4.yaml:4: vips[0].health: health: unknown field"},
+      {"vips: {a: 1}\n", "lb4.yaml:1: vips: expected a list"},
+      {"vips:\n  - vip: 198.18.1.1:80/tcp\n    backends: {address: 198.18.0.1}\n",
+       "lb4.yaml:3: vips[0].backends: expected a list"},
+      {"vips:\n  - vip: [198.18.1.1]\n", "lb4.yaml:2: vips[0].vip: expected a single value"},
+      {"vips:\n  - 198.18.1.1:80/tcp\n", "lb4.yaml:2: vips[0]: expected a mapping"},
+      {"interfaces: [[eth0]]\n", "lb4.yaml:1: interfaces[0]: expected a name"},
+      {"interfaces: [eth0, eth0]\n", "lb4.yaml:1: interfaces[1]"},
+      {"interfaces: [\"../x\"]\n", "not a valid interface name"},
+      {"ring_size: 4294967311\n", "lb4.yaml:1: ring_size: cannot read"},
+      {"conntrack_size: 10\n", "lb4.yaml:1: conntrack_size: must be from"},
+      {"vips:\n  - vip: 198.18.1.1:80/tcp\n    backends:\n      - address: 198.18.0.1\n"
+       "        weight: -1\n",
+       "lb4.yaml:5: vips[0].backends[0].weight: weight -1 out of range"},
+      {"vips:\n  - vip: 198.18.1.1:80/tcp\n    backends:\n      - address: 198.18.0.1\n"
+       "        mac: 02:00\n",
+       "lb4.yaml:5: vips[0].backends[0].mac"},
+      {"vips:\n  - vip: \"[2001:db8::1]:80/tcp\"\n    backends:\n      - address: 198.18.0.1\n",
+       "lb4.yaml:4: vips[0].backends[0]: add backend 198.18.0.1 to [2001:db8::1]:80/tcp: backend "
+       "and VIP must be the same address family"},
+      {"vips:\n  - vip: 198.18.1.1:80/tcp\n    mode: teleport\n", "lb4.yaml:3: vips[0].mode"},
+      {"vips:\n  - vip: 198.18.1.1/tcp\n    all_ports: true\n  - vip: 198.18.1.1:0/tcp\n"
+       "    all_ports: true\n",
+       "lb4.yaml:4: vips[1]: add VIP 198.18.1.1:0/tcp: already exists"},
+      {"\t- tab\n", "lb4.yaml:1:"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.text);
+    auto cfg = parseConfig(c.text, "lb4.yaml");
+    ASSERT_FALSE(cfg.ok());
+    EXPECT_NE(cfg.error().find(c.expect), std::string::npos) << cfg.error();
+  }
+}
+
 }  // namespace
 }  // namespace lb4

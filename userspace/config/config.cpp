@@ -28,7 +28,10 @@ Status checkKeys(const Ctx& ctx, const YAML::Node& map, std::string_view where,
     return ctx.at(map, where, "expected a mapping");
   }
   for (const auto& kv : map) {
-    auto key = kv.first.as<std::string>();
+    if (!kv.first.IsScalar()) {
+      return ctx.at(kv.first, where.empty() ? "(top level)" : where, "expected a field name");
+    }
+    const std::string& key = kv.first.Scalar();
     if (!allowed.count(key)) {
       return ctx.at(kv.first, fmt::format("{}{}", where.empty() ? "" : std::string(where) + ".", key),
                     "unknown field");
@@ -74,7 +77,8 @@ nlohmann::json yamlToJson(const YAML::Node& node) {
     case YAML::NodeType::Map: {
       nlohmann::json obj = nlohmann::json::object();
       for (const auto& kv : node) {
-        obj[kv.first.as<std::string>()] = yamlToJson(kv.second);
+        // A key that is not a scalar reads as "" and is refused as unknown.
+        obj[kv.first.Scalar()] = yamlToJson(kv.second);
       }
       return obj;
     }
