@@ -1,0 +1,362 @@
+// update_latency: end-to-end latency of a configuration change, from
+// starting `lb4ctl add-backend` (del-backend, set-weight) until the new
+// Maglev table is the one installed in the kernel, read back through the
+// pinned lb4_rings map. Drives a real lb4d attached (native XDP) to a veth
+// in a private network namespace, which it creates and removes itself.
+// Needs root. The VIP is UDP so that lb4d's default TCP health checks do not
+// change the table behind the benchmark's back.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+
+#include <sys/mman.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "bench/bench_packet.h"
+#include "bench/bench_process.h"
+#include "bpf/lb4_abi.h"
+#include "userspace/common/unique_fd.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using lb4::UniqueFd;
+
+constexpr const char* kVip = "198.18.1.100:53/udp";
+
+struct Options {
+  int updates = 1000;
+  int baseBackends = 100;
+  uint32_t ringSize = 65537;
+  std::string buildDir = LB4_BUILD_DIR;
+};
+
+class Bench {
+ public:
+  explicit Bench(Options o) : o_(std::move(o)) {
+    prefix_ = "lb4bu" + std::to_string(getpid() % 100000);
+    work_ = fs::temp_directory_path() / prefix_;
+    pinRoot_ = "/sys/fs/bpf/" + prefix_;
+    socket_ = (work_ / "lb4d.sock").string();
+    log_ = (work_ / "run.log").string();
+  }
+  ~Bench() { cleanup(); }
+
+  int run();
+
+ private:
+  bool sh(const std::vector<std::string>& argv) { return lb4::bench::run(argv, log_) == 0; }
+  bool ctl(std::vector<std::string> args) {
+    args.insert(args.begin(), {o_.buildDir + "/cli/lb4ctl", "--socket", socket_});
+    return lb4::bench::run(args, log_, std::chrono::seconds(10)) == 0;
+  }
+  bool setUp();
+  void cleanup();
+  std::optional<std::vector<uint32_t>> readRing();
+  std::optional<uint32_t> ringId();
+  static std::string backendAddr(int i) {
+    return "198.18." + std::to_string(4 + i / 250) + "." + std::to_string(i % 250 + 1);
+  }
+  static std::string backendMac(int i) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "02:00:00:00:%02x:%02x", (i >> 8) & 0xff, i & 0xff);
+    return buf;
+  }
+
+  Options o_;
+  std::string prefix_;
+  fs::path work_;
+  std::string pinRoot_;
+  std::string socket_;
+  std::string log_;
+  lb4::bench::Background daemon_;
+  bool nsCreated_ = false;
+  UniqueFd vips_;
+  UniqueFd rings_;
+  uint32_t vipId_ = 0;
+};
+
+void Bench::cleanup() {
+  daemon_.stop();
+  if (nsCreated_) {
+    // Deleting the namespace deletes the veth and with it the XDP program.
+    lb4::bench::run({"ip", "netns", "del", prefix_});
+    nsCreated_ = false;
+  }
+  std::error_code ec;
+  fs::remove_all(pinRoot_, ec);
+  fs::remove_all(work_, ec);
+}
+
+bool Bench::setUp() {
+  std::error_code ec;
+  fs::remove_all(work_, ec);
+  fs::create_directories(work_);
+  if (!sh({"ip", "netns", "add", prefix_})) {
+    return false;
+  }
+  nsCreated_ = true;
+  if (!sh({"ip", "-n", prefix_, "link", "add", "v0", "type", "veth", "peer", "name", "v1"}) ||
+      !sh({"ip", "-n", prefix_, "link", "set", "lo", "up"}) ||
+      !sh({"ip", "-n", prefix_, "link", "set", "v0", "up"}) ||
+      !sh({"ip", "-n", prefix_, "link", "set", "v1", "up"}) ||
+      !sh({"ip", "-n", prefix_, "addr", "add", "198.18.0.2/24", "dev", "v0"})) {
+    return false;
+  }
+  // nsenter (not `ip netns exec`) keeps the host's /sys/fs/bpf visible.
+  daemon_ = lb4::bench::Background(
+      {"nsenter", "--net=/run/netns/" + prefix_, o_.buildDir + "/userspace/lb4d", "--socket",
+       socket_, "--state-file", (work_ / "state.json").string(), "--pin-root", pinRoot_,
+       "--log-level", "warn"},
+      log_);
+  for (int i = 0; i < 250 && !fs::exists(socket_); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (!fs::exists(socket_)) {
+    std::fprintf(stderr, "update_latency: lb4d did not start\n");
+    return false;
+  }
+  std::vector<std::string> addVip = {"add-vip", kVip, "--mode", "dr", "--ring-size",
+                                     std::to_string(o_.ringSize)};
+  if (!ctl({"attach", "v0"}) || !ctl(addVip)) {
+    return false;
+  }
+  for (int i = 0; i < o_.baseBackends; ++i) {
+    if (!ctl({"add-backend", kVip, backendAddr(i), "--mac", backendMac(i)})) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Id of the inner map installed for the (only) VIP: every update swaps in a
+// new one, so a new id means the new table is live.
+std::optional<uint32_t> Bench::ringId() {
+  if (!vips_ || !rings_) {
+    std::string dir = pinRoot_ + "/v0/";
+    vips_ = UniqueFd(bpf_obj_get((dir + "lb4_vips").c_str()));
+    rings_ = UniqueFd(bpf_obj_get((dir + "lb4_rings").c_str()));
+    lb4_vip_key key{};
+    lb4_vip_value value{};
+    if (!vips_ || !rings_ || bpf_map_get_next_key(vips_.get(), nullptr, &key) != 0 ||
+        bpf_map_lookup_elem(vips_.get(), &key, &value) != 0) {
+      vips_ = UniqueFd();
+      return std::nullopt;
+    }
+    vipId_ = value.vip_id;
+  }
+  uint32_t innerId = 0;
+  if (bpf_map_lookup_elem(rings_.get(), &vipId_, &innerId) != 0) {
+    return std::nullopt;
+  }
+  return innerId;
+}
+
+// The ring the kernel uses for the (only) VIP, read through the pins.
+std::optional<std::vector<uint32_t>> Bench::readRing() {
+  std::string dir = pinRoot_ + "/v0/";
+  UniqueFd vips(bpf_obj_get((dir + "lb4_vips").c_str()));
+  UniqueFd rings(bpf_obj_get((dir + "lb4_rings").c_str()));
+  if (!vips || !rings) {
+    return std::nullopt;
+  }
+  lb4_vip_key key{};
+  lb4_vip_value value{};
+  if (bpf_map_get_next_key(vips.get(), nullptr, &key) != 0 ||
+      bpf_map_lookup_elem(vips.get(), &key, &value) != 0) {
+    return std::nullopt;
+  }
+  uint32_t innerId = 0;
+  if (bpf_map_lookup_elem(rings.get(), &value.vip_id, &innerId) != 0) {
+    return std::nullopt;
+  }
+  UniqueFd inner(bpf_map_get_fd_by_id(innerId));
+  if (!inner) {
+    return std::nullopt;
+  }
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(inner.get(), &info, &len) != 0) {
+    return std::nullopt;
+  }
+  std::vector<uint32_t> keys(info.max_entries);
+  std::vector<uint32_t> values(info.max_entries);
+  uint32_t count = info.max_entries;
+  uint32_t outBatch = 0;
+  LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = 0, .flags = 0);
+  int rc = bpf_map_lookup_batch(inner.get(), nullptr, &outBatch, keys.data(), values.data(),
+                                &count, &opts);
+  if ((rc != 0 && errno != ENOENT) || count != info.max_entries) {
+    return std::nullopt;
+  }
+  std::vector<uint32_t> ring(info.max_entries);
+  for (uint32_t i = 0; i < count; ++i) {
+    ring[keys[i]] = values[i];
+  }
+  return ring;
+}
+
+// What writing a ring costs: slot by slot through bpf_map_update_batch (how
+// Dataplane::setRing fills a new inner array) against an mmapable array
+// filled with one memcpy (a candidate).
+void ringFill(uint32_t slots) {
+  std::vector<uint32_t> keys(slots);
+  std::vector<uint32_t> values(slots);
+  for (uint32_t i = 0; i < slots; ++i) {
+    keys[i] = i;
+    values[i] = i % 100 + 1;
+  }
+  for (bool mmapable : {false, true}) {
+    std::vector<double> ms;
+    for (int r = 0; r < 5; ++r) {
+      auto t0 = Clock::now();
+      LIBBPF_OPTS(bpf_map_create_opts, opts,
+                  .map_flags = static_cast<uint32_t>(BPF_F_INNER_MAP) | (mmapable ? static_cast<uint32_t>(BPF_F_MMAPABLE) : 0u));
+      UniqueFd fd(bpf_map_create(BPF_MAP_TYPE_ARRAY, "lb4_ring", 4, 4, slots, &opts));
+      if (!fd) {
+        std::printf("control.ring_fill method=%s NOT REPORTED (create: %s)\n",
+                    mmapable ? "mmap" : "update_batch", std::strerror(errno));
+        break;
+      }
+      if (mmapable) {
+        size_t len = (static_cast<size_t>(slots) * 4 + 4095) / 4096 * 4096;
+        void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+        if (p == MAP_FAILED) {
+          break;
+        }
+        std::memcpy(p, values.data(), static_cast<size_t>(slots) * 4);
+        munmap(p, len);
+      } else {
+        uint32_t count = slots;
+        LIBBPF_OPTS(bpf_map_batch_opts, bopts, .elem_flags = 0, .flags = 0);
+        bpf_map_update_batch(fd.get(), keys.data(), values.data(), &count, &bopts);
+      }
+      ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    }
+    if (!ms.empty()) {
+      std::printf("control.ring_fill method=%s slots=%u median_ms=%.2f (create + fill)\n",
+                  mmapable ? "mmap" : "update_batch", slots, lb4::bench::summarize(ms).median);
+    }
+  }
+}
+
+int Bench::run() {
+  if (!setUp()) {
+    std::fprintf(stderr, "update_latency: set-up failed; see the log below\n");
+    std::FILE* f = std::fopen(log_.c_str(), "r");
+    char line[512];
+    while (f != nullptr && std::fgets(line, sizeof(line), f) != nullptr) {
+      std::fputs(line, stderr);
+    }
+    if (f != nullptr) {
+      std::fclose(f);
+    }
+    return 1;
+  }
+  auto ring = readRing();
+  if (!ring) {
+    std::fprintf(stderr, "update_latency: cannot read the pinned ring\n");
+    return 1;
+  }
+  struct Op {
+    const char* name;
+    std::vector<double> total;  // ms, lb4ctl start -> new table read back
+    std::vector<double> cli;    // ms, lb4ctl start -> lb4ctl exit
+    int failures = 0;
+  };
+  Op ops[3] = {{"add-backend", {}, {}, 0}, {"set-weight", {}, {}, 0}, {"del-backend", {}, {}, 0}};
+  const std::string extra = backendAddr(o_.baseBackends);
+  for (int i = 0; i < o_.updates; ++i) {
+    int target = i % o_.baseBackends;
+    std::vector<std::string> argv[3] = {
+        {"add-backend", kVip, extra, "--mac", backendMac(o_.baseBackends)},
+        {"set-weight", kVip, backendAddr(target), (i / o_.baseBackends) % 2 == 0 ? "2" : "1"},
+        {"del-backend", kVip, extra}};
+    for (int k = 0; k < 3; ++k) {
+      auto id0 = ringId();
+      auto t0 = Clock::now();
+      bool ok = ctl(argv[k]);
+      auto t1 = Clock::now();
+      std::optional<uint32_t> id;
+      auto deadline = t0 + std::chrono::seconds(2);
+      while (ok && id0 && Clock::now() < deadline) {
+        id = ringId();
+        if (id && *id != *id0) {
+          break;
+        }
+      }
+      auto t2 = Clock::now();
+      // Outside the timed part: the new table really differs from the old.
+      auto now = readRing();
+      if (!ok || !id || !id0 || *id == *id0 || !now || *now == *ring) {
+        ops[k].failures++;
+        continue;
+      }
+      ring = std::move(now);
+      ops[k].total.push_back(std::chrono::duration<double, std::milli>(t2 - t0).count());
+      ops[k].cli.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    }
+  }
+  // Baselines: a request that changes nothing, and reading a ring back.
+  std::vector<double> status;
+  for (int i = 0; i < std::min(o_.updates, 100); ++i) {
+    auto t0 = Clock::now();
+    ctl({"status"});
+    status.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  std::printf("control.update_latency op=status(no change) requests=%zu median_ms=%.2f\n",
+              status.size(), lb4::bench::summarize(status).median);
+  {
+    auto r0 = Clock::now();
+    for (int i = 0; i < 10; ++i) {
+      (void)readRing();
+    }
+    std::printf("control.ring_readback slots=%zu ms=%.2f (bpf_map_lookup_batch)\n", ring->size(),
+                 std::chrono::duration<double, std::milli>(Clock::now() - r0).count() / 10);
+  }
+  ringFill(static_cast<uint32_t>(ring->size()));
+  int rc = 0;
+  for (const auto& op : ops) {
+    if (op.failures != 0 || op.total.empty()) {
+      std::printf("control.update_latency op=%s NOT REPORTED (%d of %d updates not seen live)\n",
+                  op.name, op.failures, o_.updates);
+      rc = 1;
+      continue;
+    }
+    auto s = lb4::bench::summarize(op.total);
+    std::printf(
+        "control.update_latency op=%s updates=%zu backends=%d ring=%u median_ms=%.2f "
+        "p99_ms=%.2f max_ms=%.2f lb4ctl_median_ms=%.2f\n",
+        op.name, op.total.size(), o_.baseBackends, o_.ringSize, s.median,
+        lb4::bench::percentile(op.total, 99), s.max, lb4::bench::summarize(op.cli).median);
+  }
+  return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"update_latency - lb4ctl change until the new table is live in the kernel"};
+  Options o;
+  app.add_option("--updates", o.updates, "updates of each kind")->check(CLI::Range(1, 100000));
+  app.add_option("--backends", o.baseBackends, "backends of the VIP")->check(CLI::Range(1, 1000));
+  app.add_option("--ring-size", o.ringSize, "Maglev ring size (prime)");
+  app.add_option("--build-dir", o.buildDir, "build directory holding lb4d and lb4ctl");
+  CLI11_PARSE(app, argc, argv);
+  if (geteuid() != 0) {
+    std::fprintf(stderr, "update_latency: needs root\n");
+    return 2;
+  }
+  return Bench(o).run();
+}
