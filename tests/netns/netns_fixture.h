@@ -4,6 +4,7 @@
 // pins, files) in TearDown, also when a test fails.
 #pragma once
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
@@ -70,7 +71,9 @@ inline CommandResult runCommand(const std::vector<std::string>& argv) {
 class Process {
  public:
   Process() = default;
-  Process(const std::vector<std::string>& argv, const std::string& logPath) {
+  Process(std::vector<std::string> argv, const std::string& logPath,
+          const std::vector<std::string>& extraArgs = {}) {
+    argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, logPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -161,11 +164,8 @@ class DrTopologyTest : public ::testing::Test {
                           std::to_string(kBackends)});
     ASSERT_EQ(up.status, 0) << up.out << up.err;
     for (int i = 1; i <= kBackends; ++i) {
-      servers_.emplace_back(
-          std::vector<std::string>{"ip", "netns", "exec", ns("b" + std::to_string(i)),
-                                   buildPath("tests/tools/lb4-testnet"), "serve", "--name",
-                                   "b" + std::to_string(i), "--port", "80", "--bind", "::", "--udp"},
-          (work_ / ("server" + std::to_string(i) + ".log")).string());
+      servers_.emplace_back();
+      startServer(i);
     }
     startDaemon();
   }
@@ -185,13 +185,29 @@ class DrTopologyTest : public ::testing::Test {
 
   std::string ns(const std::string& name) const { return prefix_ + "-" + name; }
 
+  // (Re)starts backend i's server: greets with "b<i>" on port 80 (TCP and
+  // UDP) and serves an HTTP health endpoint on port 8080.
+  void startServer(int i, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {"ip", "netns", "exec", ns("b" + std::to_string(i)),
+                                     buildPath("tests/tools/lb4-testnet"), "serve", "--name",
+                                     "b" + std::to_string(i), "--port", "80", "--bind", "::",
+                                     "--udp", "--http-port", "8080"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    servers_[i - 1] = Process(argv, (work_ / ("server" + std::to_string(i) + ".log")).string());
+  }
+
   void startDaemon() {
     std::filesystem::remove(socket_);
+    std::vector<std::string> config;
+    if (!configYaml_.empty()) {
+      std::ofstream((work_ / "lb4.yaml").string()) << configYaml_;
+      config = {"--config", (work_ / "lb4.yaml").string()};
+    }
     // nsenter (not `ip netns exec`) keeps the host's /sys/fs/bpf visible.
     daemon_ = Process({"nsenter", "--net=/run/netns/" + ns("gw"), buildPath("userspace/lb4d"),
                        "--socket", socket_, "--state-file", (work_ / "state.json").string(),
                        "--pin-root", pinRoot_, "--log-level", "debug"},
-                      (work_ / "lb4d.log").string());
+                      (work_ / "lb4d.log").string(), config);
     for (int i = 0; i < 250 && !std::filesystem::exists(socket_); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -232,6 +248,7 @@ class DrTopologyTest : public ::testing::Test {
   std::string pinRoot_;
   std::vector<Process> servers_;
   Process daemon_;
+  std::string configYaml_;  // lb4d's --config file, when not empty
 };
 
 }  // namespace lb4::test

@@ -98,7 +98,35 @@ lb4::UniqueFd connectTo(const lb4::ServiceKey& to, int timeoutMs) {
   return fd;
 }
 
-int serve(const std::string& name, const std::string& bindAddr, uint16_t port, bool udp) {
+// A minimal HTTP health endpoint: "200 OK" with the server's name, except
+// that every failEvery-th request (when > 0) has its connection reset.
+void serveHttp(const std::string& name, sockaddr_storage ss, socklen_t len, int failEvery) {
+  lb4::UniqueFd listener(::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int one = 1;
+  ::setsockopt(listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (::bind(listener.get(), reinterpret_cast<const sockaddr*>(&ss), len) != 0 ||
+      ::listen(listener.get(), 128) != 0) {
+    std::perror("bind/listen http");
+    std::exit(1);
+  }
+  for (uint64_t n = 1;; ++n) {
+    lb4::UniqueFd c(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!c) {
+      continue;
+    }
+    setTimeouts(c.get(), 2000);
+    (void)readLine(c.get());  // request line; the rest is ignored
+    if (failEvery > 0 && n % static_cast<uint64_t>(failEvery) == 0) {
+      linger lg{.l_onoff = 1, .l_linger = 0};
+      ::setsockopt(c.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+      continue;  // closing now sends a reset
+    }
+    sendAll(c.get(), "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + name + "\n");
+  }
+}
+
+int serve(const std::string& name, const std::string& bindAddr, uint16_t port, bool udp,
+          uint16_t httpPort, int failEvery) {
   auto addr = lb4::IpAddress::parse(bindAddr);
   if (!addr) {
     std::cerr << addr.error() << "\n";
@@ -106,6 +134,11 @@ int serve(const std::string& name, const std::string& bindAddr, uint16_t port, b
   }
   socklen_t len = 0;
   sockaddr_storage ss = toSockaddr(*addr, port, len);
+  if (httpPort != 0) {
+    socklen_t hlen = 0;
+    sockaddr_storage hss = toSockaddr(*addr, httpPort, hlen);
+    std::thread(serveHttp, name, hss, hlen, failEvery).detach();
+  }
   if (udp) {
     std::thread([&, ss, len]() {
       lb4::UniqueFd fd(::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
@@ -243,6 +276,11 @@ int main(int argc, char** argv) {
   serveCmd->add_option("--port", port);
   serveCmd->add_option("--bind", bindAddr);
   serveCmd->add_flag("--udp", udp, "also answer UDP on the same port");
+  uint16_t httpPort = 0;
+  int failEvery = 0;
+  serveCmd->add_option("--http-port", httpPort, "also serve an HTTP health endpoint here");
+  serveCmd->add_option("--fail-every", failEvery, "reset every Nth HTTP request")
+      ->check(CLI::Range(0, 1000));
   auto* connectCmd = app.add_subcommand("connect", "N sequential connections");
   connectCmd->add_option("--to", toText, "ADDR:PORT/tcp")->required();
   connectCmd->add_option("--count", count)->check(CLI::Range(1, 100000));
@@ -258,7 +296,7 @@ int main(int argc, char** argv) {
 
   std::signal(SIGPIPE, SIG_IGN);
   if (serveCmd->parsed()) {
-    return serve(name, bindAddr, port, udp);
+    return serve(name, bindAddr, port, udp, httpPort, failEvery);
   }
   auto to = lb4::ServiceKey::parse(toText);
   if (!to) {
