@@ -62,6 +62,9 @@ step "drain backend-3: new connections avoid it"
 ctl drain $VIP 198.18.0.13
 ip netns exec $P-cl "$B/tests/tools/lb4-testnet" connect --to $VIP --count 60 --human
 
+step "health: every backend probed (TCP connect), host_info state per backend"
+ctl health
+
 step "lb4ctl stats"
 ctl stats
 step "lb4d log"
