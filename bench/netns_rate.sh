@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# netns_rate.sh up|down PREFIX [BACKENDS]
+#
+# Topology of the packet-rate benchmark (bench/netns_rate.cpp), all in
+# namespaces named PREFIX-*:
+#
+#   PREFIX-gen  eth0 198.18.0.1/24, 2001:db8::1/64   generator (live frames)
+#   PREFIX-gw   eth0 198.18.0.2/24, 2001:db8::2/64   subject under test
+#   PREFIX-bN   eth0 198.18.0.1N/24, 2001:db8::1N/64 backends, VIPs on lo
+#   PREFIX-sw   one port per namespace above, in a bridge
+#
+# Known unicast is switched by an XDP program on every switch port (loaded
+# by netns_rate.cpp), so a frame goes generator -> gateway -> backend without
+# an skb; the bridge only carries ARP/ND and other broadcasts. The VIPs
+# 198.18.1.100 and 2001:db8:1::100 live on the backends' lo (LVS-DR); the
+# gateway forwards (for nftables DNAT) without sending redirects. Nothing is
+# created outside these namespaces; `down` removes all of them.
+set -euo pipefail
+
+cmd=${1:?usage: netns_rate.sh up|down PREFIX [BACKENDS]}
+p=${2:?usage: netns_rate.sh up|down PREFIX [BACKENDS]}
+n=${3:-2}
+VIP4=198.18.1.100
+VIP6=2001:db8:1::100
+
+down() {
+  for ns in $(ip netns list | awk '{print $1}' | grep -E "^${p}-" || true); do
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+    ip netns del "$ns" 2>/dev/null || true
+  done
+}
+
+# port NS NAME MAC: a veth from the switch into NS as eth0 with a fixed MAC.
+port() {
+  local ns=$1 name=$2 mac=$3
+  ip -n "$p-sw" link add "$name" type veth peer name eth0 netns "$ns"
+  ip -n "$p-sw" link set "$name" master br0 up
+  ip -n "$ns" link set eth0 address "$mac"
+  ip -n "$ns" link set lo up
+  ip -n "$ns" link set eth0 up
+  # Full checksums on everything the stack sends (see topology.sh).
+  ip netns exec "$ns" ethtool -K eth0 tx off tso off gso off >/dev/null 2>&1 || true
+}
+
+up() {
+  down
+  ip netns add "$p-sw"
+  ip -n "$p-sw" link add br0 type bridge
+  ip -n "$p-sw" link set br0 up
+  ip -n "$p-sw" link set lo up
+
+  ip netns add "$p-gen"
+  port "$p-gen" sgen 02:00:00:00:00:01
+  ip -n "$p-gen" addr add 198.18.0.1/24 dev eth0
+  ip -n "$p-gen" addr add 2001:db8::1/64 dev eth0 nodad
+
+  ip netns add "$p-gw"
+  port "$p-gw" sgw 02:00:00:00:00:02
+  ip -n "$p-gw" addr add 198.18.0.2/24 dev eth0
+  ip -n "$p-gw" addr add 2001:db8::2/64 dev eth0 nodad
+  ip netns exec "$p-gw" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+    net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0 \
+    net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0
+
+  for i in $(seq 1 "$n"); do
+    local ns="$p-b$i"
+    ip netns add "$ns"
+    port "$ns" "sb$i" "$(printf '02:00:00:00:01:%02x' "$i")"
+    ip -n "$ns" addr add "198.18.0.1$i/24" dev eth0
+    ip -n "$ns" addr add "2001:db8::1$i/64" dev eth0 nodad
+    ip -n "$ns" addr add $VIP4/32 dev lo
+    ip -n "$ns" addr add $VIP6/128 dev lo
+    ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
+      net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2 \
+      net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0
+  done
+}
+
+case "$cmd" in
+  up) up ;;
+  down) down ;;
+  *) echo "usage: netns_rate.sh up|down PREFIX [BACKENDS]" >&2; exit 2 ;;
+esac
