@@ -18,7 +18,7 @@
 #endif
 
 /* Layout version of every pinned map; stored in lb4_config.abi_version. */
-#define LB4_ABI_VERSION 1
+#define LB4_ABI_VERSION 2
 
 #define LB4_MAX_VIPS 1024
 #define LB4_MAX_BACKENDS 4096
@@ -26,13 +26,20 @@
 #define LB4_MAX_RING_SIZE 655373
 #define LB4_DEFAULT_RING_SIZE 65537
 #define LB4_DEFAULT_CT_SIZE 1048576
+/* Maximum number of interfaces in lb4_tx_ports. */
+#define LB4_MAX_IFACES 64
+/* NAT conntrack timeouts (seconds), defaults of lb4_config. */
+#define LB4_DEFAULT_TCP_TIMEOUT 900
+#define LB4_DEFAULT_TCP_FIN_TIMEOUT 30
+#define LB4_DEFAULT_UDP_TIMEOUT 120
 
 /* Address families, as in AF_INET / AF_INET6. */
 #define LB4_AF_INET 2
 #define LB4_AF_INET6 10
 
 /* Forwarding modes (lb4_vip_value.mode). */
-#define LB4_MODE_DR 0
+#define LB4_MODE_DR 0  /* rewrite MACs, XDP_TX; backends answer the client directly */
+#define LB4_MODE_NAT 1 /* rewrite destination (and port), route; replies come back through lb4 */
 
 /* lb4_vip_value.flags */
 #define LB4_VIP_F_ALL_PORTS (1U << 0) /* key.port == 0 matches every port */
@@ -82,19 +89,39 @@ struct lb4_flow_key {
 };
 LB4_STATIC_ASSERT(sizeof(struct lb4_flow_key) == 40, "lb4_flow_key size");
 
+/* lb4_flow_value.flags */
+#define LB4_FLOW_F_NAT (1U << 0)     /* NAT flow: last_seen_ns kept, entry expires */
+#define LB4_FLOW_F_REVERSE (1U << 1) /* key is the backend's reply; nat_* is the VIP */
+#define LB4_FLOW_F_CLOSING (1U << 2) /* TCP FIN or RST seen: tcp_fin_timeout applies */
+
+/*
+ * Value of lb4_conntrack. A forward entry is keyed by the client's 5-tuple
+ * as sent to the VIP; a NAT flow also has a reverse entry keyed by the
+ * backend's reply (src backend:port, dst client:port), which holds the VIP
+ * address and port the reply's source is translated back to.
+ */
 struct lb4_flow_value {
 	__u32 backend_id;
-	__u32 backend_gen; /* lb4_backend.gen when the flow was scheduled */
-	__u64 created_ns;  /* bpf_ktime_get_ns() at insertion; not updated per packet */
+	__u32 backend_gen;   /* lb4_backend.gen when the flow was scheduled */
+	__u64 created_ns;    /* bpf_ktime_get_ns() at insertion; not updated per packet */
+	__u64 last_seen_ns;  /* NAT only: bpf_ktime_get_ns(), refreshed at most once a second */
+	__u8 nat_addr[16];   /* reverse entries: VIP address (network byte order) */
+	__be16 nat_port;     /* reverse entries: VIP port */
+	__u8 flags;          /* LB4_FLOW_F_* */
+	__u8 pad[5];
 };
-LB4_STATIC_ASSERT(sizeof(struct lb4_flow_value) == 16, "lb4_flow_value size");
+LB4_STATIC_ASSERT(sizeof(struct lb4_flow_value) == 48, "lb4_flow_value size");
 
-/* The single entry of lb4_config, written by the daemon. */
+/*
+ * The single entry of lb4_config, written by the daemon. One program and
+ * one set of maps serve every attached interface, so nothing here is
+ * per interface.
+ */
 struct lb4_config {
-	__u32 abi_version; /* LB4_ABI_VERSION of the daemon that created the maps */
-	__u32 ifindex;     /* interface this instance is attached to */
-	__u8 mac[6];       /* that interface's MAC: source MAC of forwarded frames */
-	__u16 pad;
+	__u32 abi_version;       /* LB4_ABI_VERSION of the daemon that created the maps */
+	__u32 tcp_timeout;       /* NAT: seconds an idle established TCP flow is kept */
+	__u32 tcp_fin_timeout;   /* NAT: seconds a TCP flow is kept after FIN/RST (idle) */
+	__u32 udp_timeout;       /* NAT: seconds an idle UDP flow is kept */
 };
 LB4_STATIC_ASSERT(sizeof(struct lb4_config) == 16, "lb4_config size");
 
@@ -124,7 +151,20 @@ enum lb4_stat {
 	LB4_STAT_DROP_FRAGMENT = 11,   /* IPv4 fragment addressed to a VIP */
 	LB4_STAT_DROP_BAD_BACKEND = 12, /* ring names a backend not enabled */
 	LB4_STAT_DROP_CT_FULL = 13,     /* conntrack insert failed */
-	LB4_STAT_MAX = 14,
+	LB4_STAT_REDIRECT = 14,     /* NAT: forwarded with XDP_REDIRECT (lb4_tx_ports) */
+	LB4_STAT_NAT_REPLY = 15,    /* NAT: backend reply translated back to the VIP */
+	LB4_STAT_FWD_KERNEL = 16,   /* NAT: translated, left to the kernel (no neighbour
+				       entry yet, or egress not in lb4_tx_ports) */
+	LB4_STAT_ICMP_TO_BACKEND = 17, /* ICMP error about a VIP flow sent to its backend */
+	LB4_STAT_ICMP_TO_CLIENT = 18,  /* ICMP error about a NAT flow translated to the client */
+	LB4_STAT_CT_EXPIRED = 19,   /* NAT entry past its timeout: flow scheduled anew */
+	LB4_STAT_PASS_FRAGMENT = 20, /* non-first IPv4 fragment to a VIP address: passed */
+	LB4_STAT_PASS_ICMP = 21,    /* ICMP to a VIP that is not an error (echo...): passed */
+	LB4_STAT_DROP_IPV6_EXT = 22, /* IPv6 extension header on traffic to a VIP address */
+	LB4_STAT_DROP_FIB = 23,      /* NAT: no route (unreachable, blackhole, forwarding off) */
+	LB4_STAT_DROP_FRAG_NEEDED = 24, /* NAT: larger than the egress MTU */
+	LB4_STAT_DROP_BAD_ICMP = 25,  /* truncated ICMP error about a VIP flow */
+	LB4_STAT_MAX = 26,
 };
 
 #endif /* LB4_ABI_H */

@@ -2,13 +2,17 @@
 /*
  * lb4_xdp.bpf.c - the lb4 XDP entry point. Parses the frame, passes what is
  * not VIP traffic, keeps established flows on their backend (conntrack),
- * schedules new ones with Maglev, rewrites and transmits. The helpers live
+ * schedules new ones with Maglev, rewrites and transmits; translates NAT
+ * replies back to the VIP and handles ICMP errors about VIP flows. The same
+ * program (and one set of maps) runs on every interface lb4 is attached to. The helpers live
  * in bpf/lib/; this file only strings them together and turns their result
  * into the verdict (counting every drop by reason).
  */
 #include "bpf/lib/common.h"
 #include "bpf/lib/conntrack.h"
+#include "bpf/lib/icmp.h"
 #include "bpf/lib/maps.h"
+#include "bpf/lib/nat.h"
 #include "bpf/lib/parse.h"
 #include "bpf/lib/rewrite.h"
 #include "bpf/lib/stats.h"
@@ -29,6 +33,10 @@ int lb4_xdp(struct xdp_md *ctx)
 	ret = parse_packet(data, data_end, &pkt);
 	if (ret != LB4_CONTINUE)
 		return stat_verdict(ret);
+	if (pkt.kind == LB4_PKT_ICMP)
+		return stat_verdict(handle_icmp(ctx, &pkt));
+	if (pkt.kind == LB4_PKT_REPLY)
+		return stat_verdict(nat_reply(ctx, &pkt));
 
 	vip = lookup_vip(&pkt);
 	if (!vip)
@@ -39,8 +47,8 @@ int lb4_xdp(struct xdp_md *ctx)
 	ret = select_backend(vip, &pkt, &backend_id, &backend);
 	if (ret != LB4_CONTINUE)
 		return stat_verdict(ret);
-	ret = rewrite_packet(ctx, vip, backend);
-	if (ret == XDP_TX) {
+	ret = rewrite_packet(ctx, &pkt, vip, backend);
+	if (ret == XDP_TX || ret == XDP_REDIRECT || ret == LB4_KERNEL) {
 		stat_traffic(&lb4_vip_stats, vip->vip_id, pkt.len);
 		stat_traffic(&lb4_backend_stats, backend_id, pkt.len);
 	}

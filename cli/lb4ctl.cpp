@@ -230,13 +230,16 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.1, 3600.0));
   stats->add_option("--count", watchCount, "with --watch: stop after N rounds")->check(CLI::NonNegativeNumber);
   auto* attach = app.add_subcommand("attach", "attach lb4 to an interface");
-  attach->add_option("interface", iface, "network interface")->required();
+  std::vector<std::string> attachIfaces;
+  attach->add_option("interface", attachIfaces,
+                     "network interface(s): the client side and, for NAT, the backend side")
+      ->required();
   attach->add_flag("--native-only", noGeneric, "fail instead of falling back to generic XDP");
   auto* detach = app.add_subcommand("detach", "detach lb4 from an interface");
   detach->add_option("interface", iface, "network interface")->required();
   auto* addVip = app.add_subcommand("add-vip", "add a virtual service");
   addVip->add_option("vip", vipText, "ADDR:PORT/PROTO, e.g. 198.18.1.100:80/tcp")->required();
-  addVip->add_option("--mode", modeText, "forwarding mode: dr")->capture_default_str();
+  addVip->add_option("--mode", modeText, "forwarding mode: dr or nat")->capture_default_str();
   addVip->add_option("--ring-size", ringSize, "Maglev table size (a prime)");
   bool allPorts = false;
   addVip->add_flag("--all-ports", allPorts, "the VIP takes every port: give it as ADDR/PROTO");
@@ -402,9 +405,34 @@ int main(int argc, char** argv) {
       return fail(s.error());
     }
     req.interface = iface;
-    if (req.op == lb4::Op::kAttach) {
-      req.generic = !noGeneric;
+  }
+  // attach IF...: one request per interface, in order; stops at the first error.
+  if (req.op == lb4::Op::kAttach) {
+    for (const auto& name : attachIfaces) {
+      if (auto s = lb4::validateInterfaceName(name); !s) {
+        return fail(s.error());
+      }
     }
+    req.generic = !noGeneric;
+    json replies = json::array();
+    for (const auto& name : attachIfaces) {
+      req.interface = name;
+      auto reply = call(socketPath, req);
+      if (!reply) {
+        return fail(reply.error());
+      }
+      if (!asJson) {
+        std::cout << fmt::format("attached to {} ({} mode, {})\n",
+                                 (*reply)["interface"].get<std::string>(),
+                                 (*reply)["mode"].get<std::string>(),
+                                 (*reply)["method"].get<std::string>());
+      }
+      replies.push_back(*reply);
+    }
+    if (asJson) {
+      std::cout << (replies.size() == 1 ? replies[0] : replies).dump(2) << "\n";
+    }
+    return 0;
   }
 
   if (req.op == lb4::Op::kStats && watch > 0) {

@@ -17,6 +17,8 @@
 
 /* Not an XDP action (those are 0..4) and not negative. */
 #define LB4_CONTINUE 0x100
+/* Final: XDP_PASS a translated packet for the kernel to forward (FWD_KERNEL). */
+#define LB4_KERNEL 0x101
 
 #define LB4_DROP_TRUNC_ETH (-LB4_STAT_DROP_TRUNC_ETH)
 #define LB4_DROP_TRUNC_VLAN (-LB4_STAT_DROP_TRUNC_VLAN)
@@ -27,5 +29,9 @@
 #define LB4_DROP_FRAGMENT (-LB4_STAT_DROP_FRAGMENT)
 #define LB4_DROP_BAD_BACKEND (-LB4_STAT_DROP_BAD_BACKEND)
 #define LB4_DROP_CT_FULL (-LB4_STAT_DROP_CT_FULL)
+#define LB4_DROP_IPV6_EXT (-LB4_STAT_DROP_IPV6_EXT)
+#define LB4_DROP_FIB (-LB4_STAT_DROP_FIB)
+#define LB4_DROP_FRAG_NEEDED (-LB4_STAT_DROP_FRAG_NEEDED)
+#define LB4_DROP_BAD_ICMP (-LB4_STAT_DROP_BAD_ICMP)
 
 #endif /* LB4_BPF_COMMON_H */

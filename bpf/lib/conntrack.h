@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * conntrack.h - keeps a flow on its backend. A hit whose backend is still
- * enabled with the same generation is used as is: no clock read and no map
- * write on that path. Otherwise the flow is (re)scheduled through Maglev and
- * the entry written.
+ * conntrack.h - keeps a flow on its backend. A direct-routing hit whose
+ * backend is still enabled with the same generation is used as is: no clock
+ * read and no map write on that path. NAT flows also keep a reverse entry
+ * (the backend's reply 5-tuple -> VIP) and expire: each NAT packet reads the
+ * clock, and last_seen_ns is written at most once a second per direction
+ * (or when FIN/RST/SYN changes the TCP state), together with the peer entry.
+ * A miss, an expired NAT entry or a gone backend (re)schedules the flow
+ * through Maglev and writes the entries.
  */
 #ifndef LB4_BPF_CONNTRACK_H
 #define LB4_BPF_CONNTRACK_H
+
+#include <linux/in.h>
 
 #include "bpf/lib/common.h"
 #include "bpf/lib/maps.h"
@@ -14,9 +20,134 @@
 #include "bpf/lib/stats.h"
 #include "bpf/lib/vip.h"
 
+/* last_seen_ns is refreshed when it is older than this. */
+#define LB4_CT_REFRESH_NS 1000000000ULL
+#define LB4_NS_PER_S 1000000000ULL
+
+#define LB4_TCP_FIN 0x01
+#define LB4_TCP_SYN 0x02
+#define LB4_TCP_RST 0x04
+#define LB4_TCP_ACK 0x10
+
 static __always_inline struct lb4_backend *lookup_backend(__u32 id)
 {
 	return bpf_map_lookup_elem(&lb4_backends, &id);
+}
+
+static __always_inline int backend_usable(const struct lb4_backend *b,
+					  __u32 gen)
+{
+	return b && (b->flags & LB4_BACKEND_F_ENABLED) && b->gen == gen;
+}
+
+/* Idle timeout of a NAT entry in ns, from lb4_config. */
+static __always_inline __u64 ct_timeout_ns(__u8 flags, __u8 proto)
+{
+	struct lb4_config *cfg;
+	__u32 zero = 0;
+	__u32 s;
+
+	cfg = bpf_map_lookup_elem(&lb4_config, &zero);
+	if (!cfg)
+		return 0;
+	if (proto == IPPROTO_TCP)
+		s = (flags & LB4_FLOW_F_CLOSING) ? cfg->tcp_fin_timeout :
+						   cfg->tcp_timeout;
+	else
+		s = cfg->udp_timeout;
+	return (__u64)s * LB4_NS_PER_S;
+}
+
+static __always_inline int ct_expired(const struct lb4_flow_value *ct,
+				      __u8 proto, __u64 now)
+{
+	return (__s64)(now - ct->last_seen_ns) >
+	       (__s64)ct_timeout_ns(ct->flags, proto);
+}
+
+/* The entry's flags once this packet is accounted for. */
+static __always_inline __u8 ct_next_flags(__u8 flags,
+					  const struct lb4_packet *pkt)
+{
+	if (pkt->flow.proto != IPPROTO_TCP)
+		return flags;
+	if (pkt->tcp_flags & (LB4_TCP_FIN | LB4_TCP_RST))
+		return flags | LB4_FLOW_F_CLOSING;
+	if ((pkt->tcp_flags & (LB4_TCP_SYN | LB4_TCP_ACK)) == LB4_TCP_SYN)
+		return flags & ~LB4_FLOW_F_CLOSING;
+	return flags;
+}
+
+/* The backend's port for this flow: its own, or the VIP port. */
+static __always_inline __be16 backend_port(const struct lb4_backend *b,
+					   const struct lb4_packet *pkt)
+{
+	return b->port ? b->port : pkt->flow.dport;
+}
+
+/* Writes the reverse entry of the forward flow `pkt` scheduled on `b`. */
+static __always_inline int ct_put_reverse(const struct lb4_packet *pkt,
+					  const struct lb4_backend *b,
+					  const struct lb4_flow_value *fwd)
+{
+	struct lb4_flow_value rv = *fwd;
+	struct lb4_flow_key rk;
+
+	__builtin_memset(&rk, 0, sizeof(rk));
+	__builtin_memcpy(rk.src, b->addr, sizeof(rk.src));
+	__builtin_memcpy(rk.dst, pkt->flow.src, sizeof(rk.dst));
+	rk.sport = backend_port(b, pkt);
+	rk.dport = pkt->flow.sport;
+	rk.proto = pkt->flow.proto;
+	rk.family = pkt->flow.family;
+	__builtin_memcpy(rv.nat_addr, pkt->flow.dst, sizeof(rv.nat_addr));
+	rv.nat_port = pkt->flow.dport;
+	rv.flags = fwd->flags | LB4_FLOW_F_REVERSE;
+	return bpf_map_update_elem(&lb4_conntrack, &rk, &rv, BPF_ANY);
+}
+
+/* A forward NAT hit: refresh last_seen and the TCP state, and the reverse entry. */
+static __always_inline void ct_touch_forward(struct lb4_flow_value *ct,
+					     const struct lb4_packet *pkt,
+					     const struct lb4_backend *b,
+					     __u64 now)
+{
+	__u8 flags = ct_next_flags(ct->flags, pkt);
+
+	if (flags == ct->flags && now - ct->last_seen_ns < LB4_CT_REFRESH_NS)
+		return;
+	ct->flags = flags;
+	ct->last_seen_ns = now;
+	/* Also recreates the reverse entry if the LRU evicted it. */
+	ct_put_reverse(pkt, b, ct);
+}
+
+/* A reply hit (reverse entry): refresh it and its forward entry. */
+static __always_inline void ct_touch_reverse(struct lb4_flow_value *ct,
+					     const struct lb4_packet *pkt,
+					     __u64 now)
+{
+	__u8 flags = ct_next_flags(ct->flags, pkt);
+	struct lb4_flow_value *fwd;
+	struct lb4_flow_key fk;
+
+	if (flags == ct->flags && now - ct->last_seen_ns < LB4_CT_REFRESH_NS)
+		return;
+	ct->flags = flags;
+	ct->last_seen_ns = now;
+	__builtin_memset(&fk, 0, sizeof(fk));
+	__builtin_memcpy(fk.src, pkt->flow.dst, sizeof(fk.src));
+	__builtin_memcpy(fk.dst, ct->nat_addr, sizeof(fk.dst));
+	fk.sport = pkt->flow.dport;
+	fk.dport = ct->nat_port;
+	fk.proto = pkt->flow.proto;
+	fk.family = pkt->flow.family;
+	fwd = bpf_map_lookup_elem(&lb4_conntrack, &fk);
+	if (fwd) {
+		fwd->last_seen_ns = now;
+		fwd->flags = (fwd->flags & ~LB4_FLOW_F_CLOSING) |
+			     (flags & LB4_FLOW_F_CLOSING);
+	}
 }
 
 /* Stores the flow's backend in *backend_id / *backend. */
@@ -26,34 +157,56 @@ static __always_inline int select_backend(const struct lb4_vip_value *vip,
 					  struct lb4_backend **backend)
 {
 	struct lb4_flow_value *ct, entry = {};
-	struct lb4_backend *b;
+	int nat = vip->mode == LB4_MODE_NAT;
 	__u32 reason = LB4_STAT_CT_MISS;
+	struct lb4_backend *b;
+	__u64 now = 0;
 	__u32 id = 0;
 	int ret;
 
 	ct = bpf_map_lookup_elem(&lb4_conntrack, &pkt->flow);
 	if (ct) {
+		reason = LB4_STAT_CT_RESCHED;
+		if (nat) {
+			now = bpf_ktime_get_ns();
+			if (!(ct->flags & LB4_FLOW_F_NAT) ||
+			    (ct->flags & LB4_FLOW_F_REVERSE))
+				goto schedule;
+			if (ct_expired(ct, pkt->flow.proto, now)) {
+				reason = LB4_STAT_CT_EXPIRED;
+				goto schedule;
+			}
+		}
 		id = ct->backend_id;
 		b = lookup_backend(id);
-		if (b && (b->flags & LB4_BACKEND_F_ENABLED) &&
-		    b->gen == ct->backend_gen) {
+		if (backend_usable(b, ct->backend_gen)) {
 			stat_inc(LB4_STAT_CT_HIT);
+			if (nat)
+				ct_touch_forward(ct, pkt, b, now);
 			*backend_id = id;
 			*backend = b;
 			return LB4_CONTINUE;
 		}
-		reason = LB4_STAT_CT_RESCHED;
 	}
 
+schedule:
 	ret = select_maglev(vip, pkt, &id);
 	if (ret != LB4_CONTINUE)
 		return ret;
 	b = lookup_backend(id);
 	if (!b || !(b->flags & LB4_BACKEND_F_ENABLED))
 		return LB4_DROP_BAD_BACKEND;
+	if (!now)
+		now = bpf_ktime_get_ns();
 	entry.backend_id = id;
 	entry.backend_gen = b->gen;
-	entry.created_ns = bpf_ktime_get_ns();
+	entry.created_ns = now;
+	if (nat) {
+		entry.last_seen_ns = now;
+		entry.flags = ct_next_flags(LB4_FLOW_F_NAT, pkt);
+		if (ct_put_reverse(pkt, b, &entry))
+			return LB4_DROP_CT_FULL;
+	}
 	if (bpf_map_update_elem(&lb4_conntrack, &pkt->flow, &entry, BPF_ANY))
 		return LB4_DROP_CT_FULL;
 	stat_inc(reason);

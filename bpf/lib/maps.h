@@ -68,9 +68,10 @@ struct {
 } lb4_rings SEC(".maps");
 
 /*
- * Client 5-tuple as sent (addresses and ports network order) -> backend;
- * written by this program, read by the daemon. Per-CPU LRU lists avoid a
- * global LRU lock; max_entries is set by userspace before load.
+ * Client 5-tuple as sent (addresses and ports network order) -> backend,
+ * and for NAT flows also the backend's reply 5-tuple -> VIP (reverse
+ * entry); written by this program, read by the daemon. Per-CPU LRU lists
+ * avoid a global LRU lock; max_entries is set by userspace before load.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -80,6 +81,35 @@ struct {
 	__type(value, struct lb4_flow_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb4_conntrack SEC(".maps");
+
+/*
+ * Backend address/proto (lb4_vip_key with port 0) of NAT VIPs -> 1; written
+ * by the daemon; addr network order. Gates the reverse (reply) conntrack
+ * lookup so that other traffic pays one hash lookup, not an LRU lookup.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB4_MAX_BACKENDS);
+	__type(key, struct lb4_vip_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb4_nat_addrs SEC(".maps");
+
+/*
+ * ifindex (host order) -> ifindex: the interfaces NAT may XDP_REDIRECT to
+ * (every interface lb4 is attached to); written by the daemon, which must
+ * run in the gateway's network namespace (ifindexes resolve there). Not
+ * pinned: the daemon refills it from its interface list before it attaches
+ * (a program it replaces keeps its own copy until then), and libbpf cannot
+ * reuse a pinned devmap anyway (the kernel adds BPF_F_RDONLY_PROG to its
+ * flags but refuses that flag at creation, so the definitions never match).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, LB4_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, __u32);
+} lb4_tx_ports SEC(".maps");
 
 /* Key 0 -> gateway configuration; written by the daemon. */
 struct {

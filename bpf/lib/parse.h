@@ -12,9 +12,16 @@
  * for the IP header, is dropped and counted (TRUNC_ETH/TRUNC_VLAN/TRUNC_IP)
  * as no valid frame looks like that; a short frame of any other ethertype is
  * the kernel's business and passes. IPv4 fragments: a non-first fragment has
- * no ports and passes to the kernel; a first fragment to a VIP is dropped
- * (DROP_FRAGMENT) by the caller once the VIP lookup matched, since its
- * followers could not be sent to the same backend.
+ * no ports and passes to the kernel (counted PASS_FRAGMENT when it is to a
+ * VIP address); a first fragment to a VIP is dropped (DROP_FRAGMENT) by the
+ * caller once the VIP lookup matched, since its followers could not be sent
+ * to the same backend. IPv6 extension headers are not walked: a packet to a
+ * VIP address whose next header is one is dropped (DROP_IPV6_EXT).
+ *
+ * TCP/UDP from an address that is a backend of a NAT VIP (lb4_nat_addrs) may
+ * be a reply to translate back; the caller decides with the reverse
+ * conntrack entry. Such packets are never dropped here: a malformed one
+ * passes untouched. ICMP/ICMPv6 is handed to icmp.h with its offsets.
  */
 #ifndef LB4_BPF_PARSE_H
 #define LB4_BPF_PARSE_H
@@ -27,9 +34,11 @@
 #include <linux/udp.h>
 
 #include "bpf/lib/common.h"
+#include "bpf/lib/stats.h"
 #include "bpf/lib/vip.h"
 
 /* IPv4 frag_off bits (host order); the kernel keeps these in net/ip.h. */
+#define LB4_IP_DF 0x4000
 #define LB4_IP_MF 0x2000
 #define LB4_IP_OFFSET 0x1fff
 
@@ -39,8 +48,8 @@ struct lb4_vlan_hdr {
 };
 
 /*
- * Reads the ports. `l4_len` is the L4 length the IP header claims; the
- * header must fit both in it and in the frame.
+ * Reads the ports (and TCP flags). `l4_len` is the L4 length the IP header
+ * claims; the header must fit both in it and in the frame.
  */
 static __always_inline int parse_l4(void *l4, void *data_end, __u32 l4_len,
 				    struct lb4_packet *pkt)
@@ -52,6 +61,7 @@ static __always_inline int parse_l4(void *l4, void *data_end, __u32 l4_len,
 			return LB4_DROP_TRUNC_L4;
 		pkt->flow.sport = th->source;
 		pkt->flow.dport = th->dest;
+		pkt->tcp_flags = ((__u8 *)th)[13];
 	} else {
 		struct udphdr *uh = l4;
 
@@ -63,7 +73,16 @@ static __always_inline int parse_l4(void *l4, void *data_end, __u32 l4_len,
 	return LB4_CONTINUE;
 }
 
-static __always_inline int parse_ipv4(void *cursor, void *data_end,
+/*
+ * The verdict for a malformed packet: dropped when it is VIP traffic,
+ * passed untouched when it only might be a NAT reply (not ours to judge).
+ */
+static __always_inline int parse_bad(const struct lb4_packet *pkt, int reason)
+{
+	return pkt->kind == LB4_PKT_VIP ? reason : XDP_PASS;
+}
+
+static __always_inline int parse_ipv4(void *data, void *cursor, void *data_end,
 				      struct lb4_packet *pkt)
 {
 	struct iphdr *iph = cursor;
@@ -72,38 +91,83 @@ static __always_inline int parse_ipv4(void *cursor, void *data_end,
 
 	if ((void *)(iph + 1) > data_end)
 		return LB4_DROP_TRUNC_IP;
+	pkt->family = LB4_AF_INET;
+	pkt->l4_proto = iph->protocol;
+	pkt->l3_off = cursor - data;
+	if (iph->protocol == IPPROTO_ICMP) {
+		if (iph->version != 4 || iph->ihl < 5 ||
+		    (iph->frag_off & bpf_htons(LB4_IP_MF | LB4_IP_OFFSET)))
+			return XDP_PASS;
+		hlen = iph->ihl * 4;
+		tot_len = bpf_ntohs(iph->tot_len);
+		if (tot_len < hlen || tot_len > (__u32)(data_end - cursor))
+			return XDP_PASS;
+		pkt->kind = LB4_PKT_ICMP;
+		pkt->l4_off = pkt->l3_off + hlen;
+		pkt->l3_end = pkt->l3_off + tot_len;
+		return LB4_CONTINUE;
+	}
 	if (iph->protocol != IPPROTO_TCP && iph->protocol != IPPROTO_UDP)
 		return XDP_PASS;
 	pkt->flow.family = LB4_AF_INET;
 	pkt->flow.proto = iph->protocol;
 	__builtin_memcpy(pkt->flow.src, &iph->saddr, 4);
 	__builtin_memcpy(pkt->flow.dst, &iph->daddr, 4);
-	if (!lookup_vip_addr(pkt))
+	if (lookup_vip_addr(pkt))
+		pkt->kind = LB4_PKT_VIP;
+	else if (lookup_nat_addr(pkt->flow.src, pkt->flow.proto, LB4_AF_INET))
+		pkt->kind = LB4_PKT_REPLY;
+	else
 		return XDP_PASS;
 
 	if (iph->version != 4 || iph->ihl < 5)
-		return LB4_DROP_BAD_IP;
+		return parse_bad(pkt, LB4_DROP_BAD_IP);
 	hlen = iph->ihl * 4;
 	avail = data_end - cursor;
 	if (hlen > avail)
-		return LB4_DROP_TRUNC_IP;
+		return parse_bad(pkt, LB4_DROP_TRUNC_IP);
 	tot_len = bpf_ntohs(iph->tot_len);
 	if (tot_len < hlen)
-		return LB4_DROP_BAD_IP;
-	if (iph->frag_off & bpf_htons(LB4_IP_OFFSET))
+		return parse_bad(pkt, LB4_DROP_BAD_IP);
+	if (iph->frag_off & bpf_htons(LB4_IP_OFFSET)) {
+		if (pkt->kind == LB4_PKT_VIP)
+			stat_inc(LB4_STAT_PASS_FRAGMENT);
 		return XDP_PASS;
+	}
 	pkt->first_fragment = !!(iph->frag_off & bpf_htons(LB4_IP_MF));
+	pkt->df = !!(iph->frag_off & bpf_htons(LB4_IP_DF));
+	pkt->l4_off = pkt->l3_off + hlen;
+	pkt->l3_end = pkt->l3_off + tot_len;
 
 	ret = parse_l4(cursor + hlen, data_end, tot_len - hlen, pkt);
 	if (ret != LB4_CONTINUE)
-		return ret;
+		return parse_bad(pkt, ret);
 	/* The L4 header is there but the datagram claims more than the frame. */
 	if (tot_len > avail)
-		return LB4_DROP_BAD_IP;
+		return parse_bad(pkt, LB4_DROP_BAD_IP);
 	return LB4_CONTINUE;
 }
 
-static __always_inline int parse_ipv6(void *cursor, void *data_end,
+/* IPv6 extension headers lb4 does not walk (RFC 8200 section 4). */
+static __always_inline int ipv6_is_ext(__u8 nexthdr)
+{
+	switch (nexthdr) {
+	case 0:   /* hop-by-hop options */
+	case 43:  /* routing */
+	case 44:  /* fragment */
+	case 50:  /* ESP */
+	case 51:  /* AH */
+	case 60:  /* destination options */
+	case 135: /* mobility */
+	case 139: /* HIP */
+	case 140: /* shim6 */
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static __always_inline int parse_ipv6(void *data, void *cursor, void *data_end,
 				      struct lb4_packet *pkt)
 {
 	struct ipv6hdr *ip6h = cursor;
@@ -112,30 +176,53 @@ static __always_inline int parse_ipv6(void *cursor, void *data_end,
 
 	if ((void *)(ip6h + 1) > data_end)
 		return LB4_DROP_TRUNC_IP;
-	/* Extension headers are not walked: only TCP/UDP right after. */
-	if (ip6h->nexthdr != IPPROTO_TCP && ip6h->nexthdr != IPPROTO_UDP)
+	pkt->family = LB4_AF_INET6;
+	pkt->l4_proto = ip6h->nexthdr;
+	pkt->l3_off = cursor - data;
+	pkt->df = 1;
+	payload_len = bpf_ntohs(ip6h->payload_len);
+	avail = data_end - (void *)(ip6h + 1);
+	if (ip6h->nexthdr == IPPROTO_ICMPV6) {
+		if (ip6h->version != 6 || payload_len > avail)
+			return XDP_PASS;
+		pkt->kind = LB4_PKT_ICMP;
+		pkt->l4_off = pkt->l3_off + sizeof(*ip6h);
+		pkt->l3_end = pkt->l4_off + payload_len;
+		return LB4_CONTINUE;
+	}
+	if (ip6h->nexthdr != IPPROTO_TCP && ip6h->nexthdr != IPPROTO_UDP) {
+		/* Extension headers are not walked: VIP traffic carrying one is dropped. */
+		if (ipv6_is_ext(ip6h->nexthdr) &&
+		    lookup_vip_any((__u8 *)&ip6h->daddr, LB4_AF_INET6))
+			return LB4_DROP_IPV6_EXT;
 		return XDP_PASS;
+	}
 	pkt->flow.family = LB4_AF_INET6;
 	pkt->flow.proto = ip6h->nexthdr;
 	__builtin_memcpy(pkt->flow.src, &ip6h->saddr, 16);
 	__builtin_memcpy(pkt->flow.dst, &ip6h->daddr, 16);
-	if (!lookup_vip_addr(pkt))
+	if (lookup_vip_addr(pkt))
+		pkt->kind = LB4_PKT_VIP;
+	else if (lookup_nat_addr(pkt->flow.src, pkt->flow.proto, LB4_AF_INET6))
+		pkt->kind = LB4_PKT_REPLY;
+	else
 		return XDP_PASS;
 
 	if (ip6h->version != 6)
-		return LB4_DROP_BAD_IP;
-	payload_len = bpf_ntohs(ip6h->payload_len);
-	avail = data_end - (void *)(ip6h + 1);
+		return parse_bad(pkt, LB4_DROP_BAD_IP);
+	pkt->l4_off = pkt->l3_off + sizeof(*ip6h);
+	pkt->l3_end = pkt->l4_off + payload_len;
 	ret = parse_l4(ip6h + 1, data_end, payload_len, pkt);
 	if (ret != LB4_CONTINUE)
-		return ret;
+		return parse_bad(pkt, ret);
 	if (payload_len > avail)
-		return LB4_DROP_BAD_IP;
+		return parse_bad(pkt, LB4_DROP_BAD_IP);
 	return LB4_CONTINUE;
 }
 
 /*
- * Returns LB4_CONTINUE with pkt->flow filled for TCP/UDP to a VIP address,
+ * Returns LB4_CONTINUE with pkt->kind set: TCP/UDP to a VIP address or from
+ * a NAT backend address (pkt->flow filled), or ICMP (offsets filled);
  * XDP_PASS for traffic that is not ours, or a drop reason.
  */
 static __always_inline int parse_packet(void *data, void *data_end,
@@ -157,9 +244,9 @@ static __always_inline int parse_packet(void *data, void *data_end,
 		cursor = vh + 1;
 	}
 	if (proto == bpf_htons(ETH_P_IP))
-		return parse_ipv4(cursor, data_end, pkt);
+		return parse_ipv4(data, cursor, data_end, pkt);
 	if (proto == bpf_htons(ETH_P_IPV6))
-		return parse_ipv6(cursor, data_end, pkt);
+		return parse_ipv6(data, cursor, data_end, pkt);
 	return XDP_PASS;
 }
 

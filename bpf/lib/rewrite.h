@@ -2,7 +2,10 @@
 /*
  * rewrite.h - turns a scheduled packet into the frame sent to its backend.
  * Direct routing (LVS-DR) only rewrites the MACs: destination := backend,
- * source := the gateway's interface; IP and L4 stay as the client sent them.
+ * source := the frame's old destination, which is the MAC of the interface
+ * it arrived on (the frame was routed to the gateway). That keeps one
+ * program right on every interface without a per-interface lookup. IP and
+ * L4 stay as the client sent them. NAT is in nat.h.
  */
 #ifndef LB4_BPF_REWRITE_H
 #define LB4_BPF_REWRITE_H
@@ -11,6 +14,7 @@
 
 #include "bpf/lib/common.h"
 #include "bpf/lib/maps.h"
+#include "bpf/lib/nat.h"
 
 static __always_inline int rewrite_dr(struct xdp_md *ctx,
 				      const struct lb4_backend *backend)
@@ -18,26 +22,24 @@ static __always_inline int rewrite_dr(struct xdp_md *ctx,
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
-	struct lb4_config *cfg;
-	__u32 zero = 0;
 
 	if ((void *)(eth + 1) > data_end)
 		return LB4_DROP_TRUNC_ETH;
-	cfg = bpf_map_lookup_elem(&lb4_config, &zero);
-	if (!cfg)
-		return XDP_ABORTED; /* single-entry array: cannot happen */
+	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
 	__builtin_memcpy(eth->h_dest, backend->mac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, cfg->mac, ETH_ALEN);
 	return XDP_TX;
 }
 
 static __always_inline int rewrite_packet(struct xdp_md *ctx,
+					  const struct lb4_packet *pkt,
 					  const struct lb4_vip_value *vip,
 					  const struct lb4_backend *backend)
 {
 	switch (vip->mode) {
 	case LB4_MODE_DR:
 		return rewrite_dr(ctx, backend);
+	case LB4_MODE_NAT:
+		return nat_forward(ctx, pkt, backend);
 	default:
 		return XDP_ABORTED; /* userspace writes only known modes */
 	}

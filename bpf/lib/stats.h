@@ -29,7 +29,9 @@ static __always_inline void stat_traffic(void *map, __u32 index, __u32 len)
 
 /*
  * The one place a helper's result becomes the program's verdict: drop
- * reasons are counted and become XDP_DROP; passes and transmits are counted.
+ * reasons are counted and become XDP_DROP; passes, transmits and redirects
+ * are counted; LB4_KERNEL (a translated packet the kernel forwards) becomes
+ * XDP_PASS counted as FWD_KERNEL.
  */
 static __always_inline int stat_verdict(int ret)
 {
@@ -37,10 +39,16 @@ static __always_inline int stat_verdict(int ret)
 		stat_inc(-ret);
 		return XDP_DROP;
 	}
-	if (ret == XDP_PASS)
+	if (ret == XDP_PASS) {
 		stat_inc(LB4_STAT_PASS);
-	else if (ret == XDP_TX)
+	} else if (ret == XDP_TX) {
 		stat_inc(LB4_STAT_TX);
+	} else if (ret == XDP_REDIRECT) {
+		stat_inc(LB4_STAT_REDIRECT);
+	} else if (ret == LB4_KERNEL) {
+		stat_inc(LB4_STAT_FWD_KERNEL);
+		return XDP_PASS;
+	}
 	return ret;
 }
 

@@ -87,7 +87,10 @@ TEST_F(ConntrackTest, EntryRecordsBackendAndGeneration) {
 }
 
 TEST_F(ConntrackTest, InsertedFlowIsHonoured) {
-  lb4_flow_value v{.backend_id = 2, .backend_gen = 1, .created_ns = 1};
+  lb4_flow_value v{};
+  v.backend_id = 2;
+  v.backend_gen = 1;
+  v.created_ns = 1;
   ASSERT_TRUE(dp_->insertFlow(flowKey(kClientV4, kVipV4, 40000, 80, IPPROTO_TCP), v).ok());
   EXPECT_EQ(sentTo(flow(kClientV4, 40000)), kBackend2Mac);
   EXPECT_EQ(stat(LB4_STAT_CT_HIT), 1U);

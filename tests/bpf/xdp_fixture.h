@@ -31,8 +31,9 @@ class XdpFixture : public ::testing::Test {
     ASSERT_TRUE(dp.ok()) << dp.error();
     dp_ = std::move(*dp);
     lb4_config cfg{};
-    std::memcpy(cfg.mac, kGatewayMac.data(), 6);
-    cfg.ifindex = 1;
+    cfg.tcp_timeout = LB4_DEFAULT_TCP_TIMEOUT;
+    cfg.tcp_fin_timeout = LB4_DEFAULT_TCP_FIN_TIMEOUT;
+    cfg.udp_timeout = LB4_DEFAULT_UDP_TIMEOUT;
     ASSERT_TRUE(dp_->setConfig(cfg).ok());
   }
 

@@ -117,6 +117,18 @@ class PacketBuilder {
     return *this;
   }
 
+  // ICMP (over IPv4) or ICMPv6 (over IPv6): type, code and the 4 bytes that
+  // follow the checksum (the MTU of "fragmentation needed" / "packet too
+  // big"); a quoted packet goes in as payload (see ipPacket()).
+  PacketBuilder& icmp(uint8_t type, uint8_t code, uint32_t rest = 0) {
+    setL4Proto(v6_ ? 58 : 1);
+    bytes_.push_back(type);
+    bytes_.push_back(code);
+    put16(0);  // checksum: in build()
+    put32(rest);
+    return *this;
+  }
+
   PacketBuilder& payload(std::string_view data) {
     bytes_.insert(bytes_.end(), data.begin(), data.end());
     return *this;
@@ -201,7 +213,12 @@ class PacketBuilder {
 
   void fixL4(std::vector<uint8_t>& out) const {
     size_t l4len = out.size() - l4Offset_;
-    size_t csumOff = l4Offset_ + (l4Proto_ == 6 ? 16 : 6);
+    if (l4Proto_ == 1) {  // ICMP: no pseudo-header
+      setIn(out, l4Offset_ + 2, 0);
+      setIn(out, l4Offset_ + 2, checksum(&out[l4Offset_], l4len, 0));
+      return;
+    }
+    size_t csumOff = l4Offset_ + (l4Proto_ == 6 ? 16 : l4Proto_ == 58 ? 2 : 6);
     if (l4Proto_ == 17) {
       setIn(out, l4Offset_ + 4, static_cast<uint16_t>(l4len));
     }
@@ -231,6 +248,12 @@ class PacketBuilder {
   Ipv4Options v4opts_;
   std::optional<size_t> truncate_;
 };
+
+// The IP packet of a frame built by PacketBuilder (its Ethernet header cut
+// off): the quote of an ICMP error.
+inline std::vector<uint8_t> ipPacket(const std::vector<uint8_t>& frame) {
+  return {frame.begin() + 14, frame.end()};
+}
 
 namespace detail {
 

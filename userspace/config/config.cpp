@@ -265,7 +265,8 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& nam
   }
   if (auto s = checkKeys(ctx, root, "",
                          {"socket", "socket_group", "state_file", "pin_root", "conntrack_size",
-                          "ring_size", "log_level", "neighbour_retry_ms", "scoring", "interfaces",
+                          "conntrack_tcp_timeout_s", "conntrack_tcp_fin_timeout_s",
+                          "conntrack_udp_timeout_s", "ring_size", "log_level", "neighbour_retry_ms", "scoring", "interfaces",
                           "vips"});
       !s) {
     return std::move(s).takeError();
@@ -276,6 +277,9 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& nam
       !(s = readScalar(ctx, root, "state_file", "", cfg.stateFile)) ||
       !(s = readScalar(ctx, root, "pin_root", "", cfg.pinRoot)) ||
       !(s = readScalar(ctx, root, "conntrack_size", "", cfg.conntrackSize)) ||
+      !(s = readScalar(ctx, root, "conntrack_tcp_timeout_s", "", cfg.tcpTimeoutS)) ||
+      !(s = readScalar(ctx, root, "conntrack_tcp_fin_timeout_s", "", cfg.tcpFinTimeoutS)) ||
+      !(s = readScalar(ctx, root, "conntrack_udp_timeout_s", "", cfg.udpTimeoutS)) ||
       !(s = readScalar(ctx, root, "ring_size", "", cfg.defaultRingSize)) ||
       !(s = readScalar(ctx, root, "log_level", "", cfg.logLevel)) ||
       !(s = readScalar(ctx, root, "neighbour_retry_ms", "", cfg.neighbourRetryMs))) {
@@ -286,6 +290,13 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& nam
   }
   if (cfg.conntrackSize < 1024 || cfg.conntrackSize > (1U << 26)) {
     return ctx.at(root["conntrack_size"], "conntrack_size", "must be from 1024 to 67108864");
+  }
+  for (auto [name, value] : {std::pair{"conntrack_tcp_timeout_s", cfg.tcpTimeoutS},
+                             std::pair{"conntrack_tcp_fin_timeout_s", cfg.tcpFinTimeoutS},
+                             std::pair{"conntrack_udp_timeout_s", cfg.udpTimeoutS}}) {
+    if (value < 1 || value > 86400) {
+      return ctx.at(root[name], name, "must be from 1 to 86400 seconds");
+    }
   }
   static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error"};
   if (!levels.count(cfg.logLevel)) {

@@ -19,6 +19,11 @@ struct DaemonConfig {
   std::string stateFile = "/var/lib/lb4/state.json";
   std::string pinRoot = "/sys/fs/bpf/lb4";
   uint32_t conntrackSize = LB4_DEFAULT_CT_SIZE;
+  // NAT conntrack timeouts in seconds (lb4_config): idle TCP, TCP after
+  // FIN/RST, idle UDP.
+  uint32_t tcpTimeoutS = LB4_DEFAULT_TCP_TIMEOUT;
+  uint32_t tcpFinTimeoutS = LB4_DEFAULT_TCP_FIN_TIMEOUT;
+  uint32_t udpTimeoutS = LB4_DEFAULT_UDP_TIMEOUT;
   uint32_t defaultRingSize = LB4_DEFAULT_RING_SIZE;
   std::string logLevel = "info";
   uint32_t neighbourRetryMs = 1000;  // how often unresolved backend MACs are retried

@@ -1,8 +1,10 @@
 #include "userspace/daemon/controller.h"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -15,10 +17,14 @@
 namespace lb4 {
 namespace {
 
+// Names of enum lb4_stat, in its order (the `lb4ctl stats` keys).
 constexpr std::array<const char*, LB4_STAT_MAX> kStatNames = {
-    "pass",           "tx",          "ct_hit",           "ct_miss",     "ct_resched",
-    "drop_trunc_eth", "drop_trunc_vlan", "drop_trunc_ip", "drop_bad_ip", "drop_trunc_l4",
-    "drop_no_backend", "drop_fragment", "drop_bad_backend", "drop_ct_full",
+    "pass",           "tx",           "ct_hit",          "ct_miss",           "ct_resched",
+    "drop_trunc_eth", "drop_trunc_vlan", "drop_trunc_ip", "drop_bad_ip",     "drop_trunc_l4",
+    "drop_no_backend", "drop_fragment", "drop_bad_backend", "drop_ct_full",   "redirect",
+    "nat_reply",      "fwd_kernel",   "icmp_to_backend", "icmp_to_client",    "ct_expired",
+    "pass_fragment",  "pass_icmp",    "drop_ipv6_ext",   "drop_fib",          "drop_frag_needed",
+    "drop_bad_icmp",
 };
 
 std::vector<uint8_t> keyBytes(const lb4_vip_key& key) {
@@ -45,36 +51,55 @@ Controller::Controller(DaemonConfig config)
 
 Controller::~Controller() = default;
 
-Result<Controller::Instance> Controller::openInstance(const std::string& ifname, bool allowGeneric) {
-  auto mac = interfaceMac(ifname);
-  if (!mac) {
-    return makeError("attach {}: {}", ifname, mac.error());
-  }
-  DataplaneOptions options{.pinDir = config_.pinRoot + "/" + ifname,
+Status Controller::openDataplane() {
+  DataplaneOptions options{.pinDir = config_.pinRoot + "/maps",
                            .conntrackSize = config_.conntrackSize};
   auto dp = Dataplane::open(options);
   if (!dp) {
-    return makeError("attach {}: {}", ifname, dp.error());
-  }
-  auto attachment = XdpAttachment::attach((*dp)->programFd(), ifname, allowGeneric);
-  if (!attachment) {
-    if (!(*dp)->adopted()) {
-      (void)(*dp)->unpinAll();
-    }
-    return makeError("attach {}: {}", ifname, attachment.error());
+    return std::move(dp).takeError();
   }
   lb4_config cfg;
   std::memset(&cfg, 0, sizeof(cfg));
   cfg.abi_version = LB4_ABI_VERSION;
-  cfg.ifindex = static_cast<uint32_t>(attachment->ifindex());
-  std::memcpy(cfg.mac, mac->data(), 6);
+  cfg.tcp_timeout = config_.tcpTimeoutS;
+  cfg.tcp_fin_timeout = config_.tcpFinTimeoutS;
+  cfg.udp_timeout = config_.udpTimeoutS;
   if (auto s = (*dp)->setConfig(cfg); !s) {
+    return s;
+  }
+  spdlog::info("maps {} in {}", (*dp)->adopted() ? "adopted" : "created", options.pinDir);
+  dataplane_ = std::move(*dp);
+  return {};
+}
+
+void Controller::closeDataplane(bool unpin) {
+  if (dataplane_ && unpin) {
+    if (auto s = dataplane_->unpinAll(); !s) {
+      spdlog::warn("{}", s.error());
+    }
+  }
+  dataplane_.reset();
+}
+
+// Adds the interface to lb4_tx_ports (before the program can run there)
+// and attaches the shared program to it.
+Result<XdpAttachment> Controller::attachInterface(const std::string& ifname, bool allowGeneric) {
+  int ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
+  if (ifindex == 0) {
+    return makeError("attach {}: {}", ifname, std::strerror(errno));
+  }
+  if (auto s = dataplane_->addTxPort(static_cast<uint32_t>(ifindex)); !s) {
     return makeError("attach {}: {}", ifname, s.error());
   }
-  spdlog::info("attached to {} ({} mode, {}), maps {} in {}", ifname,
+  auto attachment = XdpAttachment::attach(dataplane_->programFd(), ifname, allowGeneric);
+  if (!attachment) {
+    (void)dataplane_->deleteTxPort(static_cast<uint32_t>(ifindex));
+    return makeError("attach {}: {}", ifname, attachment.error());
+  }
+  spdlog::info("attached to {} ({} mode, {}), maps in {}", ifname,
                attachment->mode() == XdpMode::kNative ? "native" : "generic",
-               attachment->method(), (*dp)->adopted() ? "adopted" : "created", options.pinDir);
-  return Instance{.dataplane = std::move(*dp), .attachment = std::move(*attachment)};
+               attachment->method(), dataplane_->pinDir());
+  return attachment;
 }
 
 std::optional<MacAddress> Controller::macOf(const BackendConfig& backend) {
@@ -93,8 +118,8 @@ std::optional<MacAddress> Controller::macOf(const BackendConfig& backend) {
   }
   // After a restart the pinned backend entry still holds the MAC the flows
   // were using: keep it rather than stop forwarding while ARP runs again.
-  for (auto& [name, instance] : instances_) {
-    auto entry = instance.dataplane->backend(backend.id);
+  if (dataplane_) {
+    auto entry = dataplane_->backend(backend.id);
     if (entry && (entry->flags & LB4_BACKEND_F_ENABLED) && entry->gen == backend.gen &&
         std::memcmp(entry->addr, addr.bytes.data(), 16) == 0) {
       MacAddress mac;
@@ -155,7 +180,9 @@ Controller::KernelView Controller::viewOf(const DesiredState& state) {
     for (size_t i = 0; i < vip.backends.size(); ++i) {
       const BackendConfig& b = vip.backends[i];
       const Verdict& verdict = verdicts[i];
-      std::optional<MacAddress> mac = macOf(b);
+      // NAT routes to the backend through the FIB: no MAC needed.
+      bool nat = vip.mode == ForwardingMode::kNat;
+      std::optional<MacAddress> mac = nat ? std::nullopt : macOf(b);
       lb4_backend entry;
       std::memset(&entry, 0, sizeof(entry));
       std::memcpy(entry.addr, b.endpoint.addr.bytes.data(), 16);
@@ -171,7 +198,16 @@ Controller::KernelView Controller::viewOf(const DesiredState& state) {
           inLastRing = inLastRing || in.id == b.id;
         }
       }
-      bool enabled = mac.has_value() && (verdict.action != DataplaneAction::kRemove || inLastRing);
+      bool enabled = (nat || mac.has_value()) &&
+                     (verdict.action != DataplaneAction::kRemove || inLastRing);
+      if (nat) {
+        lb4_vip_key natKey;
+        std::memset(&natKey, 0, sizeof(natKey));
+        std::memcpy(natKey.addr, entry.addr, 16);
+        natKey.proto = key.proto;
+        natKey.family = entry.family;
+        view.natAddrs[keyBytes(natKey)] = natKey;
+      }
       entry.flags = enabled ? LB4_BACKEND_F_ENABLED : 0;
       view.backends[b.id] = entry;
       uint32_t weight = b.drained || verdict.action != DataplaneAction::kServe ? 0 : verdict.weight;
@@ -192,8 +228,7 @@ Controller::KernelView Controller::viewOf(const DesiredState& state) {
   return view;
 }
 
-Status Controller::sync(Instance& instance, const KernelView& view, const KernelView* previous) {
-  Dataplane& dp = *instance.dataplane;
+Status Controller::sync(Dataplane& dp, const KernelView& view, const KernelView* previous) {
   std::map<uint32_t, std::vector<uint32_t>> built;
   auto ringFor = [&](uint32_t vipId) -> const std::vector<uint32_t>& {
     auto it = built.find(vipId);
@@ -237,6 +272,13 @@ Status Controller::sync(Instance& instance, const KernelView& view, const Kernel
       return s;
     }
   }
+  for (const auto& [bytes, key] : view.natAddrs) {
+    if (!previous || !previous->natAddrs.count(bytes)) {
+      if (auto s = dp.addNatAddr(key); !s) {
+        return s;
+      }
+    }
+  }
   for (const auto& [bytes, kv] : view.vips) {
     if (previous) {
       auto it = previous->vips.find(bytes);
@@ -266,6 +308,13 @@ Status Controller::sync(Instance& instance, const KernelView& view, const Kernel
         (void)dp.deleteRing(vipId);
       }
     }
+    for (const auto& [bytes, key] : previous->natAddrs) {
+      if (!view.natAddrs.count(bytes)) {
+        if (auto s = dp.deleteNatAddr(key); !s) {
+          return s;
+        }
+      }
+    }
     for (const auto& [id, entry] : previous->backends) {
       if (!view.backends.count(id)) {
         if (auto s = dp.clearBackend(id); !s) {
@@ -292,6 +341,17 @@ Status Controller::sync(Instance& instance, const KernelView& view, const Kernel
       (void)dp.deleteRing(vipId);
     }
   }
+  auto natAddrs = dp.natAddrs();
+  if (!natAddrs) {
+    return std::move(natAddrs).takeError();
+  }
+  for (const auto& key : *natAddrs) {
+    if (!view.natAddrs.count(keyBytes(key))) {
+      if (auto s = dp.deleteNatAddr(key); !s) {
+        return s;
+      }
+    }
+  }
   for (uint32_t id = 1; id < LB4_MAX_BACKENDS; ++id) {
     if (view.backends.count(id)) {
       continue;
@@ -307,16 +367,15 @@ Status Controller::sync(Instance& instance, const KernelView& view, const Kernel
 }
 
 Status Controller::applyView(const KernelView& view) {
-  for (auto& [name, instance] : instances_) {
-    if (auto s = sync(instance, view, &applied_); !s) {
-      spdlog::error("{}: {}; restoring the previous configuration", name, s.error());
-      for (auto& [n, i] : instances_) {
-        if (auto r = sync(i, applied_, nullptr); !r) {
-          spdlog::error("{}: restore failed: {}", n, r.error());
-        }
-      }
-      return s;
+  if (!dataplane_) {
+    return {};
+  }
+  if (auto s = sync(*dataplane_, view, &applied_); !s) {
+    spdlog::error("{}; restoring the previous configuration", s.error());
+    if (auto r = sync(*dataplane_, applied_, nullptr); !r) {
+      spdlog::error("restore failed: {}", r.error());
     }
+    return s;
   }
   return {};
 }
@@ -330,8 +389,8 @@ Status Controller::commit(DesiredState next) {
     return s;
   }
   if (auto s = saveState(next, config_.stateFile); !s) {
-    for (auto& [n, i] : instances_) {
-      (void)sync(i, applied_, nullptr);
+    if (dataplane_) {
+      (void)sync(*dataplane_, applied_, nullptr);
     }
     return makeError("persist state: {}", s.error());
   }
@@ -382,18 +441,25 @@ Status Controller::start() {
   spdlog::info("{}: {} interface(s), {} VIP(s)",
                fresh ? "starting from the config file" : "restoring " + config_.stateFile,
                initial.interfaces.size(), initial.vips.size());
-  for (const auto& ifname : initial.interfaces) {
-    auto instance = openInstance(ifname, true);
-    if (!instance) {
-      return std::move(instance).takeError();
+  if (!initial.interfaces.empty()) {
+    if (auto s = openDataplane(); !s) {
+      return s;
     }
-    instances_.emplace(ifname, std::move(*instance));
   }
   KernelView view = viewOf(initial);
-  for (auto& [name, instance] : instances_) {
-    if (auto s = sync(instance, view, nullptr); !s) {
-      return makeError("{}: {}", name, s.error());
+  if (dataplane_) {
+    // Tables first, then the attachments (which replace a running lb4
+    // program in place), so the new program never sees a partial view.
+    if (auto s = sync(*dataplane_, view, nullptr); !s) {
+      return s;
     }
+  }
+  for (const auto& ifname : initial.interfaces) {
+    auto attachment = attachInterface(ifname, true);
+    if (!attachment) {
+      return std::move(attachment).takeError();
+    }
+    attachments_.emplace(ifname, std::move(*attachment));
   }
   if (auto s = saveState(initial, config_.stateFile); !s) {
     return makeError("persist state: {}", s.error());
@@ -407,22 +473,19 @@ Status Controller::start() {
 }
 
 void Controller::stop() {
-  for (auto& [name, instance] : instances_) {
-    if (instance.attachment) {
-      instance.attachment->release();
-    }
+  for (auto& [name, attachment] : attachments_) {
+    attachment.release();
   }
   spdlog::info("stopping; XDP programs stay attached and keep forwarding");
 }
 
 nlohmann::json Controller::statusJson() const {
   nlohmann::json ifaces = nlohmann::json::array();
-  for (const auto& [name, instance] : instances_) {
-    nlohmann::json j = {{"interface", name}, {"pin_dir", instance.dataplane->pinDir()}};
-    if (instance.attachment) {
-      j["mode"] = instance.attachment->mode() == XdpMode::kNative ? "native" : "generic";
-      j["method"] = instance.attachment->method();
-    }
+  for (const auto& [name, attachment] : attachments_) {
+    nlohmann::json j = {{"interface", name},
+                        {"pin_dir", dataplane_ ? dataplane_->pinDir() : std::string()},
+                        {"mode", attachment.mode() == XdpMode::kNative ? "native" : "generic"},
+                        {"method", attachment.method()}};
     ifaces.push_back(std::move(j));
   }
   size_t backends = 0;
@@ -490,14 +553,12 @@ nlohmann::json Controller::listJson(const std::optional<ServiceKey>& only) const
 
 Result<nlohmann::json> Controller::statsJson(const std::optional<ServiceKey>& only) const {
   GlobalStats total{};
-  for (const auto& [name, instance] : instances_) {
-    auto g = instance.dataplane->globalStats();
+  if (dataplane_) {
+    auto g = dataplane_->globalStats();
     if (!g) {
       return std::move(g).takeError();
     }
-    for (size_t i = 0; i < total.size(); ++i) {
-      total[i] += (*g)[i];
-    }
+    total = *g;
   }
   nlohmann::json global = nlohmann::json::object();
   for (size_t i = 0; i < total.size(); ++i) {
@@ -505,13 +566,12 @@ Result<nlohmann::json> Controller::statsJson(const std::optional<ServiceKey>& on
   }
   auto sum = [&](auto read) -> Result<lb4_traffic> {
     lb4_traffic t{};
-    for (const auto& [name, instance] : instances_) {
-      auto r = read(*instance.dataplane);
+    if (dataplane_) {
+      auto r = read(*dataplane_);
       if (!r) {
         return std::move(r).takeError();
       }
-      t.packets += r->packets;
-      t.bytes += r->bytes;
+      t = *r;
     }
     return t;
   };
@@ -583,25 +643,38 @@ Result<nlohmann::json> Controller::handle(const Request& req) {
       if (auto r = next.addInterface(*req.interface); !r) {
         return std::move(r).takeError();
       }
-      auto instance = openInstance(*req.interface, req.generic.value_or(true));
-      if (!instance) {
-        return std::move(instance).takeError();
+      bool opened = false;
+      if (!dataplane_) {
+        if (auto r = openDataplane(); !r) {
+          return makeError("attach {}: {}", *req.interface, r.error());
+        }
+        opened = true;
+        if (auto r = sync(*dataplane_, applied_, nullptr); !r) {
+          closeDataplane(true);
+          return makeError("attach {}: {}", *req.interface, r.error());
+        }
       }
-      if (auto r = sync(*instance, applied_, nullptr); !r) {
-        (void)instance->attachment->detach();
-        (void)instance->dataplane->unpinAll();
-        return makeError("attach {}: {}", *req.interface, r.error());
+      bool adopted = dataplane_->adopted();
+      auto attachment = attachInterface(*req.interface, req.generic.value_or(true));
+      if (!attachment) {
+        if (opened) {
+          closeDataplane(!adopted);
+        }
+        return std::move(attachment).takeError();
       }
       if (auto r = saveState(next, config_.stateFile); !r) {
-        (void)instance->attachment->detach();
-        (void)instance->dataplane->unpinAll();
+        (void)attachment->detach();
+        (void)dataplane_->deleteTxPort(static_cast<uint32_t>(attachment->ifindex()));
+        if (opened) {
+          closeDataplane(!adopted);
+        }
         return makeError("persist state: {}", r.error());
       }
       nlohmann::json result = {
           {"interface", *req.interface},
-          {"mode", instance->attachment->mode() == XdpMode::kNative ? "native" : "generic"},
-          {"method", instance->attachment->method()}};
-      instances_.emplace(*req.interface, std::move(*instance));
+          {"mode", attachment->mode() == XdpMode::kNative ? "native" : "generic"},
+          {"method", attachment->method()}};
+      attachments_.emplace(*req.interface, std::move(*attachment));
       state_ = std::move(next);
       return result;
     }
@@ -613,17 +686,20 @@ Result<nlohmann::json> Controller::handle(const Request& req) {
         return makeError("persist state: {}", r.error());
       }
       state_ = std::move(next);
-      auto it = instances_.find(*req.interface);
-      if (it != instances_.end()) {
-        if (it->second.attachment) {
-          if (auto r = it->second.attachment->detach(); !r) {
-            spdlog::warn("detach {}: {}", *req.interface, r.error());
-          }
-        }
-        if (auto r = it->second.dataplane->unpinAll(); !r) {
+      auto it = attachments_.find(*req.interface);
+      if (it != attachments_.end()) {
+        uint32_t ifindex = static_cast<uint32_t>(it->second.ifindex());
+        if (auto r = it->second.detach(); !r) {
           spdlog::warn("detach {}: {}", *req.interface, r.error());
         }
-        instances_.erase(it);
+        if (dataplane_) {
+          (void)dataplane_->deleteTxPort(ifindex);
+        }
+        attachments_.erase(it);
+      }
+      // The maps go with the last interface, as they came with the first.
+      if (attachments_.empty()) {
+        closeDataplane(true);
       }
       spdlog::info("detached from {}", *req.interface);
       return ok({{"interface", *req.interface}});

@@ -1,5 +1,5 @@
-// Controller: the heart of lb4d. Owns the desired state, one Dataplane per
-// attached interface, and turns (configured weight x backend readiness) into
+// Controller: the heart of lb4d. Owns the desired state, the Dataplane
+// (one program and one set of maps for every attached interface), and turns (configured weight x backend readiness) into
 // VIP entries, backend entries and Maglev tables in the kernel. A request is
 // applied to a copy of the state, written to the kernel, persisted, and only
 // then committed; any failure restores the previous kernel view and leaves
@@ -61,10 +61,6 @@ class Controller {
   const DaemonConfig& config() const { return config_; }
 
  private:
-  struct Instance {
-    std::unique_ptr<Dataplane> dataplane;
-    std::optional<XdpAttachment> attachment;
-  };
   struct MaglevInput {
     uint32_t id;
     uint32_t weight;
@@ -77,12 +73,15 @@ class Controller {
     std::map<uint32_t, lb4_backend> backends;
     std::map<uint32_t, std::vector<MaglevInput>> rings;  // vip id -> ring inputs
     std::map<uint32_t, uint32_t> ringSizes;
+    std::map<std::vector<uint8_t>, lb4_vip_key> natAddrs;  // backends of NAT VIPs
   };
 
   KernelView viewOf(const DesiredState& state);
-  Status sync(Instance& instance, const KernelView& view, const KernelView* previous);
+  Status sync(Dataplane& dp, const KernelView& view, const KernelView* previous);
   Status applyView(const KernelView& view);
-  Result<Instance> openInstance(const std::string& ifname, bool allowGeneric);
+  Status openDataplane();
+  void closeDataplane(bool unpin);
+  Result<XdpAttachment> attachInterface(const std::string& ifname, bool allowGeneric);
   Status commit(DesiredState next);
 
   nlohmann::json statusJson() const;
@@ -92,7 +91,12 @@ class Controller {
 
   DaemonConfig config_;
   DesiredState state_;
-  std::map<std::string, Instance> instances_;
+  // One program and one set of maps (pinned in <pin_root>/maps) serve every
+  // attached interface: a NAT reply must find the conntrack entry its
+  // request created, whichever interface each arrived on. Open while at
+  // least one interface is attached.
+  std::unique_ptr<Dataplane> dataplane_;
+  std::map<std::string, XdpAttachment> attachments_;
   KernelView applied_;
   std::map<IpAddress, MacAddress> resolvedMacs_;
   std::set<IpAddress> pendingMacs_;

@@ -295,6 +295,9 @@ Result<std::unique_ptr<Dataplane>> Dataplane::open(const DataplaneOptions& optio
     return std::move(cfg).takeError();
   }
   if (cfg->abi_version != LB4_ABI_VERSION) {
+    cfg->tcp_timeout = LB4_DEFAULT_TCP_TIMEOUT;
+    cfg->tcp_fin_timeout = LB4_DEFAULT_TCP_FIN_TIMEOUT;
+    cfg->udp_timeout = LB4_DEFAULT_UDP_TIMEOUT;
     if (auto st = dp->setConfig(*cfg); !st) {
       return std::move(st).takeError();
     }
@@ -313,7 +316,6 @@ int Dataplane::programFd() const { return bpf_program__fd(skel_->progs.lb4_xdp);
 Status Dataplane::setConfig(const lb4_config& config) {
   lb4_config cfg = config;
   cfg.abi_version = LB4_ABI_VERSION;
-  cfg.pad = 0;
   uint32_t key = 0;
   if (bpf_map__update_elem(skel_->maps.lb4_config, &key, sizeof(key), &cfg, sizeof(cfg),
                            BPF_ANY) != 0) {
@@ -366,7 +368,7 @@ Status Dataplane::upsertVip(const lb4_vip_key& key, const lb4_vip_value& value) 
     return makeError("update map lb4_vips: {}: vip id {} out of range (max {})", name,
                      value.vip_id, LB4_MAX_VIPS - 1);
   }
-  if (value.mode != LB4_MODE_DR) {
+  if (value.mode != LB4_MODE_DR && value.mode != LB4_MODE_NAT) {
     return makeError("update map lb4_vips: {}: unknown forwarding mode {}", name, value.mode);
   }
   lb4_vip_value v = value;
@@ -660,11 +662,80 @@ Status Dataplane::insertFlow(const lb4_flow_key& key, const lb4_flow_value& valu
   return {};
 }
 
-Result<uint32_t> Dataplane::testRun(std::vector<uint8_t>& packet) const {
+Status Dataplane::addNatAddr(const lb4_vip_key& key) {
+  uint32_t one = 1;
+  if (bpf_map__update_elem(skel_->maps.lb4_nat_addrs, &key, sizeof(key), &one, sizeof(one),
+                           BPF_ANY) != 0) {
+    return makeError("update map lb4_nat_addrs: {}: {}", formatVipKey(key), errnoText(errno));
+  }
+  return {};
+}
+
+Status Dataplane::deleteNatAddr(const lb4_vip_key& key) {
+  if (bpf_map__delete_elem(skel_->maps.lb4_nat_addrs, &key, sizeof(key), 0) != 0 &&
+      errno != ENOENT) {
+    return makeError("delete from map lb4_nat_addrs: {}: {}", formatVipKey(key),
+                     errnoText(errno));
+  }
+  return {};
+}
+
+namespace {
+
+template <typename Key>
+Result<std::vector<Key>> mapKeys(const bpf_map* map) {
+  std::vector<Key> out;
+  Key key{};
+  Key next{};
+  const void* prev = nullptr;
+  while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
+    out.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  if (errno != ENOENT) {
+    return makeError("iterate map {}: {}", bpf_map__name(map), errnoText(errno));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<lb4_vip_key>> Dataplane::natAddrs() const {
+  return mapKeys<lb4_vip_key>(skel_->maps.lb4_nat_addrs);
+}
+
+Status Dataplane::addTxPort(uint32_t ifindex) {
+  if (bpf_map__update_elem(skel_->maps.lb4_tx_ports, &ifindex, sizeof(ifindex), &ifindex,
+                           sizeof(ifindex), BPF_ANY) != 0) {
+    return makeError("update map lb4_tx_ports: ifindex {}: {}", ifindex, errnoText(errno));
+  }
+  return {};
+}
+
+Status Dataplane::deleteTxPort(uint32_t ifindex) {
+  if (bpf_map__delete_elem(skel_->maps.lb4_tx_ports, &ifindex, sizeof(ifindex), 0) != 0 &&
+      errno != ENOENT) {
+    return makeError("delete from map lb4_tx_ports: ifindex {}: {}", ifindex, errnoText(errno));
+  }
+  return {};
+}
+
+Result<std::vector<uint32_t>> Dataplane::txPorts() const {
+  return mapKeys<uint32_t>(skel_->maps.lb4_tx_ports);
+}
+
+Result<uint32_t> Dataplane::testRun(std::vector<uint8_t>& packet, uint32_t ingressIfindex) const {
   std::vector<uint8_t> out(packet.size() + 256);
+  xdp_md ctx{};
+  ctx.data_end = static_cast<uint32_t>(packet.size());
+  ctx.ingress_ifindex = ingressIfindex;
   LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = packet.data(), .data_out = out.data(),
               .data_size_in = static_cast<uint32_t>(packet.size()),
-              .data_size_out = static_cast<uint32_t>(out.size()), .repeat = 1);
+              .data_size_out = static_cast<uint32_t>(out.size()),
+              .ctx_in = ingressIfindex != 0 ? &ctx : nullptr,
+              .ctx_size_in = ingressIfindex != 0 ? static_cast<uint32_t>(sizeof(ctx)) : 0U,
+              .repeat = 1);
   if (int err = bpf_prog_test_run_opts(programFd(), &opts); err != 0) {
     return makeError("test-run program lb4_xdp ({} byte frame): {}", packet.size(),
                      errnoText(err));

@@ -65,13 +65,27 @@ class Dataplane {
   Status resetVipTraffic(uint32_t vipId);
   Status resetBackendTraffic(uint32_t id);
 
+  // Backend addresses of NAT VIPs (lb4_nat_addrs), keyed like lb4_vip_addrs
+  // ({addr, proto, family}, port 0): replies from them are looked up in
+  // conntrack and translated back.
+  Status addNatAddr(const lb4_vip_key& key);
+  Status deleteNatAddr(const lb4_vip_key& key);
+  Result<std::vector<lb4_vip_key>> natAddrs() const;
+
+  // Interfaces NAT may XDP_REDIRECT to (lb4_tx_ports). Must be called in the
+  // network namespace of the interfaces: a devmap resolves ifindexes there.
+  Status addTxPort(uint32_t ifindex);
+  Status deleteTxPort(uint32_t ifindex);
+  Result<std::vector<uint32_t>> txPorts() const;
+
   // Conntrack access for tests and diagnostics.
   Result<std::optional<lb4_flow_value>> lookupFlow(const lb4_flow_key& key) const;
   Status insertFlow(const lb4_flow_key& key, const lb4_flow_value& value);
 
-  // Runs the program once on `packet` with BPF_PROG_TEST_RUN. Returns the
-  // action and replaces `packet` with the output frame.
-  Result<uint32_t> testRun(std::vector<uint8_t>& packet) const;
+  // Runs the program once on `packet` with BPF_PROG_TEST_RUN, as received on
+  // `ingressIfindex` (0: the loopback device). Returns the action and
+  // replaces `packet` with the output frame.
+  Result<uint32_t> testRun(std::vector<uint8_t>& packet, uint32_t ingressIfindex = 0) const;
 
   // Removes every pinned map of this instance (used on `lb4ctl detach`).
   Status unpinAll();

@@ -22,6 +22,8 @@ std::string_view modeName(ForwardingMode mode) {
   switch (mode) {
     case ForwardingMode::kDr:
       return "dr";
+    case ForwardingMode::kNat:
+      return "nat";
   }
   return "?";
 }
@@ -30,7 +32,10 @@ Result<ForwardingMode> parseMode(std::string_view text) {
   if (text == "dr") {
     return ForwardingMode::kDr;
   }
-  return makeError("parse mode '{}': expected dr", text);
+  if (text == "nat") {
+    return ForwardingMode::kNat;
+  }
+  return makeError("parse mode '{}': expected dr or nat", text);
 }
 
 Status validateRingSize(uint32_t ringSize) {
@@ -127,6 +132,9 @@ Status DesiredState::addBackend(const ServiceKey& vipKey, const Endpoint& endpoi
   }
   if (vip->mode == ForwardingMode::kDr && endpoint.port != 0 && endpoint.port != vipKey.port) {
     return fail("dr mode forwards to the VIP's port; a different backend port needs nat mode");
+  }
+  if (vipKey.port == 0 && endpoint.port != 0) {
+    return fail("an all-ports VIP keeps the client's destination port; give no backend port");
   }
   if (vip->findBackend(endpoint.addr)) {
     return fail("backend already exists");

@@ -18,7 +18,7 @@
 
 namespace lb4 {
 
-enum class ForwardingMode : uint8_t { kDr = LB4_MODE_DR };
+enum class ForwardingMode : uint8_t { kDr = LB4_MODE_DR, kNat = LB4_MODE_NAT };
 std::string_view modeName(ForwardingMode mode);
 Result<ForwardingMode> parseMode(std::string_view text);
 
