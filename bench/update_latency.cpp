@@ -65,6 +65,7 @@ class Bench {
   void cleanup();
   std::optional<std::vector<uint32_t>> readRing();
   std::optional<uint32_t> ringId();
+  std::string mapDir() const;
   static std::string backendAddr(int i) {
     return "198.18." + std::to_string(4 + i / 250) + "." + std::to_string(i % 250 + 1);
   }
@@ -140,11 +141,26 @@ bool Bench::setUp() {
   return true;
 }
 
+// Where lb4d pinned its maps: the pin root or a directory under it (the
+// layout has changed between versions: <root>/<ifname>, <root>/maps).
+std::string Bench::mapDir() const {
+  std::error_code ec;
+  if (fs::exists(pinRoot_ + "/lb4_rings", ec)) {
+    return pinRoot_ + "/";
+  }
+  for (const auto& entry : fs::directory_iterator(pinRoot_, ec)) {
+    if (fs::exists(entry.path() / "lb4_rings", ec)) {
+      return entry.path().string() + "/";
+    }
+  }
+  return pinRoot_ + "/";
+}
+
 // Id of the inner map installed for the (only) VIP: every update swaps in a
 // new one, so a new id means the new table is live.
 std::optional<uint32_t> Bench::ringId() {
   if (!vips_ || !rings_) {
-    std::string dir = pinRoot_ + "/v0/";
+    std::string dir = mapDir();
     vips_ = UniqueFd(bpf_obj_get((dir + "lb4_vips").c_str()));
     rings_ = UniqueFd(bpf_obj_get((dir + "lb4_rings").c_str()));
     lb4_vip_key key{};
@@ -165,7 +181,7 @@ std::optional<uint32_t> Bench::ringId() {
 
 // The ring the kernel uses for the (only) VIP, read through the pins.
 std::optional<std::vector<uint32_t>> Bench::readRing() {
-  std::string dir = pinRoot_ + "/v0/";
+  std::string dir = mapDir();
   UniqueFd vips(bpf_obj_get((dir + "lb4_vips").c_str()));
   UniqueFd rings(bpf_obj_get((dir + "lb4_rings").c_str()));
   if (!vips || !rings) {

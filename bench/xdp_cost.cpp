@@ -505,6 +505,7 @@ int Runner::run() {
       std::vector<uint8_t> frame;
       uint64_t total = 0;
       bool verdictsOk = true;
+      uint32_t lastVerdict = 0;
       for (uint32_t i = 0; i < B; ++i) {
         frame = frameNat4;
         LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
@@ -514,15 +515,22 @@ int Runner::run() {
           break;
         }
         total += opts.duration;
-        verdictsOk = verdictsOk && (opts.retval == XDP_TX || opts.retval == XDP_REDIRECT);
+        if (opts.retval != XDP_TX && opts.retval != XDP_REDIRECT) {
+          verdictsOk = false;
+          lastVerdict = opts.retval;
+        }
       }
       auto after = hot->dp->globalStats();
-      std::string why = !verdictsOk ? "verdict not TX/REDIRECT" : "";
-      if (before && after && why.empty()) {
+      // TODO(bench): NAT forwards only when bpf_fib_lookup resolves the
+      // backend: run this case in a private netns with a route, a permanent
+      // neighbour and the egress in lb4_tx_ports (Dataplane::addTxPort),
+      // passing that ifindex as the ingress of the test run.
+      std::string why = !verdictsOk ? fmt::format("verdict {}, not TX/REDIRECT; ", lastVerdict) : "";
+      if (before && after) {
         for (uint32_t s = 0; s < LB4_STAT_MAX; ++s) {
           uint64_t d = (*after)[s] - (*before)[s];
-          if ((s == LB4_STAT_CT_HIT && d != B) || (s == LB4_STAT_CT_MISS && d != 0) ||
-              (s >= LB4_STAT_DROP_TRUNC_ETH && d != 0)) {
+          bool expected = (s == LB4_STAT_CT_HIT || s == LB4_STAT_TX || s == LB4_STAT_REDIRECT) && d == B;
+          if (d != 0 && !expected) {
             why += fmt::format("{} +{} ", statName(s), d);
           }
         }
