@@ -101,15 +101,19 @@ void printList(const json& vips) {
     }
     std::cout << fmt::format("  {:<28} {:>6} {:>9} {:<9} {:<17}\n", "BACKEND", "WEIGHT",
                              "EFFECTIVE", "STATE", "MAC");
+    // NAT routes to its backends through the FIB: they need no MAC.
+    bool nat = v["mode"] == "nat";
     for (const auto& b : v["backends"]) {
       std::string health = b.value("health", "serve");
-      std::string state = b["mac"].is_null()           ? "no-mac"
+      std::string state = b["mac"].is_null() && !nat   ? "no-mac"
                           : health == "remove"         ? (b["enabled"].get<bool>() ? "down*" : "down")
                           : b["drained"].get<bool>()   ? "drained"
                           : health == "quiesce"        ? "overload"
                           : b["effective_weight"] == 0 ? "no-flows"
                                                        : "serving";
-      std::string mac = b["mac"].is_null() ? "(resolving)" : b["mac"].get<std::string>();
+      std::string mac = nat                  ? "(routed)"
+                        : b["mac"].is_null() ? "(resolving)"
+                                             : b["mac"].get<std::string>();
       std::cout << fmt::format("  {:<28} {:>6} {:>9} {:<9} {:<17}\n",
                                b["address"].get<std::string>(), b["weight"].get<uint32_t>(),
                                b["effective_weight"].get<uint32_t>(), state, mac);

@@ -4,7 +4,12 @@
 //   connect N sequential TCP connections to a service; prints how many each
 //           backend answered (JSON);
 //   hold    one long-lived connection exchanging a line every interval;
-//           prints how many exchanges succeeded (JSON).
+//           prints how many exchanges succeeded (JSON);
+//   udp     N UDP requests, each answered by the backend's name; counts only
+//           replies whose source is the service address (JSON);
+//   bulk    one connection that sends N bytes and reads them back
+//           ("bulk N" to the server, which reads N bytes and returns them);
+//           prints whether every byte came back intact (JSON).
 // Every loop is bounded in count and time.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -184,12 +189,105 @@ int serve(const std::string& name, const std::string& bindAddr, uint16_t port, b
       // Echo lines until the client closes (bounded by the receive timeout).
       while (true) {
         std::string line = readLine(c);
+        if (line.rfind("bulk ", 0) == 0) {
+          // Read N bytes, then send them back.
+          size_t n = std::stoul(line.substr(5));
+          std::string data(n, '\0');
+          size_t got = 0;
+          while (got < n) {
+            ssize_t r = ::recv(c, data.data() + got, n - got, 0);
+            if (r <= 0) {
+              return;
+            }
+            got += static_cast<size_t>(r);
+          }
+          if (!sendAll(c, data)) {
+            return;
+          }
+          continue;
+        }
         if (line.empty() || !sendAll(c, name + " " + line + "\n")) {
           return;
         }
       }
     }).detach();
   }
+}
+
+int udpMany(const lb4::ServiceKey& to, int count, int timeoutMs) {
+  socklen_t len = 0;
+  sockaddr_storage ss = toSockaddr(to.addr, to.port, len);
+  std::map<std::string, int> byBackend;
+  int failed = 0;
+  int wrongSource = 0;
+  for (int i = 0; i < count; ++i) {
+    // A fresh socket (source port) per request: each is a new flow.
+    lb4::UniqueFd fd(::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    setTimeouts(fd.get(), timeoutMs);
+    std::string req = "request " + std::to_string(i);
+    if (!fd || ::sendto(fd.get(), req.data(), req.size(), 0, reinterpret_cast<sockaddr*>(&ss),
+                        len) < 0) {
+      ++failed;
+      continue;
+    }
+    char buf[512];
+    sockaddr_storage from{};
+    socklen_t flen = sizeof(from);
+    ssize_t n = ::recvfrom(fd.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &flen);
+    if (n <= 0) {
+      ++failed;
+      continue;
+    }
+    socklen_t tlen = 0;
+    sockaddr_storage want = toSockaddr(to.addr, to.port, tlen);
+    if (flen != tlen || std::memcmp(&from, &want, tlen) != 0) {
+      ++wrongSource;
+      continue;
+    }
+    std::string name(buf, static_cast<size_t>(n));
+    while (!name.empty() && name.back() == '\n') {
+      name.pop_back();
+    }
+    ++byBackend[name];
+  }
+  std::cout << "{\"ok\":" << (count - failed - wrongSource) << ",\"failed\":" << failed
+            << ",\"wrong_source\":" << wrongSource << ",\"by_backend\":{";
+  bool first = true;
+  for (const auto& [name, n] : byBackend) {
+    std::cout << (first ? "" : ",") << "\"" << name << "\":" << n;
+    first = false;
+  }
+  std::cout << "}}" << std::endl;
+  return failed == 0 && wrongSource == 0 ? 0 : 1;
+}
+
+int bulk(const lb4::ServiceKey& to, size_t bytes, int timeoutMs) {
+  lb4::UniqueFd fd = connectTo(to, timeoutMs);
+  std::string name = fd ? readLine(fd.get()) : std::string();
+  std::string data(bytes, '\0');
+  for (size_t i = 0; i < bytes; ++i) {
+    data[i] = static_cast<char>('a' + (i * 7 + i / 1000) % 26);
+  }
+  size_t received = 0;
+  bool intact = false;
+  if (!name.empty() && sendAll(fd.get(), "bulk " + std::to_string(bytes) + "\n")) {
+    // Send and receive at once: the echo may fill the buffers otherwise.
+    std::thread sender([&] { sendAll(fd.get(), data); });
+    std::string back(bytes, '\0');
+    while (received < bytes) {
+      ssize_t r = ::recv(fd.get(), back.data() + received, bytes - received, 0);
+      if (r <= 0) {
+        break;
+      }
+      received += static_cast<size_t>(r);
+    }
+    sender.join();
+    intact = received == bytes && back == data;
+  }
+  std::cout << "{\"backend\":\"" << name << "\",\"sent\":" << bytes
+            << ",\"received\":" << received << ",\"intact\":" << (intact ? "true" : "false")
+            << "}" << std::endl;
+  return intact ? 0 : 1;
 }
 
 int connectMany(const lb4::ServiceKey& to, int count, int timeoutMs, bool human) {
@@ -292,6 +390,15 @@ int main(int argc, char** argv) {
   holdCmd->add_option("--duration-ms", durationMs)->check(CLI::Range(1, 600000));
   holdCmd->add_option("--interval-ms", intervalMs)->check(CLI::Range(1, 60000));
   holdCmd->add_option("--timeout-ms", timeoutMs)->check(CLI::Range(1, 60000));
+  auto* udpCmd = app.add_subcommand("udp", "N UDP requests, one flow each");
+  udpCmd->add_option("--to", toText, "ADDR:PORT/udp")->required();
+  udpCmd->add_option("--count", count)->check(CLI::Range(1, 100000));
+  udpCmd->add_option("--timeout-ms", timeoutMs)->check(CLI::Range(1, 60000));
+  auto* bulkCmd = app.add_subcommand("bulk", "send N bytes and read them back");
+  size_t bytes = 1 << 20;
+  bulkCmd->add_option("--to", toText, "ADDR:PORT/tcp")->required();
+  bulkCmd->add_option("--bytes", bytes)->check(CLI::Range(1, 1 << 30));
+  bulkCmd->add_option("--timeout-ms", timeoutMs)->check(CLI::Range(1, 60000));
   CLI11_PARSE(app, argc, argv);
 
   std::signal(SIGPIPE, SIG_IGN);
@@ -305,6 +412,12 @@ int main(int argc, char** argv) {
   }
   if (connectCmd->parsed()) {
     return connectMany(*to, count, timeoutMs, human);
+  }
+  if (udpCmd->parsed()) {
+    return udpMany(*to, count, timeoutMs);
+  }
+  if (bulkCmd->parsed()) {
+    return bulk(*to, bytes, timeoutMs);
   }
   return hold(*to, durationMs, intervalMs, timeoutMs);
 }
