@@ -499,6 +499,9 @@ nlohmann::json Controller::statusJson() const {
           {"abi_version", LB4_ABI_VERSION},
           {"uptime_s", uptime.count()},
           {"state_file", config_.stateFile},
+          // True when this daemon took over maps pinned by an earlier one
+          // (restart or upgrade) instead of creating them.
+          {"adopted", dataplane_ ? dataplane_->adopted() : false},
           {"interfaces", ifaces},
           {"vips", state_.vips.size()},
           {"backends", backends},
