@@ -167,11 +167,15 @@ inline std::string malformedForwarded(const std::vector<uint8_t>& f) {
   if (!x.complete) {
     return "IP version or lengths inconsistent with the frame";
   }
-  if (x.proto != kTcp && x.proto != kUdp) {
-    return "not TCP/UDP";
-  }
   if (!x.v6 && (get16(f, x.l3 + 6) & 0x3fff) != 0) {
     return "IPv4 fragment";
+  }
+  if (x.proto == (x.v6 ? 58 : 1)) {
+    // An ICMP error about a VIP flow, sent on to the flow's backend.
+    return x.l4len >= 8 ? std::string() : "ICMP header beyond the IP length";
+  }
+  if (x.proto != kTcp && x.proto != kUdp) {
+    return "not TCP/UDP/ICMP";
   }
   if (x.l4len < (x.proto == kTcp ? 20u : 8u)) {
     return "L4 header beyond the IP length";

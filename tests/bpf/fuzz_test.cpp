@@ -15,14 +15,21 @@
 //     MAC), and one flow always goes to the same backend;
 //   - every drop is counted under exactly one reason, and nothing else is.
 //
-// CTest runs a fixed seed and 100k frames. For a long run:
+// NAT services are included (the test runs in a namespace of its own with a
+// route and neighbours to the NAT backends, so translated frames are
+// redirected and checked: backend address and port, client side unchanged,
+// checksums). CTest runs a fixed seed and 100k frames. For a long run:
 //   LB4_FUZZ_PACKETS=10000000 LB4_FUZZ_SEED=$RANDOM
 //     build/tests/bpf/lb4_bpf_fuzz_tests --gtest_filter='XdpFuzz*'
 // (both variables on the command line of the test binary).
 // Failing frames are printed as hex; they become regression tests in
 // fuzz_regression_test.cpp.
+#include <fcntl.h>
 #include <linux/bpf.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -107,7 +114,33 @@ vips:
     ring_size: 7
     backends:
       - {address: "2001:db8:2::4", mac: "02:00:00:00:03:04"}
+#NAT
 )";
+
+#ifdef LB4_MODE_NAT
+// NAT services: destination address and port translated. Where the frame
+// goes next depends on the FIB of the namespace the test runs in (usually
+// no route: dropped as DROP_FIB, or left to the kernel translated).
+constexpr const char* kFuzzNatConfig = R"(
+  - vip: 198.18.1.5:80/tcp
+    mode: nat
+    ring_size: 13
+    backends:
+      - {address: "198.18.3.1:8080"}
+      - {address: "198.18.3.2"}
+  - vip: 198.18.1.5:53/udp
+    mode: nat
+    ring_size: 13
+    backends:
+      - {address: "198.18.3.3:5353"}
+  - vip: "[2001:db8:1::5]:443/tcp"
+    mode: nat
+    ring_size: 13
+    backends:
+      - {address: "[2001:db8:3::1]:8443"}
+      - {address: "2001:db8:3::2", weight: 0}
+)";
+#endif
 
 // Stats that are not drop reasons; every other index of lb4_stats is one.
 bool isDropReason(uint32_t index) {
@@ -140,7 +173,9 @@ struct Model {
   struct Vip {
     bool allPorts = false;
     bool hasBackends = false;
-    std::set<MacAddress> macs;  // enabled backends in its ring
+    bool nat = false;
+    std::set<MacAddress> macs;  // enabled backends in its ring (DR)
+    std::map<std::string, uint16_t> natBackends;  // NAT: address bytes -> port (0 = the VIP's)
   };
   std::map<std::string, Vip> services;  // addrKey + port (host order, 0 = all ports)
   std::set<std::string> vipAddrs;       // addrKey of every VIP address and proto
@@ -165,12 +200,57 @@ struct Model {
 class XdpFuzzTest : public ::testing::Test {
  protected:
   void SetUp() override {
+#ifdef LB4_MODE_NAT
+    enterRoutedNamespace();
+    if (HasFatalFailure()) {
+      return;
+    }
+#endif
     auto dp = Dataplane::open({.pinDir = "", .conntrackSize = 4096});
     ASSERT_TRUE(dp.ok()) << dp.error();
     dp_ = std::move(*dp);
-    auto cfg = parseConfig(kFuzzConfig, "fuzz.yaml");
+    std::string text = kFuzzConfig;
+#ifdef LB4_MODE_NAT
+    text.replace(text.find("#NAT"), 4, kFuzzNatConfig);
+#endif
+    auto cfg = parseConfig(text, "fuzz.yaml");
     ASSERT_TRUE(cfg.ok()) << cfg.error();
     load(cfg->initial);
+#ifdef LB4_MODE_NAT
+    ASSERT_TRUE(dp_->addTxPort(if_nametoindex("fzb")).ok());
+#endif
+  }
+
+  void TearDown() override {
+    dp_.reset();
+    if (home_ >= 0) {
+      EXPECT_EQ(::setns(home_, CLONE_NEWNET), 0);
+      ::close(home_);
+      std::system(("ip netns del " + ns_).c_str());
+    }
+  }
+
+  // NAT asks the FIB of the test's namespace for the next hop: run in a
+  // namespace of our own with a route and neighbour entries to the NAT
+  // backends, so translated frames are routed (XDP_REDIRECT) and checked.
+  void enterRoutedNamespace() {
+    ns_ = "lb4fz" + std::to_string(::getpid());
+    std::string n = "ip -n " + ns_ + " ";
+    std::string script = "set -e; ip netns del " + ns_ + " 2>/dev/null || true; ip netns add " +
+                         ns_ + "; " + n + "link set lo up; " + n +
+                         "link add fzb type veth peer name fzbp; " + n + "link set fzb up; " + n +
+                         "link set fzbp up; " + n + "addr add 198.18.3.254/24 dev fzb; " + n +
+                         "addr add 2001:db8:3::fe/64 dev fzb nodad; ";
+    for (const char* b : {"198.18.3.1", "198.18.3.2", "198.18.3.3", "2001:db8:3::1", "2001:db8:3::2"}) {
+      script += n + "neigh add " + b + " lladdr 02:00:00:00:04:01 dev fzb nud permanent; ";
+    }
+    script += "ip netns exec " + ns_ + " sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1";
+    ASSERT_EQ(std::system(script.c_str()), 0) << script;
+    home_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    int target = ::open(("/run/netns/" + ns_).c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(target, 0);
+    ASSERT_EQ(::setns(target, CLONE_NEWNET), 0) << std::strerror(errno);
+    ::close(target);
   }
 
   // Writes the state into the maps the way lb4d does: backends with a MAC
@@ -182,6 +262,7 @@ class XdpFuzzTest : public ::testing::Test {
       std::string a = addrKey(vip.key.addr.bytes.data(), v6, static_cast<uint8_t>(vip.key.proto));
       Model::Vip& mv = model_.services[Model::serviceKey(a, vip.key.port)];
       mv.allPorts = vip.key.port == 0;
+      mv.nat = vip.mode != ForwardingMode::kDr;
       model_.vipAddrs.insert(a);
       model_.keys.push_back(vip.key);
       std::vector<MaglevBackend> inputs;
@@ -192,6 +273,17 @@ class XdpFuzzTest : public ::testing::Test {
           std::memcpy(entry.mac, b.mac->data(), 6);
           entry.flags = LB4_BACKEND_F_ENABLED;
         }
+#ifdef LB4_MODE_NAT
+        if (mv.nat) {  // NAT backends need no MAC: the FIB gives the next hop
+          entry.flags = LB4_BACKEND_F_ENABLED;
+          lb4_vip_key natKey{};
+          std::memcpy(natKey.addr, entry.addr, 16);
+          natKey.proto = static_cast<uint8_t>(vip.key.proto);
+          natKey.family = entry.family;
+          auto st = dp_->addNatAddr(natKey);
+          ASSERT_TRUE(st.ok()) << st.error();
+        }
+#endif
         entry.port = htons(b.endpoint.port);
         entry.family = static_cast<uint8_t>(b.endpoint.addr.family);
         entry.gen = b.gen;
@@ -200,9 +292,14 @@ class XdpFuzzTest : public ::testing::Test {
         for (uint8_t proto : {fuzz::kTcp, fuzz::kUdp, uint8_t{1}, uint8_t{58}}) {
           model_.backendAddrs.insert(addrKey(b.endpoint.addr.bytes.data(), v6, proto));
         }
-        if (b.mac && b.weight > 0 && !b.drained) {
+        if ((b.mac || mv.nat) && b.weight > 0 && !b.drained) {
           inputs.push_back({.id = b.id, .weight = b.weight, .key = b.endpoint.toString()});
-          mv.macs.insert(*b.mac);
+          if (mv.nat) {
+            mv.natBackends[std::string(reinterpret_cast<const char*>(b.endpoint.addr.bytes.data()),
+                                       v6 ? 16 : 4)] = b.endpoint.port;
+          } else {
+            mv.macs.insert(*b.mac);
+          }
         }
       }
       mv.hasBackends = !inputs.empty();
@@ -419,8 +516,19 @@ class XdpFuzzTest : public ::testing::Test {
   struct Counts {
     uint64_t frames = 0, pass = 0, drop = 0, tx = 0, redirect = 0, refused = 0;
     uint64_t l4LengthOdd = 0;  // forwarded with an odd UDP length / TCP offset
+    uint64_t nat = 0;          // translated by NAT (any verdict)
+    uint64_t natToKernel = 0;  // of which passed to the kernel
+    uint64_t icmpForwarded = 0;  // ICMP errors sent on to a flow's backend
     std::map<uint32_t, uint64_t> dropReasons;
   };
+
+  static std::string flowOf(const std::vector<uint8_t>& f, const Layers& x) {
+    std::string flow(reinterpret_cast<const char*>(x.src), x.v6 ? 16 : 4);
+    flow.append(reinterpret_cast<const char*>(x.dst), x.v6 ? 16 : 4);
+    flow.append(reinterpret_cast<const char*>(&f[x.l4]), 4);
+    flow.push_back(static_cast<char>(x.proto));
+    return flow;
+  }
 
   // Runs one frame and checks every invariant; returns a description of
   // the first violation, empty when there is none.
@@ -452,7 +560,11 @@ class XdpFuzzTest : public ::testing::Test {
     switch (*action) {
       case XDP_PASS:
         ++counts.pass;
+#ifdef LB4_MODE_NAT
+        if (delta(LB4_STAT_PASS) + delta(LB4_STAT_FWD_KERNEL) != 1) {
+#else
         if (delta(LB4_STAT_PASS) != 1) {
+#endif
           return "PASS not counted once";
         }
         break;
@@ -471,6 +583,11 @@ class XdpFuzzTest : public ::testing::Test {
         break;
       case XDP_REDIRECT:
         ++counts.redirect;
+#ifdef LB4_MODE_NAT
+        if (delta(LB4_STAT_REDIRECT) != 1) {
+          return "REDIRECT not counted once";
+        }
+#endif
         break;
       default:
         return fmt::format("action {}", *action);
@@ -482,7 +599,20 @@ class XdpFuzzTest : public ::testing::Test {
       return fmt::format("frame not for a VIP: action {}, {}", *action,
                          out == in ? "unchanged" : "changed");
     }
-    if (*action == XDP_TX || *action == XDP_REDIRECT) {
+    // NAT hands translated frames it cannot route itself to the kernel.
+    const Model::Vip* natVip = nullptr;
+    if (xin.complete && (xin.proto == fuzz::kTcp || xin.proto == fuzz::kUdp) && xin.l4len >= 8) {
+      natVip = model_.lookup(xin, fuzz::get16(in, xin.l4 + 2));
+      natVip = natVip && natVip->nat ? natVip : nullptr;
+    }
+    bool translated = *action == XDP_PASS && natVip && out != in;
+    if (translated) {
+      ++counts.natToKernel;
+    }
+    if (*action == XDP_PASS && out != in && !translated) {
+      return "PASS changed a frame that is not for a NAT service";
+    }
+    if (*action == XDP_TX || *action == XDP_REDIRECT || translated) {
       if (auto why = fuzz::malformedForwarded(out); !why.empty()) {
         return "forwarded a malformed frame: " + why;
       }
@@ -493,12 +623,38 @@ class XdpFuzzTest : public ::testing::Test {
       if (fuzz::l4ChecksumOk(in, xin) && !fuzz::l4ChecksumOk(out, xo)) {
         return "L4 checksum broken by the rewrite";
       }
+      if (xo.proto == (xo.v6 ? 58 : 1)) {
+        ++counts.icmpForwarded;  // its inner header named a VIP flow
+        return {};
+      }
       uint16_t dport = fuzz::get16(in, xin.l4 + 2);
       const Model::Vip* vip = xin.complete ? model_.lookup(xin, dport) : nullptr;
       MacAddress dstMac;
       std::memcpy(dstMac.data(), out.data(), 6);
       if (!vip) {
         return "forwarded a frame that is not for a configured service";
+      }
+      if (vip->nat) {
+        std::string dst(reinterpret_cast<const char*>(xo.dst), xo.v6 ? 16 : 4);
+        auto b = vip->natBackends.find(dst);
+        if (b == vip->natBackends.end()) {
+          return "NAT sent a frame to an address that is not an enabled backend of the service";
+        }
+        uint16_t port = b->second ? b->second : dport;
+        if (fuzz::get16(out, xo.l4 + 2) != port) {
+          return fmt::format("NAT sent a frame to port {} instead of {}", fuzz::get16(out, xo.l4 + 2),
+                             port);
+        }
+        if (fuzz::get16(out, xo.l4) != fuzz::get16(in, xin.l4) ||
+            std::memcmp(xo.src, xin.src, xin.v6 ? 16 : 4) != 0) {
+          return "NAT changed the client's address or port";
+        }
+        auto [it, fresh] = natFlows_.emplace(flowOf(in, xin), dst);
+        if (!fresh && it->second != dst) {
+          return "one NAT flow sent to two backends";
+        }
+        ++counts.nat;
+        return {};
       }
       if (!vip->macs.count(dstMac)) {
         return "forwarded to a MAC that is not an enabled backend of the service: " +
@@ -514,11 +670,7 @@ class XdpFuzzTest : public ::testing::Test {
         return "direct routing changed more than the MACs";
       }
       // One flow, one backend (the configuration does not change here).
-      std::string flow(reinterpret_cast<const char*>(xin.src), xin.v6 ? 16 : 4);
-      flow.append(reinterpret_cast<const char*>(xin.dst), xin.v6 ? 16 : 4);
-      flow.append(reinterpret_cast<const char*>(&in[xin.l4]), 4);
-      flow.push_back(static_cast<char>(xin.proto));
-      auto [it, fresh] = flows_.emplace(flow, dstMac);
+      auto [it, fresh] = flows_.emplace(flowOf(in, xin), dstMac);
       if (!fresh && it->second != dstMac) {
         return "one flow sent to two backends";
       }
@@ -527,7 +679,16 @@ class XdpFuzzTest : public ::testing::Test {
     if (plain && xin.complete && (xin.proto == fuzz::kTcp || xin.proto == fuzz::kUdp)) {
       const Model::Vip* vip = model_.lookup(xin, fuzz::get16(in, xin.l4 + 2));
       bool fragment = !xin.v6 && (fuzz::get16(in, xin.l3 + 6) & 0x3fff) != 0;
-      if (vip && !fragment && vip->hasBackends && *action != XDP_TX) {
+#ifdef LB4_MODE_NAT
+      if (vip && vip->nat && !fragment && vip->hasBackends &&
+          !(*action == XDP_TX || *action == XDP_REDIRECT || (*action == XDP_PASS && out != in) ||
+            (*action == XDP_DROP &&
+             (reason == LB4_STAT_DROP_FIB || reason == LB4_STAT_DROP_FRAG_NEEDED)))) {
+        return fmt::format("valid frame to a NAT service: action {} (drop reason {})", *action,
+                           reason);
+      }
+#endif
+      if (vip && !vip->nat && !fragment && vip->hasBackends && *action != XDP_TX) {
         return fmt::format("valid frame to a service with backends: action {}", *action);
       }
       if (vip && !fragment && !vip->hasBackends &&
@@ -561,8 +722,11 @@ class XdpFuzzTest : public ::testing::Test {
   }
 
   std::unique_ptr<Dataplane> dp_;
+  std::string ns_;
+  int home_ = -1;
   Model model_;
   std::map<std::string, MacAddress> flows_;
+  std::map<std::string, std::string> natFlows_;
 };
 
 TEST_F(XdpFuzzTest, RandomAndMutatedFramesKeepEveryInvariant) {
@@ -577,8 +741,10 @@ TEST_F(XdpFuzzTest, RandomAndMutatedFramesKeepEveryInvariant) {
   }
   std::cout << fmt::format(
                    "fuzz seed {}: {} frames in {:.1f} s: pass {} drop {} tx {} redirect {}; "
-                   "drops by reason{}; forwarded with an odd UDP length or TCP offset: {}\n",
-                   seed, c.frames, secs, c.pass, c.drop, c.tx, c.redirect, reasons, c.l4LengthOdd);
+                   "drops by reason{}; NAT-translated {} (to the kernel {}); forwarded with an odd UDP "
+                   "length or TCP offset: {}\n",
+                   seed, c.frames, secs, c.pass, c.drop, c.tx, c.redirect, reasons, c.nat,
+                   c.natToKernel, c.l4LengthOdd);
   EXPECT_EQ(c.frames, count);
   // The mix must reach every verdict, or the fuzzer tests less than it claims.
   EXPECT_GT(c.pass, count / 20);
