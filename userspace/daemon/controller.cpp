@@ -503,6 +503,7 @@ nlohmann::json Controller::statusJson() const {
           // (restart or upgrade) instead of creating them.
           {"adopted", dataplane_ ? dataplane_->adopted() : false},
           {"interfaces", ifaces},
+          {"adopted", dataplane_ != nullptr && dataplane_->adopted()},
           {"vips", state_.vips.size()},
           {"backends", backends},
           {"unresolved_macs", pendingMacs_.size()}};
