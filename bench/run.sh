@@ -75,8 +75,8 @@ else
   part 240 "$b/lb4_xdp_cost" --rounds 7 --repeat 1000000 --batch 100000 --flows 1048576 --json "$out/xdp_cost.json"
   part 120 "$b/lb4_control_bench" --benchmark_min_time=0.2 --benchmark_format=console \
     --benchmark_out="$out/control_bench.json" --benchmark_out_format=json
-  part 240 "$b/lb4_update_latency" --updates 1000 --build-dir "$build"
-  part 420 "$b/lb4_netns_rate" --rounds 5 --seconds 2 --lb4-build-dir "$build" --json "$out/rate.json"
+  part 330 "$b/lb4_update_latency" --updates 1000 --build-dir "$build"
+  part 360 "$b/lb4_netns_rate" --rounds 5 --seconds 1.5 --lb4-build-dir "$build" --json "$out/rate.json"
 fi
 grep -h "^control.disruption" "$out/results.txt" >"$out/disruption.txt" || true
 

@@ -11,6 +11,7 @@
 
 #include <sys/mman.h>
 
+#include <csignal>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -32,6 +33,8 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using lb4::UniqueFd;
+
+volatile sig_atomic_t gStop = 0;  // SIGINT/SIGTERM: report what was measured
 
 constexpr const char* kVip = "198.18.1.100:53/udp";
 
@@ -293,7 +296,7 @@ int Bench::run() {
   };
   Op ops[3] = {{"add-backend", {}, {}, 0}, {"set-weight", {}, {}, 0}, {"del-backend", {}, {}, 0}};
   const std::string extra = backendAddr(o_.baseBackends);
-  for (int i = 0; i < o_.updates; ++i) {
+  for (int i = 0; i < o_.updates && !gStop; ++i) {
     int target = i % o_.baseBackends;
     std::vector<std::string> argv[3] = {
         {"add-backend", kVip, extra, "--mac", backendMac(o_.baseBackends)},
@@ -326,7 +329,7 @@ int Bench::run() {
   }
   // Baselines: a request that changes nothing, and reading a ring back.
   std::vector<double> status;
-  for (int i = 0; i < std::min(o_.updates, 100); ++i) {
+  for (int i = 0; i < std::min(o_.updates, 100) && !gStop; ++i) {
     auto t0 = Clock::now();
     ctl({"status"});
     status.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
@@ -374,5 +377,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "update_latency: needs root\n");
     return 2;
   }
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { gStop = 1; };
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
   return Bench(o).run();
 }

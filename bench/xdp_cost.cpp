@@ -19,6 +19,9 @@
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
 
+#include <net/if.h>
+#include <sched.h>
+
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -34,6 +37,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/bench_packet.h"
+#include "bench/bench_process.h"
 #include "bpf/lb4_abi.h"
 #include "cost_parts.skel.h"
 #include "lb4_floor.skel.h"
@@ -163,9 +167,15 @@ lb4_flow_key flowKeyOf(const FrameSpec& s) {
 
 // Runs `prog` on `frame` `repeat` times; returns the kernel's ns per run.
 std::optional<double> runRepeat(int prog, const std::vector<uint8_t>& frame, uint32_t repeat,
-                                uint32_t* retval) {
+                                uint32_t* retval, uint32_t ingressIfindex = 0) {
+  xdp_md md{};
+  md.data_end = static_cast<uint32_t>(frame.size());
+  md.ingress_ifindex = ingressIfindex;
   LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
-              .data_size_in = static_cast<uint32_t>(frame.size()), .repeat = static_cast<int>(repeat));
+              .data_size_in = static_cast<uint32_t>(frame.size()),
+              .ctx_in = ingressIfindex ? &md : nullptr,
+              .ctx_size_in = ingressIfindex ? static_cast<uint32_t>(sizeof(md)) : 0u,
+              .repeat = static_cast<int>(repeat));
   if (bpf_prog_test_run_opts(prog, &opts) != 0) {
     std::perror("xdp_cost: BPF_PROG_TEST_RUN");
     return std::nullopt;
@@ -258,7 +268,13 @@ class Runner {
   void report(double txFloor);
   void instructionCounts();
 
+  // Moves the process into a new network namespace holding the routes the
+  // NAT case needs; sets natIngress_/natEgress_ (0 when that failed).
+  void natNetns();
+
   Options o_;
+  uint32_t natIngress_ = 0;
+  uint32_t natEgress_ = 0;
   std::vector<Figure> figures_;
   std::map<std::string, int> progFds_;
 };
@@ -298,7 +314,36 @@ void Runner::instructionCounts() {
   }
 }
 
+void Runner::natNetns() {
+#ifdef LB4_MODE_NAT
+  if (::unshare(CLONE_NEWNET) != 0) {
+    std::perror("xdp_cost: unshare(CLONE_NEWNET)");
+    return;
+  }
+  auto ip = [](std::vector<std::string> args) {
+    args.insert(args.begin(), "ip");
+    return lb4::bench::run(args) == 0;
+  };
+  bool ok = ip({"link", "set", "lo", "up"}) &&
+            ip({"link", "add", "nat0", "type", "veth", "peer", "name", "nat1"}) &&
+            ip({"link", "set", "nat0", "up"}) && ip({"link", "set", "nat1", "up"}) &&
+            ip({"addr", "add", "198.18.2.254/24", "dev", "nat0"}) &&
+            ip({"addr", "add", "198.18.0.254/24", "dev", "nat1"});
+  std::ofstream("/proc/sys/net/ipv4/conf/all/forwarding") << "1\n";
+  for (uint32_t id = 1; ok && id <= o_.backends; ++id) {
+    ok = ip({"neigh", "replace", "198.18.2." + std::to_string(id % 250 + 1), "lladdr",
+             fmt::format("02:00:00:00:{:02x}:{:02x}", id >> 8, id & 0xff), "dev", "nat0", "nud",
+             "permanent"});
+  }
+  if (ok) {
+    natIngress_ = if_nametoindex("nat1");
+    natEgress_ = if_nametoindex("nat0");
+  }
+#endif
+}
+
 int Runner::run() {
+  natNetns();
   if (!lb4::bench::pinToCpu(o_.cpu)) {
     std::perror("xdp_cost: pin to CPU");
     return 1;
@@ -379,13 +424,13 @@ int Runner::run() {
   }
 
 #ifdef LB4_MODE_NAT
-  // Hook for the NAT data plane: a NAT VIP on its own address, same ring.
-  // If NAT needs more configuration than a VIP (a devmap, routes), its
-  // counters will disagree and the figure is not reported until it is set
-  // up here.
+  // NAT: a NAT VIP on its own address, same ring and backends. It forwards
+  // only when bpf_fib_lookup resolves the backend, so the process runs in
+  // its own network namespace (see natNetns) where the frame arrives on
+  // nat1 and the backends' subnet is on nat0, an lb4_tx_ports member.
   bool natReady = false;
   std::vector<uint8_t> frameNat4;
-  {
+  if (natIngress_ != 0) {
     lb4_vip_key key{};
     auto a = parseAddr("198.18.1.101");
     std::memcpy(key.addr, a.data(), 4);
@@ -393,16 +438,22 @@ int Runner::run() {
     key.proto = IPPROTO_TCP;
     key.family = LB4_AF_INET;
     lb4_vip_value v{.vip_id = 0, .ring_size = o_.ringSize, .mode = LB4_MODE_NAT, .flags = 0, .pad = 0};
-    if (auto st = hot->dp->upsertVip(key, v); st) {
+    auto st = hot->dp->upsertVip(key, v);
+    if (st) {
+      st = hot->dp->addTxPort(natEgress_);
+    }
+    if (st) {
       FrameSpec s = clientFlow(0xfffff1);
       s.dst = a;
       frameNat4 = buildFrame(s);
       std::vector<uint8_t> copy = frameNat4;
-      (void)hot->dp->testRun(copy);
+      (void)hot->dp->testRun(copy, natIngress_);
       natReady = true;
     } else {
       std::cout << "xdp_cost.lb4_v4_tcp_nat_established NOT REPORTED (" << st.error() << ")\n";
     }
+  } else {
+    std::cout << "xdp_cost.lb4_v4_tcp_nat_established NOT REPORTED (no namespace for NAT routes)\n";
   }
 #else
   std::cout << "xdp_cost.lb4_v4_tcp_nat_established NOT MEASURED (no LB4_MODE_NAT in this build)\n";
@@ -508,8 +559,12 @@ int Runner::run() {
       uint32_t lastVerdict = 0;
       for (uint32_t i = 0; i < B; ++i) {
         frame = frameNat4;
+        xdp_md md{};
+        md.data_end = static_cast<uint32_t>(frame.size());
+        md.ingress_ifindex = natIngress_;
         LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
-                    .data_size_in = static_cast<uint32_t>(frame.size()), .repeat = 1);
+                    .data_size_in = static_cast<uint32_t>(frame.size()), .ctx_in = &md,
+                    .ctx_size_in = sizeof(md), .repeat = 1);
         if (bpf_prog_test_run_opts(lb4Hot, &opts) != 0) {
           verdictsOk = false;
           break;
@@ -521,10 +576,6 @@ int Runner::run() {
         }
       }
       auto after = hot->dp->globalStats();
-      // TODO(bench): NAT forwards only when bpf_fib_lookup resolves the
-      // backend: run this case in a private netns with a route, a permanent
-      // neighbour and the egress in lb4_tx_ports (Dataplane::addTxPort),
-      // passing that ifindex as the ingress of the test run.
       std::string why = !verdictsOk ? fmt::format("verdict {}, not TX/REDIRECT; ", lastVerdict) : "";
       if (before && after) {
         for (uint32_t s = 0; s < LB4_STAT_MAX; ++s) {
@@ -555,8 +606,13 @@ int Runner::run() {
                           Part{"part_lru40_update", parts->progs.part_lru40_update},
                           Part{"part_percpu_counter_add", parts->progs.part_percpu_add},
                           Part{"part_ktime_get_ns", parts->progs.part_ktime},
-                          Part{"part_jiffies64", parts->progs.part_jiffies64}}) {
-      auto ns = runRepeat(bpf_program__fd(p.prog), frameEst4, R / 4, &retval);
+                          Part{"part_jiffies64", parts->progs.part_jiffies64},
+                          Part{"part_fib_lookup", parts->progs.part_fib_lookup}}) {
+      if (p.prog == parts->progs.part_fib_lookup && natIngress_ == 0) {
+        continue;
+      }
+      auto ns = runRepeat(bpf_program__fd(p.prog), frameEst4, R / 4, &retval,
+                          p.prog == parts->progs.part_fib_lookup ? natIngress_ : 0);
       if (ns && retval == XDP_DROP) {
         figure(p.name, "repeat, minus xdp_drop").ns.push_back(*ns - *dropR);
       } else {

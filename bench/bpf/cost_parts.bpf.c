@@ -140,6 +140,23 @@ int part_ktime(struct xdp_md *ctx)
 	return bpf_ktime_get_ns() ? XDP_DROP : XDP_ABORTED;
 }
 
+/* A FIB lookup of 198.18.2.2 from the ingress interface (NAT's next hop). */
+SEC("xdp")
+int part_fib_lookup(struct xdp_md *ctx)
+{
+	struct bpf_fib_lookup fib = {};
+
+	fib.family = 2; /* AF_INET */
+	fib.l4_protocol = 6;
+	fib.tot_len = 40;
+	fib.ipv4_src = __builtin_bswap32(0xc6124001); /* 198.18.64.1 */
+	fib.ipv4_dst = __builtin_bswap32(0xc6120202); /* 198.18.2.2 */
+	fib.ifindex = ctx->ingress_ifindex;
+	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)
+		return XDP_ABORTED;
+	return XDP_DROP;
+}
+
 SEC("xdp")
 int part_jiffies64(struct xdp_md *ctx)
 {
