@@ -193,3 +193,28 @@ TEST(ConfigTest, HostileStructureIsAnErrorNotACrash) {
 
 }  // namespace
 }  // namespace lb4
+
+namespace lb4 {
+namespace {
+
+TEST(ConfigTest, NatConntrackTimeouts) {
+  auto defaults = parseConfig("", "lb4.yaml");
+  ASSERT_TRUE(defaults.ok()) << defaults.error();
+  EXPECT_EQ(defaults->tcpTimeoutS, static_cast<uint32_t>(LB4_DEFAULT_TCP_TIMEOUT));
+  EXPECT_EQ(defaults->tcpFinTimeoutS, static_cast<uint32_t>(LB4_DEFAULT_TCP_FIN_TIMEOUT));
+  EXPECT_EQ(defaults->udpTimeoutS, static_cast<uint32_t>(LB4_DEFAULT_UDP_TIMEOUT));
+  auto cfg = parseConfig(
+      "conntrack_tcp_timeout_s: 600\nconntrack_tcp_fin_timeout_s: 5\nconntrack_udp_timeout_s: 60\n",
+      "lb4.yaml");
+  ASSERT_TRUE(cfg.ok()) << cfg.error();
+  EXPECT_EQ(cfg->tcpTimeoutS, 600U);
+  EXPECT_EQ(cfg->tcpFinTimeoutS, 5U);
+  EXPECT_EQ(cfg->udpTimeoutS, 60U);
+  auto bad = parseConfig("conntrack_udp_timeout_s: 0\n", "lb4.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error(),
+            "config lb4.yaml:1: conntrack_udp_timeout_s: must be from 1 to 86400 seconds");
+}
+
+}  // namespace
+}  // namespace lb4
