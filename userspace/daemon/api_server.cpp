@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -51,27 +52,41 @@ Status ApiServer::listen() {
     ::unlink(path_.c_str());
   }
   // Created with no permissions for others, then opened to the group if set.
+  // Bound and listening under a temporary name first, then renamed into
+  // place: a client that sees the path can connect (between bind() and
+  // listen() a connect() would be refused).
+  std::string tmp = path_ + ".new";
+  ::unlink(tmp.c_str());
   mode_t old = ::umask(0177);
   asio::error_code ec;
   acceptor_.open(Stream(), ec);
   if (!ec) {
-    acceptor_.bind(Stream::endpoint(path_), ec);
+    acceptor_.bind(Stream::endpoint(tmp), ec);
   }
   ::umask(old);
   if (!ec) {
     acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   }
   if (ec) {
+    ::unlink(tmp.c_str());
     return makeError("listen on {}: {}", path_, ec.message());
   }
   if (!group_.empty()) {
     struct group* gr = ::getgrnam(group_.c_str());
     if (!gr) {
+      ::unlink(tmp.c_str());
       return makeError("listen on {}: no such group '{}'", path_, group_);
     }
-    if (::chown(path_.c_str(), 0, gr->gr_gid) != 0 || ::chmod(path_.c_str(), 0660) != 0) {
-      return makeError("listen on {}: set group {}: {}", path_, group_, std::strerror(errno));
+    if (::chown(tmp.c_str(), 0, gr->gr_gid) != 0 || ::chmod(tmp.c_str(), 0660) != 0) {
+      int err = errno;
+      ::unlink(tmp.c_str());
+      return makeError("listen on {}: set group {}: {}", path_, group_, std::strerror(err));
     }
+  }
+  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return makeError("listen on {}: {}", path_, std::strerror(err));
   }
   asio::co_spawn(io_, acceptLoop(), asio::detached);
   spdlog::info("control socket {}", path_);
