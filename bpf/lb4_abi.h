@@ -18,7 +18,7 @@
 #endif
 
 /* Layout version of every pinned map; stored in lb4_config.abi_version. */
-#define LB4_ABI_VERSION 2
+#define LB4_ABI_VERSION 3
 
 #define LB4_MAX_VIPS 1024
 #define LB4_MAX_BACKENDS 4096
@@ -122,8 +122,10 @@ struct lb4_config {
 	__u32 tcp_timeout;       /* NAT: seconds an idle established TCP flow is kept */
 	__u32 tcp_fin_timeout;   /* NAT: seconds a TCP flow is kept after FIN/RST (idle) */
 	__u32 udp_timeout;       /* NAT: seconds an idle UDP flow is kept */
+	__u32 nat_backends;      /* entries of lb4_nat_addrs (kept by Dataplane); 0 lets
+				  * traffic that is not for a VIP skip that lookup */
 };
-LB4_STATIC_ASSERT(sizeof(struct lb4_config) == 16, "lb4_config size");
+LB4_STATIC_ASSERT(sizeof(struct lb4_config) == 20, "lb4_config size");
 
 /* Packet and byte counters, per CPU, per VIP and per backend. */
 struct lb4_traffic {

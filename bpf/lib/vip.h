@@ -60,6 +60,17 @@ static __always_inline int lookup_nat_addr(const __u8 *addr, __u8 proto,
 					   __u8 family)
 {
 	struct lb4_vip_key key;
+	struct lb4_config *cfg;
+	__u32 zero = 0;
+
+	/*
+	 * Without NAT VIPs (direct routing only) the hash lookup is skipped:
+	 * lb4_config is an array, whose lookup the verifier inlines, so traffic
+	 * that is not for a VIP costs one hash lookup instead of two.
+	 */
+	cfg = bpf_map_lookup_elem(&lb4_config, &zero);
+	if (!cfg || cfg->nat_backends == 0)
+		return 0;
 
 	__builtin_memset(&key, 0, sizeof(key));
 	__builtin_memcpy(key.addr, addr, sizeof(key.addr));

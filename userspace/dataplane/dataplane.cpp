@@ -316,6 +316,11 @@ int Dataplane::programFd() const { return bpf_program__fd(skel_->progs.lb4_xdp);
 Status Dataplane::setConfig(const lb4_config& config) {
   lb4_config cfg = config;
   cfg.abi_version = LB4_ABI_VERSION;
+  auto nat = natAddrs();
+  if (!nat) {
+    return std::move(nat).takeError();
+  }
+  cfg.nat_backends = static_cast<uint32_t>(nat->size());
   uint32_t key = 0;
   if (bpf_map__update_elem(skel_->maps.lb4_config, &key, sizeof(key), &cfg, sizeof(cfg),
                            BPF_ANY) != 0) {
@@ -668,7 +673,15 @@ Status Dataplane::addNatAddr(const lb4_vip_key& key) {
                            BPF_ANY) != 0) {
     return makeError("update map lb4_nat_addrs: {}: {}", formatVipKey(key), errnoText(errno));
   }
-  return {};
+  return storeNatCount();
+}
+
+Status Dataplane::storeNatCount() {
+  auto cfg = config();
+  if (!cfg) {
+    return std::move(cfg).takeError();
+  }
+  return setConfig(*cfg);
 }
 
 Status Dataplane::deleteNatAddr(const lb4_vip_key& key) {
@@ -677,7 +690,7 @@ Status Dataplane::deleteNatAddr(const lb4_vip_key& key) {
     return makeError("delete from map lb4_nat_addrs: {}: {}", formatVipKey(key),
                      errnoText(errno));
   }
-  return {};
+  return storeNatCount();
 }
 
 namespace {

@@ -71,6 +71,8 @@ class Dataplane {
   Status addNatAddr(const lb4_vip_key& key);
   Status deleteNatAddr(const lb4_vip_key& key);
   Result<std::vector<lb4_vip_key>> natAddrs() const;
+  // Writes the number of lb4_nat_addrs entries into lb4_config.nat_backends.
+  Status storeNatCount();
 
   // Interfaces NAT may XDP_REDIRECT to (lb4_tx_ports). Must be called in the
   // network namespace of the interfaces: a devmap resolves ifindexes there.
