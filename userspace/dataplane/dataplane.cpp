@@ -2,6 +2,7 @@
 // typed access to every map. All libbpf calls of the control plane live here
 // and in xdp_attach.cpp.
 #include "userspace/dataplane/dataplane.h"
+#include "userspace/dataplane/library_log.h"
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -26,13 +27,10 @@
 #include "lb4_xdp.skel.h"
 
 namespace lb4 {
-namespace {
+namespace detail {
 
-constexpr const char* kBpffsRoot = "/sys/fs/bpf";
-
-std::string errnoText(int err) { return std::strerror(err < 0 ? -err : err); }
-
-int libbpfPrint(enum libbpf_print_level level, const char* format, va_list args) {
+int logLibraryMessage(std::string_view library, spdlog::level::level_enum level,
+                      const char* format, va_list args) {
   char buf[2048];
   int n = std::vsnprintf(buf, sizeof(buf), format, args);
   if (n <= 0) {
@@ -42,19 +40,25 @@ int libbpfPrint(enum libbpf_print_level level, const char* format, va_list args)
   while (!text.empty() && text.back() == '\n') {
     text.remove_suffix(1);
   }
-  if (text.starts_with("libbpf: ")) {
-    text.remove_prefix(8);
+  if (text.starts_with(library) && text.substr(library.size()).starts_with(": ")) {
+    text.remove_prefix(library.size() + 2);
   }
-  switch (level) {
-    case LIBBPF_WARN:
-      spdlog::warn("libbpf: {}", text);
-      break;
-    case LIBBPF_INFO:  // chatty (e.g. libxdp's dispatcher probe): debug
-    case LIBBPF_DEBUG:
-      spdlog::debug("libbpf: {}", text);
-      break;
-  }
+  spdlog::log(level, "{}: {}", library, text);
   return n;
+}
+
+}  // namespace detail
+
+namespace {
+
+constexpr const char* kBpffsRoot = "/sys/fs/bpf";
+
+std::string errnoText(int err) { return std::strerror(err < 0 ? -err : err); }
+
+int libbpfPrint(enum libbpf_print_level level, const char* format, va_list args) {
+  // libbpf's info level is chatty (e.g. libxdp's dispatcher probe): debug.
+  return detail::logLibraryMessage(
+      "libbpf", level == LIBBPF_WARN ? spdlog::level::warn : spdlog::level::debug, format, args);
 }
 
 void installLibbpfLogging() {

@@ -23,6 +23,7 @@
 #include <xdp/libxdp.h>
 
 #include "userspace/dataplane/dataplane.h"
+#include "userspace/dataplane/library_log.h"
 
 namespace lb4 {
 namespace {
@@ -38,30 +39,10 @@ std::string libxdpText(int err) {
 }
 
 int libxdpPrint(enum libxdp_print_level level, const char* format, va_list args) {
-  char buf[2048];
-  int n = std::vsnprintf(buf, sizeof(buf), format, args);
-  if (n <= 0) {
-    return 0;
-  }
-  std::string_view text(buf, std::min<size_t>(static_cast<size_t>(n), sizeof(buf) - 1));
-  while (!text.empty() && text.back() == '\n') {
-    text.remove_suffix(1);
-  }
-  if (text.starts_with("libxdp: ")) {
-    text.remove_prefix(8);
-  }
-  switch (level) {
-    case LIBXDP_WARN:
-      spdlog::warn("libxdp: {}", text);
-      break;
-    case LIBXDP_INFO:
-      spdlog::info("libxdp: {}", text);
-      break;
-    case LIBXDP_DEBUG:
-      spdlog::debug("libxdp: {}", text);
-      break;
-  }
-  return n;
+  spdlog::level::level_enum to = level == LIBXDP_WARN   ? spdlog::level::warn
+                                 : level == LIBXDP_INFO ? spdlog::level::info
+                                                        : spdlog::level::debug;
+  return detail::logLibraryMessage("libxdp", to, format, args);
 }
 
 void installLibxdpLogging() {
