@@ -127,6 +127,17 @@ struct lb4_config {
 };
 LB4_STATIC_ASSERT(sizeof(struct lb4_config) == 20, "lb4_config size");
 
+/*
+ * Passive health signals, per CPU, per backend id: what a backend's own
+ * replies say about new connections. Counted on the NAT reply path, the
+ * only mode whose replies pass through lb4; read by lb4d's health model.
+ */
+struct lb4_signals {
+	__u64 accepted; /* SYN-ACKs from the backend */
+	__u64 refused;  /* RSTs from the backend */
+};
+LB4_STATIC_ASSERT(sizeof(struct lb4_signals) == 16, "lb4_signals size");
+
 /* Packet and byte counters, per CPU, per VIP and per backend. */
 struct lb4_traffic {
 	__u64 packets;

@@ -147,4 +147,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb4_backend_stats SEC(".maps");
 
+/* Passive health signals per backend id (NAT replies); per CPU; read by lb4d. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LB4_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct lb4_signals);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb4_backend_signals SEC(".maps");
+
 #endif /* LB4_BPF_MAPS_H */

@@ -283,6 +283,8 @@ static __always_inline int nat_reply(struct xdp_md *ctx,
 		return XDP_PASS;
 	}
 	ct_touch_reverse(ct, pkt, now);
+	if (pkt->flow.proto == IPPROTO_TCP)
+		stat_signal(ct->backend_id, pkt->tcp_flags);
 	__builtin_memcpy(addr, ct->nat_addr, sizeof(addr));
 	port = ct->nat_port;
 	ret = nat_rewrite(ctx, pkt, 0, addr, port);

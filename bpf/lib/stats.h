@@ -27,6 +27,22 @@ static __always_inline void stat_traffic(void *map, __u32 index, __u32 len)
 	}
 }
 
+/* A backend's TCP reply as a health signal: SYN-ACK accepted, RST refused. */
+static __always_inline void stat_signal(__u32 backend_id, __u8 tcp_flags)
+{
+	struct lb4_signals *s;
+
+	if (!(tcp_flags & 0x04) && (tcp_flags & 0x12) != 0x12)
+		return; /* neither RST nor SYN-ACK: nothing to say */
+	s = bpf_map_lookup_elem(&lb4_backend_signals, &backend_id);
+	if (!s)
+		return;
+	if (tcp_flags & 0x04)
+		s->refused += 1;
+	else
+		s->accepted += 1;
+}
+
 /*
  * The one place a helper's result becomes the program's verdict: drop
  * reasons are counted and become XDP_DROP; passes, transmits and redirects

@@ -278,6 +278,30 @@ TEST_F(NatTest, Ipv4TcpReplyIsTranslatedBackToTheVip) {
   EXPECT_EQ(stat(LB4_STAT_NAT_REPLY), 1U);
 }
 
+TEST_F(NatTest, BackendSynAckAndResetAreCountedAsHealthSignals) {
+  ASSERT_EQ(runOn(fromClient().ipv4(kClientV4, kVipV4).tcp(40000, 80).build(), clientIf_).action,
+            XDP_REDIRECT);
+  auto before = dp_->backendSignals(1);
+  ASSERT_TRUE(before.ok()) << before.error();
+  EXPECT_EQ(before->accepted, 0U);
+  EXPECT_EQ(before->refused, 0U);
+  runOn(fromBackend().ipv4(kBackend1V4, kClientV4).tcp(8080, 40000, kTcpSyn | kTcpAck).build(),
+        backendIf_);
+  runOn(fromBackend().ipv4(kBackend1V4, kClientV4).tcp(8080, 40000, kTcpAck).build(), backendIf_);
+  auto accepted = dp_->backendSignals(1);
+  ASSERT_TRUE(accepted.ok());
+  EXPECT_EQ(accepted->accepted, 1U);
+  EXPECT_EQ(accepted->refused, 0U);
+  runOn(fromBackend().ipv4(kBackend1V4, kClientV4).tcp(8080, 40000, kTcpRst).build(), backendIf_);
+  auto refused = dp_->backendSignals(1);
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->accepted, 1U);
+  EXPECT_EQ(refused->refused, 1U);
+  // A new backend on the same id starts from zero.
+  ASSERT_TRUE(dp_->resetBackendTraffic(1).ok());
+  EXPECT_EQ(dp_->backendSignals(1)->refused, 0U);
+}
+
 TEST_F(NatTest, Ipv4UdpReplyIsTranslatedBackToTheVip) {
   ASSERT_EQ(runOn(fromClient().ipv4(kClientV4, kVipV4).udp(40000, 53).build(), clientIf_).action,
             XDP_REDIRECT);

@@ -202,3 +202,32 @@ TEST_F(NatTopologyTest, DetachingTheLastInterfaceRemovesThePinnedMaps) {
 
 }  // namespace
 }  // namespace lb4::test
+
+namespace lb4::test {
+namespace {
+
+// In NAT mode the backends' replies pass through lb4: every SYN-ACK is a
+// passive success report in the backend's host_info, on top of the probes.
+TEST_F(NatTopologyTest, BackendRepliesFeedTheHealthModel) {
+  configureNat();
+  auto result = tool({"connect", "--to", "198.18.1.100:80/tcp", "--count", "150", "--timeout-ms",
+                      "2000"});
+  ASSERT_EQ(result.value("ok", 0), 150) << result.dump();
+  uint64_t reports = 0;
+  for (int i = 0; i < 40 && reports < 150; ++i) {  // read once a second by lb4d
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto rows = nlohmann::json::parse(ctl({"health", "198.18.1.100:80/tcp", "--json"}).out,
+                                      nullptr, false);
+    ASSERT_FALSE(rows.is_discarded());
+    reports = 0;
+    for (const auto& row : rows) {
+      reports += row["rsucc"].get<uint64_t>();
+      EXPECT_EQ(row["state"], "idle") << row.dump();
+    }
+  }
+  // Probes alone give a handful of successes in this time; 150 SYN-ACKs more.
+  EXPECT_GE(reports, 150u);
+}
+
+}  // namespace
+}  // namespace lb4::test

@@ -616,6 +616,13 @@ bool Controller::backendEnabled(const ServiceKey& vipKey, const IpAddress& addr)
   return entry != applied_.backends.end() && (entry->second.flags & LB4_BACKEND_F_ENABLED);
 }
 
+Result<lb4_signals> Controller::backendSignals(uint32_t id) const {
+  if (!dataplane_) {
+    return lb4_signals{};
+  }
+  return dataplane_->backendSignals(id);
+}
+
 Result<nlohmann::json> Controller::handle(const Request& req) {
   auto ok = [](nlohmann::json j = nlohmann::json::object()) -> Result<nlohmann::json> {
     return j;

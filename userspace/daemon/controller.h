@@ -45,6 +45,8 @@ class Controller {
   bool hasPending() const { return !pendingMacs_.empty(); }
   // True when the backend's entry is enabled in the kernel (MAC known, not removed).
   bool backendEnabled(const ServiceKey& vip, const IpAddress& addr) const;
+  // Passive health signals of a backend id; zero while nothing is attached.
+  Result<lb4_signals> backendSignals(uint32_t id) const;
 
   // Health: where verdicts come from, who hears about state changes, and
   // who answers `health` requests. reapply() rewrites what the verdicts

@@ -67,7 +67,9 @@ asio::awaitable<void> HealthManager::tickLoop() {
     if (ec || !running_) {
       co_return;
     }
-    auto transitions = hosts_.tick(std::chrono::steady_clock::now());
+    auto now = std::chrono::steady_clock::now();
+    auto transitions = hosts_.tick(now);
+    readPassiveSignals(now, transitions);
     for (const auto& t : transitions) {
       changed(t.key, t.transition);
     }
@@ -75,6 +77,31 @@ asio::awaitable<void> HealthManager::tickLoop() {
       if (auto s = controller_.reapply(); !s) {
         spdlog::error("apply health verdicts: {}", s.error());
       }
+    }
+  }
+}
+
+// Passive signals: the SYN-ACKs and RSTs each NAT backend sent since the
+// last second become one batch of successes and failures.
+void HealthManager::readPassiveSignals(SteadyTime now, std::vector<KeyedTransition>& transitions) {
+  for (const auto& [key, p] : probed_) {
+    if (!p.passive) {
+      continue;
+    }
+    auto signals = controller_.backendSignals(p.backendId);
+    if (!signals) {
+      continue;
+    }
+    lb4_signals& last = lastSignals_[key];
+    // Counters only grow, except when the id was reset for a new backend.
+    uint64_t accepted = signals->accepted >= last.accepted ? signals->accepted - last.accepted : 0;
+    uint64_t refused = signals->refused >= last.refused ? signals->refused - last.refused : 0;
+    last = *signals;
+    if (accepted == 0 && refused == 0) {
+      continue;
+    }
+    if (auto change = hosts_.reportPassive(key, accepted, refused, now)) {
+      transitions.push_back(KeyedTransition{.key = key, .transition = *change});
     }
   }
 }
@@ -96,16 +123,21 @@ void HealthManager::sync(const DesiredState& state) {
                                            .backend = b.endpoint.toString(),
                                            .spec = *spec,
                                            .check = hc,
-                                           .scoring = scoring});
+                                           .scoring = scoring,
+                                           .backendId = b.id,
+                                           .backendGen = b.gen,
+                                           .passive = vip.mode == ForwardingMode::kNat});
     }
   }
   bool removed = false;
   for (auto it = probed_.begin(); it != probed_.end();) {
     auto w = wanted.find(it->first);
-    if (w == wanted.end() || !(w->second.check == it->second.check)) {
+    if (w == wanted.end() || !(w->second.check == it->second.check) ||
+        w->second.backendGen != it->second.backendGen) {
       probes_.remove(it->first);
       hosts_.remove(it->first);
       lastResult_.erase(it->first);
+      lastSignals_.erase(it->first);
       it = probed_.erase(it);
       removed = true;
     } else {
@@ -127,6 +159,12 @@ void HealthManager::sync(const DesiredState& state) {
       continue;
     }
     spdlog::info("health {}: {} every {} ms", key, p.spec.describe(), p.check.intervalMs);
+    if (p.passive) {
+      // Signals counted before this point (e.g. before a restart) are history.
+      if (auto base = controller_.backendSignals(p.backendId)) {
+        lastSignals_[key] = *base;
+      }
+    }
     probed_.emplace(key, std::move(p));
     added = true;
   }

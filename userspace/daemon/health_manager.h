@@ -44,7 +44,11 @@ class HealthManager {
     ProbeSpec spec;
     HealthCheck check;
     ScoringConfig scoring;
+    uint32_t backendId = 0;
+    uint32_t backendGen = 0;
+    bool passive = false;  // NAT: replies pass through lb4 and carry signals
   };
+  void readPassiveSignals(SteadyTime now, std::vector<KeyedTransition>& transitions);
   void onResult(const BackendKey& key, const ProbeResult& result);
   void changed(const BackendKey& key, const Transition& transition);
   asio::awaitable<void> tickLoop();
@@ -56,6 +60,7 @@ class HealthManager {
   ProbeScheduler probes_;
   std::map<BackendKey, Probed> probed_;
   std::map<BackendKey, ProbeResult> lastResult_;
+  std::map<BackendKey, lb4_signals> lastSignals_;
   bool running_ = false;
   std::shared_ptr<asio::steady_timer> ticker_;
 };

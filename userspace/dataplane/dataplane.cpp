@@ -648,7 +648,20 @@ Status Dataplane::resetVipTraffic(uint32_t vipId) {
 }
 
 Status Dataplane::resetBackendTraffic(uint32_t id) {
+  if (auto s = resetTraffic(skel_->maps.lb4_backend_signals, id); !s) {
+    return s;
+  }
   return resetTraffic(skel_->maps.lb4_backend_stats, id);
+}
+
+Result<lb4_signals> Dataplane::backendSignals(uint32_t id) const {
+  // Two per-CPU u64 counters, summed exactly like lb4_traffic.
+  static_assert(sizeof(lb4_signals) == sizeof(lb4_traffic));
+  auto t = sumTraffic(skel_->maps.lb4_backend_signals, id);
+  if (!t) {
+    return std::move(t).takeError();
+  }
+  return lb4_signals{.accepted = t->packets, .refused = t->bytes};
 }
 
 Result<std::optional<lb4_flow_value>> Dataplane::lookupFlow(const lb4_flow_key& key) const {

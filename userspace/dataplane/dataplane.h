@@ -63,7 +63,10 @@ class Dataplane {
   Result<lb4_traffic> vipTraffic(uint32_t vipId) const;
   Result<lb4_traffic> backendTraffic(uint32_t id) const;
   Status resetVipTraffic(uint32_t vipId);
+  // Also clears the backend's passive health signals.
   Status resetBackendTraffic(uint32_t id);
+  // Passive health signals of a backend (NAT replies), summed over CPUs.
+  Result<lb4_signals> backendSignals(uint32_t id) const;
 
   // Backend addresses of NAT VIPs (lb4_nat_addrs), keyed like lb4_vip_addrs
   // ({addr, proto, family}, port 0): replies from them are looked up in
