@@ -272,6 +272,7 @@ int main(int argc, char** argv) {
   health->add_option("vip", vipText, "only this VIP");
   auto* setHealth = app.add_subcommand("set-health", "change how a VIP's backends are checked");
   setHealth->add_option("vip", vipText, "ADDR:PORT/PROTO")->required();
+  setHealth->add_option("--backend", backendText, "only this backend (overrides the VIP's check)");
   nlohmann::json healthPatch = nlohmann::json::object();
   std::string hcKind, hcPath, hcExpect, hcPayload, hcStatus;
   std::vector<std::string> hcCommand;

@@ -7,7 +7,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr int kIntervalMs = 300;
+constexpr int kIntervalMs = 500;
 constexpr int kFall = 3;
 constexpr int kRise = 2;
 
@@ -29,7 +29,7 @@ class HealthTest : public DrTopologyTest {
   void configureChecked() {
     configureDr();
     ctlOk({"set-health", kVip, "--kind", "http", "--port", "8080", "--path", "/health",
-           "--interval-ms", std::to_string(kIntervalMs), "--timeout-ms", "200", "--rise",
+           "--interval-ms", std::to_string(kIntervalMs), "--timeout-ms", "400", "--rise",
            std::to_string(kRise), "--fall", std::to_string(kFall)});
   }
 
@@ -143,6 +143,23 @@ TEST_F(HealthTest, FlakyBackendGoesToOverloadAndReturnsAfterProbation) {
   }();
   EXPECT_NE(logText.find("overload→idle"), std::string::npos);
   EXPECT_NE(logText.find("probation"), std::string::npos);
+}
+
+TEST_F(HealthTest, OneBackendsOwnCheckOverridesTheVips) {
+  configureChecked();
+  ASSERT_TRUE(waitForState(3, "idle", std::chrono::seconds(3)));
+  // Only b3 is probed on a port nothing answers: only b3 goes down.
+  ctlOk({"set-health", kVip, "--backend", "198.18.0.13", "--port", "8081"});
+  ASSERT_TRUE(waitForState(3, "down", std::chrono::seconds(5))) << row(3).dump();
+  EXPECT_EQ(row(1).value("state", ""), "idle");
+  EXPECT_EQ(row(2).value("state", ""), "idle");
+  EXPECT_NE(row(3)["check"].get<std::string>().find(":8081"), std::string::npos) << row(3).dump();
+  auto result = connect(60);
+  EXPECT_EQ(result.value("ok", 0), 60) << result.dump();
+  EXPECT_EQ(result["by_backend"].value("b3", 0), 0) << result.dump();
+  auto bad = ctl({"set-health", kVip, "--backend", "198.18.0.99", "--port", "1"});
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.err.find("no such backend"), std::string::npos) << bad.err;
 }
 
 TEST_F(HealthTest, AllBackendsDownKeepsTheLastTable) {

@@ -108,10 +108,19 @@ vips:
       timeout_ms: 200
       rise: 1
       fall: 2
+    backends:
+      - address: 198.18.0.11
+      - address: 198.18.0.12
+        health: {port: 9090, fall: 5}
   - vip: 198.18.1.101:53/udp
 )";
   auto cfg = parseConfig(text, "lb4.yaml");
   ASSERT_TRUE(cfg.ok()) << cfg.error();
+  const VipConfig& web = cfg->initial.vips[0];
+  EXPECT_EQ(web.healthCheck(web.backends[0]).port, 0u);
+  EXPECT_EQ(web.healthCheck(web.backends[1]).port, 9090u);
+  EXPECT_EQ(web.healthCheck(web.backends[1]).fall, 5u);
+  EXPECT_EQ(web.healthCheck(web.backends[1]).httpPath, "/healthz");  // the rest from the VIP
   EXPECT_DOUBLE_EQ(cfg->scoring.errRate, 0.25);
   EXPECT_EQ(cfg->scoring.continErrLimit, 3u);
   EXPECT_EQ(cfg->scoring.overloadTimeout, std::chrono::milliseconds(5000));

@@ -193,5 +193,22 @@ TEST(HealthCheckTest, StateKeepsAVipsCheck) {
   EXPECT_EQ(back->findVip(web)->healthCheck(), hc);
 }
 
+TEST(HealthCheckTest, BackendOverrideWinsForThatBackendOnly) {
+  DesiredState s = sample();
+  auto web = *ServiceKey::parse("198.18.1.100:80/tcp");
+  auto b12 = Endpoint::parse("198.18.0.12")->addr;
+  HealthCheck own = defaultHealthCheck(true);
+  own.port = 9090;
+  own.rise = 4;
+  EXPECT_FALSE(s.setBackendHealth(web, Endpoint::parse("198.18.0.99")->addr, own).ok());
+  ASSERT_TRUE(s.setBackendHealth(web, b12, own).ok());
+  const VipConfig* vip = s.findVip(web);
+  EXPECT_EQ(vip->healthCheck(*vip->findBackend(b12)).port, 9090u);
+  EXPECT_EQ(vip->healthCheck(vip->backends[0]).port, 0u);
+  auto back = DesiredState::fromJson(s.toJson());
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(back->toJson(), s.toJson());
+}
+
 }  // namespace
 }  // namespace lb4

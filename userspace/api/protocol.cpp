@@ -28,7 +28,7 @@ const std::array<OpSpec, 14>& opSpecs() {
       {Op::kSetWeight, "set-weight", {"vip", "backend", "weight"}, {}},
       {Op::kDrain, "drain", {"vip", "backend"}, {}},
       {Op::kUndrain, "undrain", {"vip", "backend"}, {}},
-      {Op::kSetHealth, "set-health", {"vip", "health"}, {}},
+      {Op::kSetHealth, "set-health", {"vip", "health"}, {"backend"}},
   }};
   return specs;
 }

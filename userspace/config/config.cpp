@@ -210,7 +210,7 @@ Status readVips(const Ctx& ctx, const YAML::Node& list, DaemonConfig& cfg) {
     for (size_t j = 0; j < backends.size(); ++j) {
       const YAML::Node& b = backends[j];
       std::string bwhere = fmt::format("{}.backends[{}]", where, j);
-      if (auto s = checkKeys(ctx, b, bwhere, {"address", "weight", "mac"}); !s) {
+      if (auto s = checkKeys(ctx, b, bwhere, {"address", "weight", "mac", "health"}); !s) {
         return s;
       }
       std::string addr;
@@ -243,6 +243,19 @@ Status readVips(const Ctx& ctx, const YAML::Node& list, DaemonConfig& cfg) {
       }
       if (auto s = state.addBackend(*key, *endpoint, static_cast<uint32_t>(weight), mac); !s) {
         return ctx.at(b, bwhere, s.error());
+      }
+      if (YAML::Node health = b["health"]) {
+        if (!health.IsMap()) {
+          return ctx.at(health, bwhere + ".health", "expected a mapping");
+        }
+        // Fields given here override the VIP's check for this backend only.
+        auto hc = HealthCheck::fromJson(yamlToJson(health), state.findVip(*key)->healthCheck());
+        if (!hc) {
+          return ctx.at(health, bwhere + ".health", hc.error());
+        }
+        if (auto s = state.setBackendHealth(*key, endpoint->addr, *hc); !s) {
+          return ctx.at(health, bwhere + ".health", s.error());
+        }
       }
     }
   }

@@ -740,6 +740,20 @@ Result<nlohmann::json> Controller::handle(const Request& req) {
       if (!vip) {
         return makeError("set health check of {}: no such VIP", req.vip->toString());
       }
+      if (req.backend) {  // one backend's own check, starting from what it has now
+        const BackendConfig* b = vip->findBackend(req.backend->addr);
+        if (!b) {
+          return makeError("set health check of backend {} of {}: no such backend",
+                           req.backend->toString(), req.vip->toString());
+        }
+        auto hc = HealthCheck::fromJson(*req.health, vip->healthCheck(*b));
+        if (!hc) {
+          return makeError("set health check of backend {} of {}: {}", req.backend->toString(),
+                           req.vip->toString(), hc.error());
+        }
+        s = next.setBackendHealth(*req.vip, req.backend->addr, *hc);
+        break;
+      }
       auto hc = HealthCheck::fromJson(*req.health, vip->healthCheck());
       if (!hc) {
         return makeError("set health check of {}: {}", req.vip->toString(), hc.error());

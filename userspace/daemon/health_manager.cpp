@@ -110,8 +110,8 @@ void HealthManager::sync(const DesiredState& state) {
   auto now = std::chrono::steady_clock::now();
   std::map<BackendKey, Probed> wanted;
   for (const auto& vip : state.vips) {
-    HealthCheck hc = vip.healthCheck();
     for (const auto& b : vip.backends) {
+      HealthCheck hc = vip.healthCheck(b);
       auto spec = specFor(vip, b, hc);
       if (!spec) {
         continue;
@@ -201,7 +201,7 @@ Verdict HealthManager::verdict(const VipConfig& vip, const BackendConfig& backen
   if (!hosts_.contains(key)) {
     // Not probed at all, or added a moment ago (the next sync probes it; a
     // new backend starts trusted unless start_up is off).
-    bool willProbe = specFor(vip, backend, vip.healthCheck()).has_value();
+    bool willProbe = specFor(vip, backend, vip.healthCheck(backend)).has_value();
     if (willProbe && !scoring_.startUp) {
       return Verdict{.action = DataplaneAction::kRemove, .weight = 0};
     }

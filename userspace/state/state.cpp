@@ -157,7 +157,8 @@ Status DesiredState::addBackend(const ServiceKey& vipKey, const Endpoint& endpoi
                                         .mac = mac,
                                         .drained = false,
                                         .id = id,
-                                        .gen = ++lastGen});
+                                        .gen = ++lastGen,
+                                        .health = std::nullopt});
   return {};
 }
 
@@ -237,6 +238,20 @@ Status DesiredState::setHealth(const ServiceKey& vipKey, const HealthCheck& heal
   return {};
 }
 
+Status DesiredState::setBackendHealth(const ServiceKey& vipKey, const IpAddress& addr,
+                                      const HealthCheck& health) {
+  auto backend = findBackendFor(*this, "set health check of", vipKey, addr);
+  if (!backend) {
+    return std::move(backend).takeError();
+  }
+  if (auto s = health.validate(); !s) {
+    return makeError("set health check of backend {} of {}: {}", addr.toString(),
+                     vipKey.toString(), s.error());
+  }
+  (*backend)->health = health;
+  return {};
+}
+
 Status DesiredState::addInterface(const std::string& ifname) {
   if (auto s = validateInterfaceName(ifname); !s) {
     return makeError("attach: {}", s.error());
@@ -269,6 +284,9 @@ nlohmann::json DesiredState::toJson() const {
                            {"gen", b.gen}};
       if (b.mac) {
         jb["mac"] = formatMac(*b.mac);
+      }
+      if (b.health) {
+        jb["health"] = b.health->toJson();
       }
       backends.push_back(std::move(jb));
     }
@@ -366,7 +384,15 @@ Result<DesiredState> DesiredState::fromJson(const nlohmann::json& json) {
                             .mac = std::nullopt,
                             .drained = *drained,
                             .id = *bid,
-                            .gen = *gen};
+                            .gen = *gen,
+                            .health = std::nullopt};
+      if (jb.contains("health")) {
+        auto hc = HealthCheck::fromJson(jb["health"], HealthCheck{});
+        if (!hc) {
+          return makeError("read state: backend {}: {}", *addr, hc.error());
+        }
+        backend.health = *hc;
+      }
       if (jb.contains("mac")) {
         auto macText = field<std::string>(jb, "mac", where);
         if (!macText) {

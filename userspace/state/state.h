@@ -32,6 +32,7 @@ struct BackendConfig {
   bool drained = false;              // operator drain: weight 0 until undrained
   uint32_t id = 0;                   // lb4_backends index, stable across restarts
   uint32_t gen = 0;                  // lb4_backend.gen of this id
+  std::optional<HealthCheck> health; // overrides the VIP's check for this backend
 };
 
 struct VipConfig {
@@ -44,6 +45,10 @@ struct VipConfig {
 
   HealthCheck healthCheck() const {
     return health ? *health : defaultHealthCheck(key.proto == Proto::kTcp);
+  }
+  // The check of one backend: its own override, else the VIP's.
+  HealthCheck healthCheck(const BackendConfig& backend) const {
+    return backend.health ? *backend.health : healthCheck();
   }
 
   const BackendConfig* findBackend(const IpAddress& addr) const;
@@ -68,6 +73,8 @@ struct DesiredState {
   Status setDrained(const ServiceKey& vip, const IpAddress& addr, bool drained);
   Status setMac(const ServiceKey& vip, const IpAddress& addr, const MacAddress& mac);
   Status setHealth(const ServiceKey& vip, const HealthCheck& health);
+  // One backend's own check (overrides the VIP's).
+  Status setBackendHealth(const ServiceKey& vip, const IpAddress& addr, const HealthCheck& health);
   Status addInterface(const std::string& ifname);
   Status delInterface(const std::string& ifname);
 
