@@ -137,8 +137,8 @@ Status checkPinnedAbi(const std::string& dir) {
 }
 
 // max_entries of a pinned map, or 0 when it is not pinned.
-uint32_t pinnedMaxEntries(const std::string& path) {
-  UniqueFd fd(bpf_obj_get(path.c_str()));
+// max_entries of the map behind `fd`; 0 when there is none.
+uint32_t mapMaxEntries(const UniqueFd& fd) {
   if (!fd) {
     return 0;
   }
@@ -148,6 +148,10 @@ uint32_t pinnedMaxEntries(const std::string& path) {
     return 0;
   }
   return info.max_entries;
+}
+
+uint32_t pinnedMaxEntries(const std::string& path) {
+  return mapMaxEntries(UniqueFd(bpf_obj_get(path.c_str())));
 }
 
 int numCpus() {
@@ -351,16 +355,7 @@ uint32_t installedRingSize(const bpf_map* rings, uint32_t vipId) {
   if (bpf_map__lookup_elem(rings, &vipId, sizeof(vipId), &innerId, sizeof(innerId), 0) != 0) {
     return 0;
   }
-  UniqueFd fd(bpf_map_get_fd_by_id(innerId));
-  if (!fd) {
-    return 0;
-  }
-  bpf_map_info info{};
-  uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0) {
-    return 0;
-  }
-  return info.max_entries;
+  return mapMaxEntries(UniqueFd(bpf_map_get_fd_by_id(innerId)));
 }
 
 }  // namespace
