@@ -18,7 +18,7 @@
 #endif
 
 /* Layout version of every pinned map; stored in lb4_config.abi_version. */
-#define LB4_ABI_VERSION 3
+#define LB4_ABI_VERSION 4
 
 #define LB4_MAX_VIPS 1024
 #define LB4_MAX_BACKENDS 4096
@@ -64,6 +64,31 @@ struct lb4_vip_value {
 	__u16 pad;
 };
 LB4_STATIC_ASSERT(sizeof(struct lb4_vip_value) == 12, "lb4_vip_value size");
+
+/* Services an lb4_vip_addrs entry carries inline (lb4_vip_addr.svc). */
+#define LB4_ADDR_SERVICES 4
+
+/* One service of an address, as lb4_vips has it: its port and its value. */
+struct lb4_addr_service {
+	__be16 port; /* lb4_vip_key.port */
+	__u16 pad;
+	struct lb4_vip_value vip;
+};
+LB4_STATIC_ASSERT(sizeof(struct lb4_addr_service) == 16, "lb4_addr_service size");
+
+/*
+ * Value of lb4_vip_addrs (key: lb4_vip_key with port 0): the services on
+ * one address and protocol. When there are at most LB4_ADDR_SERVICES of
+ * them, svc holds every one (in no particular order) and the program finds
+ * the VIP with this single lookup; with more, it looks the full key up in
+ * lb4_vips. Derived from lb4_vips by the daemon.
+ */
+struct lb4_vip_addr {
+	__u32 services; /* lb4_vips entries on this address and protocol */
+	__u32 pad;
+	struct lb4_addr_service svc[LB4_ADDR_SERVICES];
+};
+LB4_STATIC_ASSERT(sizeof(struct lb4_vip_addr) == 72, "lb4_vip_addr size");
 
 /* Value of lb4_backends, indexed by backend id (0 is never used). */
 struct lb4_backend {

@@ -20,17 +20,19 @@ struct {
 } lb4_vips SEC(".maps");
 
 /*
- * VIP address/proto (lb4_vip_key with port 0) -> number of lb4_vips entries
- * on it; maintained by Dataplane::upsertVip/deleteVip; addr network order.
- * One lookup tells whether a packet could be VIP traffic at all, before its
- * L4 header is read: the early exit for non-VIP traffic, and the test that
- * decides whether a malformed packet is dropped (VIP) or passed (not ours).
+ * VIP address/proto (lb4_vip_key with port 0) -> the services on it
+ * (struct lb4_vip_addr); maintained by Dataplane::upsertVip/deleteVip/
+ * setRing; addr network order. One lookup, before the L4 header is read,
+ * tells whether a packet could be VIP traffic at all (the early exit for
+ * non-VIP traffic, and the test that decides whether a malformed packet is
+ * dropped or passed) and, for an address with few services, which VIP it
+ * is: the established fast path does no other VIP lookup.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, LB4_MAX_VIPS);
 	__type(key, struct lb4_vip_key);
-	__type(value, __u32);
+	__type(value, struct lb4_vip_addr);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb4_vip_addrs SEC(".maps");
 

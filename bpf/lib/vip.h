@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * vip.h - the packet as the program sees it after parsing, and the two VIP
- * lookups: by address and protocol only (lb4_vip_addrs, before the L4
- * header is read) and by the full service key (lb4_vips).
+ * vip.h - the packet as the program sees it after parsing, and the VIP
+ * lookups: by address and protocol (lb4_vip_addrs, before the L4 header is
+ * read), whose entry usually names the service too, and by the full service
+ * key (lb4_vips) for addresses with more services than the entry holds.
  */
 #ifndef LB4_BPF_VIP_H
 #define LB4_BPF_VIP_H
@@ -22,6 +23,7 @@ struct lb4_packet {
 		struct lb4_flow_key flow; /* the packet's 5-tuple, conntrack key */
 		__u32 flow_words[sizeof(struct lb4_flow_key) / 4]; /* for hashing */
 	};
+	struct lb4_vip_addr *addr; /* LB4_PKT_VIP: the destination's lb4_vip_addrs entry */
 	__u32 len;   /* frame length in bytes */
 	__u16 l3_off; /* offset of the IP header in the frame */
 	__u16 l4_off; /* offset of the TCP/UDP/ICMP header */
@@ -46,13 +48,14 @@ static __always_inline void build_vip_key(struct lb4_vip_key *key,
 	key->family = pkt->flow.family;
 }
 
-/* True when some VIP lives on the packet's destination address and proto. */
-static __always_inline int lookup_vip_addr(const struct lb4_packet *pkt)
+/* Looks the packet's destination address and proto up; true when a VIP lives there. */
+static __always_inline int lookup_vip_addr(struct lb4_packet *pkt)
 {
 	struct lb4_vip_key key;
 
 	build_vip_key(&key, pkt, 0);
-	return bpf_map_lookup_elem(&lb4_vip_addrs, &key) != NULL;
+	pkt->addr = bpf_map_lookup_elem(&lb4_vip_addrs, &key);
+	return pkt->addr != NULL;
 }
 
 /* True when `addr` is a backend of a NAT VIP for this protocol. */
@@ -94,13 +97,33 @@ static __always_inline int lookup_vip_any(const __u8 *addr, __u8 family)
 	return bpf_map_lookup_elem(&lb4_vip_addrs, &key) != NULL;
 }
 
-/* Exact port first, then the all-ports entry (port 0 with its flag). */
+/*
+ * The VIP of a packet whose address lookup matched: exact port first, then
+ * the all-ports entry (port 0 with its flag). From the address entry itself
+ * when it holds every service of the address, else from lb4_vips.
+ */
 static __always_inline struct lb4_vip_value *
 lookup_vip(const struct lb4_packet *pkt)
 {
-	struct lb4_vip_value *vip;
+	struct lb4_vip_addr *addr = pkt->addr;
+	struct lb4_vip_value *vip, *all = NULL;
 	struct lb4_vip_key key;
+	__u32 i;
 
+	if (!addr)
+		return NULL;
+	if (addr->services <= LB4_ADDR_SERVICES) {
+		for (i = 0; i < LB4_ADDR_SERVICES; i++) {
+			if (i >= addr->services)
+				break;
+			if (addr->svc[i].port == pkt->flow.dport)
+				return &addr->svc[i].vip;
+			if (addr->svc[i].port == 0 &&
+			    (addr->svc[i].vip.flags & LB4_VIP_F_ALL_PORTS))
+				all = &addr->svc[i].vip;
+		}
+		return all;
+	}
 	build_vip_key(&key, pkt, pkt->flow.dport);
 	vip = bpf_map_lookup_elem(&lb4_vips, &key);
 	if (vip)

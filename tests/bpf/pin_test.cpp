@@ -101,15 +101,18 @@ TEST_F(PinTest, AdoptionRecountsVipAddresses) {
   addr.port = 0;
   ASSERT_EQ(bpf_map_delete_elem(fd.get(), &addr), 0);
   lb4_vip_key stale = XdpFixture::vipKey(kOtherV4, 0, IPPROTO_UDP);
-  uint32_t five = 5;
+  lb4_vip_addr five{};
+  five.services = 5;
   ASSERT_EQ(bpf_map_update_elem(fd.get(), &stale, &five, BPF_ANY), 0);
 
   auto dp = open();
   ASSERT_TRUE(dp.ok()) << dp.error();
-  uint32_t refs = 0;
-  EXPECT_EQ(bpf_map_lookup_elem(fd.get(), &addr, &refs), 0);
-  EXPECT_EQ(refs, 1U);
-  EXPECT_NE(bpf_map_lookup_elem(fd.get(), &stale, &refs), 0);
+  lb4_vip_addr entry{};
+  EXPECT_EQ(bpf_map_lookup_elem(fd.get(), &addr, &entry), 0);
+  EXPECT_EQ(entry.services, 1U);
+  EXPECT_EQ(entry.svc[0].port, htons(80));
+  EXPECT_EQ(entry.svc[0].vip.vip_id, 3U);
+  EXPECT_NE(bpf_map_lookup_elem(fd.get(), &stale, &entry), 0);
 }
 
 TEST_F(PinTest, PinnedConntrackSizeWins) {

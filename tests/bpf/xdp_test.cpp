@@ -138,6 +138,52 @@ TEST_F(XdpTest, PortZeroWithoutAllPortsFlagMatchesNothingElse) {
   expectPassedUntouched(base().ipv4(kClientV4, kOtherV4).tcp(40000, 80).build());
 }
 
+// An address entry holds up to LB4_ADDR_SERVICES services inline; past
+// that the program looks services up in lb4_vips. Both ways must agree, also
+// while services come and go across the limit and rings change size.
+TEST_F(XdpTest, ServicesBeyondTheInlineLimitStillMatch) {
+  addBackend(2, kBackend2Mac, kBackend2V4);
+  constexpr uint16_t kServices = LB4_ADDR_SERVICES + 2;
+  for (uint16_t i = 0; i < kServices; ++i) {
+    addVip(kOtherV4, 1000 + i, IPPROTO_TCP, 10 + i);
+    setRing(10 + i, {static_cast<uint32_t>(i % 2 ? 2 : 1)});
+  }
+  addVip(kOtherV4, 0, IPPROTO_TCP, 30, LB4_VIP_F_ALL_PORTS);
+  setRing(30, {2, 2, 2, 2, 2});
+  auto to = [&](uint16_t port, uint16_t sport = 40000) {
+    return base().ipv4(kClientV4, kOtherV4).tcp(sport, port).build();
+  };
+  for (uint16_t i = 0; i < kServices; ++i) {
+    expectForwarded(to(1000 + i), i % 2 ? kBackend2Mac : kBackend1Mac);
+  }
+  expectForwarded(to(7), kBackend2Mac);  // all-ports
+
+  // Down to the inline limit and below: the address entry holds them again.
+  for (uint16_t i = 0; i < kServices; i += 2) {
+    ASSERT_TRUE(dp_->deleteVip(vipKey(kOtherV4, 1000 + i, IPPROTO_TCP)).ok());
+  }
+  ASSERT_TRUE(dp_->deleteVip(vipKey(kOtherV4, 0, IPPROTO_TCP)).ok());
+  for (uint16_t i = 0; i < kServices; ++i) {
+    if (i % 2) {
+      expectForwarded(to(1000 + i), kBackend2Mac);
+    } else {
+      expectPassedUntouched(to(1000 + i));
+    }
+  }
+  expectPassedUntouched(to(7));
+  // A ring of another size changes the inline copy's modulus too (a new
+  // flow: the established one stays on its backend).
+  setRing(11, {1, 1, 1, 1, 1, 1, 1});
+  expectForwarded(to(1001, 40001), kBackend1Mac);
+  auto vips = dp_->vips();
+  ASSERT_TRUE(vips.ok()) << vips.error();
+  for (const auto& [key, value] : *vips) {
+    if (value.vip_id == 11) {
+      EXPECT_EQ(value.ring_size, 7U);
+    }
+  }
+}
+
 // A frame shorter than an Ethernet header cannot be fed to the program:
 // BPF_PROG_TEST_RUN refuses it (also when XDP metadata is taken from the
 // front of the input), and drivers do not hand such runts to XDP. The

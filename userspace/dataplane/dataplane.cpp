@@ -3,6 +3,7 @@
 // and in xdp_attach.cpp.
 #include "userspace/dataplane/dataplane.h"
 #include "userspace/dataplane/library_log.h"
+#include "userspace/dataplane/vip_addr.h"
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -13,6 +14,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -190,29 +192,99 @@ Status fillArray(int fd, std::span<const uint32_t> values) {
   return {};
 }
 
-lb4_vip_key addrKeyOf(const lb4_vip_key& key) {
-  lb4_vip_key addr{};
-  std::memcpy(addr.addr, key.addr, sizeof(addr.addr));
-  addr.proto = key.proto;
-  addr.family = key.family;
-  return addr;
+// The services on `addr` as lb4_vips has them: from its lb4_vip_addrs
+// entry when that holds them all, else by a scan of lb4_vips.
+Result<std::vector<VipEntry>> servicesOn(const Dataplane& dp, lb4_xdp* skel,
+                                         const lb4_vip_key& addr) {
+  lb4_vip_addr entry{};
+  if (bpf_map__lookup_elem(skel->maps.lb4_vip_addrs, &addr, sizeof(addr), &entry, sizeof(entry),
+                           0) != 0) {
+    if (errno != ENOENT) {
+      return makeError("read map lb4_vip_addrs: {}", errnoText(errno));
+    }
+    return std::vector<VipEntry>{};
+  }
+  if (auto inlined = inlineServices(addr, entry)) {
+    return *inlined;
+  }
+  auto all = dp.vips();
+  if (!all) {
+    return std::move(all).takeError();
+  }
+  std::vector<VipEntry> out;
+  for (const auto& e : *all) {
+    if (sameAddr(e.first, addr)) {
+      out.push_back(e);
+    }
+  }
+  return out;
+}
+
+Status writeVipAddr(lb4_xdp* skel, const lb4_vip_key& addr, std::span<const VipEntry> services) {
+  const bpf_map* map = skel->maps.lb4_vip_addrs;
+  if (services.empty()) {
+    if (bpf_map__delete_elem(map, &addr, sizeof(addr), 0) != 0 && errno != ENOENT) {
+      return makeError("delete from map lb4_vip_addrs: {}", errnoText(errno));
+    }
+    return {};
+  }
+  lb4_vip_addr entry = vipAddrOf(services);
+  if (bpf_map__update_elem(map, &addr, sizeof(addr), &entry, sizeof(entry), BPF_ANY) != 0) {
+    return makeError("update map lb4_vip_addrs: {}", errnoText(errno));
+  }
+  return {};
+}
+
+// Writes one lb4_vips entry and then its address's lb4_vip_addrs entry (so
+// the program never finds a service inline that lb4_vips lacks); on failure
+// neither changes. With BPF_EXIST a missing key is left missing (no error).
+Status storeVip(const Dataplane& dp, lb4_xdp* skel, const lb4_vip_key& key,
+                const lb4_vip_value& value, uint64_t flags) {
+  std::string name = formatVipKey(key);
+  lb4_vip_key addr = addrKeyOf(key);
+  auto services = servicesOn(dp, skel, addr);
+  if (!services) {
+    return makeError("{}: {}", name, services.error());
+  }
+  lb4_vip_value old{};
+  bool existed = bpf_map__lookup_elem(skel->maps.lb4_vips, &key, sizeof(key), &old, sizeof(old),
+                                      0) == 0;
+  if (!existed && flags == BPF_EXIST) {
+    return {};
+  }
+  putService(*services, {key, value});
+  if (bpf_map__update_elem(skel->maps.lb4_vips, &key, sizeof(key), &value, sizeof(value),
+                           flags) != 0) {
+    return makeError("update map lb4_vips: {}: {}", name, errnoText(errno));
+  }
+  if (auto st = writeVipAddr(skel, addr, *services); !st) {
+    if (existed) {
+      bpf_map__update_elem(skel->maps.lb4_vips, &key, sizeof(key), &old, sizeof(old), BPF_ANY);
+    } else {
+      bpf_map__delete_elem(skel->maps.lb4_vips, &key, sizeof(key), 0);
+    }
+    return makeError("{}: {}", name, st.error());
+  }
+  return {};
 }
 
 // lb4_vip_addrs is derived from lb4_vips. A daemon that died between the
-// two updates leaves at worst a stale count (harmless: the full lookup
-// still decides); recount after adopting so the counts are exact again.
+// two updates leaves an entry one change behind; rebuild every entry after
+// adopting so that they are exact again.
 Status rebuildVipAddrs(const Dataplane& dp, lb4_xdp* skel) {
   auto vips = dp.vips();
   if (!vips) {
     return std::move(vips).takeError();
   }
-  std::map<std::vector<uint8_t>, std::pair<lb4_vip_key, uint32_t>> counts;
-  for (const auto& [key, value] : *vips) {
-    lb4_vip_key addr = addrKeyOf(key);
-    const auto* p = reinterpret_cast<const uint8_t*>(&addr);
-    auto& entry = counts[std::vector<uint8_t>(p, p + sizeof(addr))];
-    entry.first = addr;
-    entry.second += 1;
+  std::vector<std::pair<lb4_vip_key, std::vector<VipEntry>>> byAddr;
+  for (const auto& e : *vips) {
+    auto it = std::find_if(byAddr.begin(), byAddr.end(),
+                           [&](const auto& a) { return sameAddr(a.first, e.first); });
+    if (it == byAddr.end()) {
+      byAddr.emplace_back(addrKeyOf(e.first), std::vector<VipEntry>{});
+      it = std::prev(byAddr.end());
+    }
+    it->second.push_back(e);
   }
   const bpf_map* map = skel->maps.lb4_vip_addrs;
   std::vector<lb4_vip_key> stale;
@@ -220,8 +292,8 @@ Status rebuildVipAddrs(const Dataplane& dp, lb4_xdp* skel) {
   lb4_vip_key next{};
   const void* prev = nullptr;
   while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
-    const auto* p = reinterpret_cast<const uint8_t*>(&next);
-    if (!counts.count(std::vector<uint8_t>(p, p + sizeof(next)))) {
+    if (std::none_of(byAddr.begin(), byAddr.end(),
+                     [&](const auto& a) { return sameAddr(a.first, next); })) {
       stale.push_back(next);
     }
     cur = next;
@@ -230,10 +302,9 @@ Status rebuildVipAddrs(const Dataplane& dp, lb4_xdp* skel) {
   for (const auto& key : stale) {
     bpf_map__delete_elem(map, &key, sizeof(key), 0);
   }
-  for (const auto& [bytes, entry] : counts) {
-    if (bpf_map__update_elem(map, &entry.first, sizeof(entry.first), &entry.second,
-                             sizeof(entry.second), BPF_ANY) != 0) {
-      return makeError("update map lb4_vip_addrs: {}", errnoText(errno));
+  for (const auto& [addr, services] : byAddr) {
+    if (auto st = writeVipAddr(skel, addr, services); !st) {
+      return st;
     }
   }
   return {};
@@ -382,52 +453,28 @@ Status Dataplane::upsertVip(const lb4_vip_key& key, const lb4_vip_value& value) 
     v.ring_size = size;
   }
 
-  lb4_vip_value old{};
-  bool existed = bpf_map__lookup_elem(skel_->maps.lb4_vips, &key, sizeof(key), &old,
-                                      sizeof(old), 0) == 0;
-  lb4_vip_key addr = addrKeyOf(key);
-  uint32_t refs = 0;
-  if (!existed) {
-    bpf_map__lookup_elem(skel_->maps.lb4_vip_addrs, &addr, sizeof(addr), &refs, sizeof(refs), 0);
-    uint32_t next = refs + 1;
-    if (bpf_map__update_elem(skel_->maps.lb4_vip_addrs, &addr, sizeof(addr), &next,
-                             sizeof(next), BPF_ANY) != 0) {
-      return makeError("update map lb4_vip_addrs: {}: {}", name, errnoText(errno));
-    }
-  }
-  if (bpf_map__update_elem(skel_->maps.lb4_vips, &key, sizeof(key), &v, sizeof(v), BPF_ANY) !=
-      0) {
-    int err = errno;
-    if (!existed) {
-      if (refs == 0) {
-        bpf_map__delete_elem(skel_->maps.lb4_vip_addrs, &addr, sizeof(addr), 0);
-      } else {
-        bpf_map__update_elem(skel_->maps.lb4_vip_addrs, &addr, sizeof(addr), &refs,
-                             sizeof(refs), BPF_ANY);
-      }
-    }
-    return makeError("update map lb4_vips: {}: {}", name, errnoText(err));
-  }
-  return {};
+  return storeVip(*this, skel_.get(), key, v, BPF_ANY);
 }
 
 Status Dataplane::deleteVip(const lb4_vip_key& key) {
   std::string name = formatVipKey(key);
-  if (bpf_map__delete_elem(skel_->maps.lb4_vips, &key, sizeof(key), 0) != 0) {
+  lb4_vip_value old{};
+  if (bpf_map__lookup_elem(skel_->maps.lb4_vips, &key, sizeof(key), &old, sizeof(old), 0) != 0) {
     return makeError("delete from map lb4_vips: {}: {}", name, errnoText(errno));
   }
   lb4_vip_key addr = addrKeyOf(key);
-  uint32_t refs = 0;
-  if (bpf_map__lookup_elem(skel_->maps.lb4_vip_addrs, &addr, sizeof(addr), &refs, sizeof(refs),
-                           0) != 0) {
-    return {};
+  auto services = servicesOn(*this, skel_.get(), addr);
+  if (!services) {
+    return makeError("{}: {}", name, services.error());
   }
-  uint32_t next = refs - 1;
-  int rc = refs <= 1 ? bpf_map__delete_elem(skel_->maps.lb4_vip_addrs, &addr, sizeof(addr), 0)
-                     : bpf_map__update_elem(skel_->maps.lb4_vip_addrs, &addr, sizeof(addr), &next,
-                                            sizeof(next), BPF_ANY);
-  if (rc != 0) {
-    return makeError("update map lb4_vip_addrs: {}: {}", name, errnoText(errno));
+  // The address entry first: the program stops matching the service before
+  // lb4_vips loses it.
+  dropService(*services, key);
+  if (auto st = writeVipAddr(skel_.get(), addr, *services); !st) {
+    return makeError("{}: {}", name, st.error());
+  }
+  if (bpf_map__delete_elem(skel_->maps.lb4_vips, &key, sizeof(key), 0) != 0) {
+    return makeError("delete from map lb4_vips: {}: {}", name, errnoText(errno));
   }
   return {};
 }
@@ -524,10 +571,8 @@ Status Dataplane::setRing(uint32_t vipId, std::span<const uint32_t> ring) {
         continue;
       }
       value.ring_size = size;
-      if (bpf_map__update_elem(skel_->maps.lb4_vips, &key, sizeof(key), &value, sizeof(value),
-                               BPF_EXIST) != 0 &&
-          errno != ENOENT) {
-        return makeError("update map lb4_vips: {}: {}", formatVipKey(key), errnoText(errno));
+      if (auto st = storeVip(*this, skel_.get(), key, value, BPF_EXIST); !st) {
+        return st;
       }
     }
     return {};
