@@ -18,7 +18,7 @@
 #endif
 
 /* Layout version of every pinned map; stored in lb4_config.abi_version. */
-#define LB4_ABI_VERSION 4
+#define LB4_ABI_VERSION 5
 
 #define LB4_MAX_VIPS 1024
 #define LB4_MAX_BACKENDS 4096
@@ -114,28 +114,40 @@ struct lb4_flow_key {
 };
 LB4_STATIC_ASSERT(sizeof(struct lb4_flow_key) == 40, "lb4_flow_key size");
 
-/* lb4_flow_value.flags */
-#define LB4_FLOW_F_NAT (1U << 0)     /* NAT flow: last_seen_ns kept, entry expires */
-#define LB4_FLOW_F_REVERSE (1U << 1) /* key is the backend's reply; nat_* is the VIP */
-#define LB4_FLOW_F_CLOSING (1U << 2) /* TCP FIN or RST seen: tcp_fin_timeout applies */
+/* lb4_flow_value.flags and lb4_nat_value.flags */
+#define LB4_FLOW_F_NAT (1U << 0)     /* NAT flow: last_seen kept, entry expires */
+#define LB4_FLOW_F_CLOSING (1U << 1) /* TCP FIN or RST seen: tcp_fin_timeout applies */
 
 /*
- * Value of lb4_conntrack. A forward entry is keyed by the client's 5-tuple
- * as sent to the VIP; a NAT flow also has a reverse entry keyed by the
- * backend's reply (src backend:port, dst client:port), which holds the VIP
- * address and port the reply's source is translated back to.
+ * Value of lb4_conntrack, keyed by the client's 5-tuple as sent to the VIP.
+ * Kept small (16 bytes) because every established packet reads it and
+ * conntrack holds up to millions: a direct-routing entry is written once and
+ * only read afterwards. last_seen is in seconds of CLOCK_MONOTONIC_COARSE
+ * (bpf_ktime_get_coarse_ns() / 10^9).
  */
 struct lb4_flow_value {
 	__u32 backend_id;
-	__u32 backend_gen;   /* lb4_backend.gen when the flow was scheduled */
-	__u64 created_ns;    /* bpf_ktime_get_ns() at insertion; not updated per packet */
-	__u64 last_seen_ns;  /* NAT only: bpf_ktime_get_ns(), refreshed at most once a second */
-	__u8 nat_addr[16];   /* reverse entries: VIP address (network byte order) */
-	__be16 nat_port;     /* reverse entries: VIP port */
-	__u8 flags;          /* LB4_FLOW_F_* */
-	__u8 pad[5];
+	__u32 backend_gen; /* lb4_backend.gen when the flow was scheduled */
+	__u32 last_seen;   /* NAT only: refreshed at most once a second */
+	__u8 flags;        /* LB4_FLOW_F_* */
+	__u8 pad[3];
 };
-LB4_STATIC_ASSERT(sizeof(struct lb4_flow_value) == 48, "lb4_flow_value size");
+LB4_STATIC_ASSERT(sizeof(struct lb4_flow_value) == 16, "lb4_flow_value size");
+
+/*
+ * Value of lb4_nat_reverse, keyed by a NAT backend's reply (src backend:port,
+ * dst client:port, as lb4_flow_key): the VIP address and port the reply's
+ * source is translated back to. Written with the forward entry.
+ */
+struct lb4_nat_value {
+	__u8 vip_addr[16]; /* network byte order */
+	__be16 vip_port;
+	__u8 flags;        /* LB4_FLOW_F_* (NAT, CLOSING) */
+	__u8 pad;
+	__u32 last_seen;   /* as lb4_flow_value.last_seen */
+	__u32 backend_id;  /* for the passive health signals */
+};
+LB4_STATIC_ASSERT(sizeof(struct lb4_nat_value) == 28, "lb4_nat_value size");
 
 /*
  * The single entry of lb4_config, written by the daemon. One program and

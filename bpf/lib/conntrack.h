@@ -3,11 +3,11 @@
  * conntrack.h - keeps a flow on its backend. A direct-routing hit whose
  * backend is still enabled with the same generation is used as is: no clock
  * read and no map write on that path. NAT flows also keep a reverse entry
- * (the backend's reply 5-tuple -> VIP) and expire: each NAT packet reads the
- * clock, and last_seen_ns is written at most once a second per direction
- * (or when FIN/RST/SYN changes the TCP state), together with the peer entry.
- * A miss, an expired NAT entry or a gone backend (re)schedules the flow
- * through Maglev and writes the entries.
+ * in lb4_nat_reverse (the backend's reply 5-tuple -> VIP) and expire: each
+ * NAT packet reads the coarse clock, and last_seen is written at most once a
+ * second per direction (or when FIN/RST/SYN changes the TCP state), together
+ * with the peer entry. A miss, an expired NAT entry or a gone backend
+ * (re)schedules the flow through Maglev and writes the entries.
  */
 #ifndef LB4_BPF_CONNTRACK_H
 #define LB4_BPF_CONNTRACK_H
@@ -20,8 +20,6 @@
 #include "bpf/lib/stats.h"
 #include "bpf/lib/vip.h"
 
-/* last_seen_ns is refreshed when it is older than this. */
-#define LB4_CT_REFRESH_NS 1000000000ULL
 #define LB4_NS_PER_S 1000000000ULL
 
 #define LB4_TCP_FIN 0x01
@@ -40,29 +38,31 @@ static __always_inline int backend_usable(const struct lb4_backend *b,
 	return b && (b->flags & LB4_BACKEND_F_ENABLED) && b->gen == gen;
 }
 
-/* Idle timeout of a NAT entry in ns, from lb4_config. */
-static __always_inline __u64 ct_timeout_ns(__u8 flags, __u8 proto)
+/* Now, in the unit of last_seen: seconds of CLOCK_MONOTONIC_COARSE. */
+static __always_inline __u32 ct_now(void)
+{
+	return bpf_ktime_get_coarse_ns() / LB4_NS_PER_S;
+}
+
+/* Idle timeout of a NAT entry in seconds, from lb4_config. */
+static __always_inline __u32 ct_timeout(__u8 flags, __u8 proto)
 {
 	struct lb4_config *cfg;
 	__u32 zero = 0;
-	__u32 s;
 
 	cfg = bpf_map_lookup_elem(&lb4_config, &zero);
 	if (!cfg)
 		return 0;
 	if (proto == IPPROTO_TCP)
-		s = (flags & LB4_FLOW_F_CLOSING) ? cfg->tcp_fin_timeout :
-						   cfg->tcp_timeout;
-	else
-		s = cfg->udp_timeout;
-	return (__u64)s * LB4_NS_PER_S;
+		return (flags & LB4_FLOW_F_CLOSING) ? cfg->tcp_fin_timeout :
+						      cfg->tcp_timeout;
+	return cfg->udp_timeout;
 }
 
-static __always_inline int ct_expired(const struct lb4_flow_value *ct,
-				      __u8 proto, __u64 now)
+static __always_inline int ct_expired(__u32 last_seen, __u8 flags, __u8 proto,
+				      __u32 now)
 {
-	return (__s64)(now - ct->last_seen_ns) >
-	       (__s64)ct_timeout_ns(ct->flags, proto);
+	return now - last_seen > ct_timeout(flags, proto);
 }
 
 /* The entry's flags once this packet is accounted for. */
@@ -85,12 +85,13 @@ static __always_inline __be16 backend_port(const struct lb4_backend *b,
 	return b->port ? b->port : pkt->flow.dport;
 }
 
-/* Writes the reverse entry of the forward flow `pkt` scheduled on `b`. */
+/* Writes the reverse entry of the forward NAT flow `pkt` scheduled on `b`. */
 static __always_inline int ct_put_reverse(const struct lb4_packet *pkt,
 					  const struct lb4_backend *b,
+					  __u32 backend_id,
 					  const struct lb4_flow_value *fwd)
 {
-	struct lb4_flow_value rv = *fwd;
+	struct lb4_nat_value rv = {};
 	struct lb4_flow_key rk;
 
 	__builtin_memset(&rk, 0, sizeof(rk));
@@ -100,51 +101,53 @@ static __always_inline int ct_put_reverse(const struct lb4_packet *pkt,
 	rk.dport = pkt->flow.sport;
 	rk.proto = pkt->flow.proto;
 	rk.family = pkt->flow.family;
-	__builtin_memcpy(rv.nat_addr, pkt->flow.dst, sizeof(rv.nat_addr));
-	rv.nat_port = pkt->flow.dport;
-	rv.flags = fwd->flags | LB4_FLOW_F_REVERSE;
-	return bpf_map_update_elem(&lb4_conntrack, &rk, &rv, BPF_ANY);
+	__builtin_memcpy(rv.vip_addr, pkt->flow.dst, sizeof(rv.vip_addr));
+	rv.vip_port = pkt->flow.dport;
+	rv.flags = fwd->flags;
+	rv.last_seen = fwd->last_seen;
+	rv.backend_id = backend_id;
+	return bpf_map_update_elem(&lb4_nat_reverse, &rk, &rv, BPF_ANY);
 }
 
 /* A forward NAT hit: refresh last_seen and the TCP state, and the reverse entry. */
 static __always_inline void ct_touch_forward(struct lb4_flow_value *ct,
 					     const struct lb4_packet *pkt,
 					     const struct lb4_backend *b,
-					     __u64 now)
+					     __u32 backend_id, __u32 now)
 {
 	__u8 flags = ct_next_flags(ct->flags, pkt);
 
-	if (flags == ct->flags && now - ct->last_seen_ns < LB4_CT_REFRESH_NS)
+	if (flags == ct->flags && ct->last_seen == now)
 		return;
 	ct->flags = flags;
-	ct->last_seen_ns = now;
+	ct->last_seen = now;
 	/* Also recreates the reverse entry if the LRU evicted it. */
-	ct_put_reverse(pkt, b, ct);
+	ct_put_reverse(pkt, b, backend_id, ct);
 }
 
 /* A reply hit (reverse entry): refresh it and its forward entry. */
-static __always_inline void ct_touch_reverse(struct lb4_flow_value *ct,
+static __always_inline void ct_touch_reverse(struct lb4_nat_value *rv,
 					     const struct lb4_packet *pkt,
-					     __u64 now)
+					     __u32 now)
 {
-	__u8 flags = ct_next_flags(ct->flags, pkt);
+	__u8 flags = ct_next_flags(rv->flags, pkt);
 	struct lb4_flow_value *fwd;
 	struct lb4_flow_key fk;
 
-	if (flags == ct->flags && now - ct->last_seen_ns < LB4_CT_REFRESH_NS)
+	if (flags == rv->flags && rv->last_seen == now)
 		return;
-	ct->flags = flags;
-	ct->last_seen_ns = now;
+	rv->flags = flags;
+	rv->last_seen = now;
 	__builtin_memset(&fk, 0, sizeof(fk));
 	__builtin_memcpy(fk.src, pkt->flow.dst, sizeof(fk.src));
-	__builtin_memcpy(fk.dst, ct->nat_addr, sizeof(fk.dst));
+	__builtin_memcpy(fk.dst, rv->vip_addr, sizeof(fk.dst));
 	fk.sport = pkt->flow.dport;
-	fk.dport = ct->nat_port;
+	fk.dport = rv->vip_port;
 	fk.proto = pkt->flow.proto;
 	fk.family = pkt->flow.family;
 	fwd = bpf_map_lookup_elem(&lb4_conntrack, &fk);
 	if (fwd) {
-		fwd->last_seen_ns = now;
+		fwd->last_seen = now;
 		fwd->flags = (fwd->flags & ~LB4_FLOW_F_CLOSING) |
 			     (flags & LB4_FLOW_F_CLOSING);
 	}
@@ -160,7 +163,7 @@ static __always_inline int select_backend(const struct lb4_vip_value *vip,
 	int nat = vip->mode == LB4_MODE_NAT;
 	__u32 reason = LB4_STAT_CT_MISS;
 	struct lb4_backend *b;
-	__u64 now = 0;
+	__u32 now = 0;
 	__u32 id = 0;
 	int ret;
 
@@ -168,11 +171,11 @@ static __always_inline int select_backend(const struct lb4_vip_value *vip,
 	if (ct) {
 		reason = LB4_STAT_CT_RESCHED;
 		if (nat) {
-			now = bpf_ktime_get_ns();
-			if (!(ct->flags & LB4_FLOW_F_NAT) ||
-			    (ct->flags & LB4_FLOW_F_REVERSE))
+			now = ct_now();
+			if (!(ct->flags & LB4_FLOW_F_NAT))
 				goto schedule;
-			if (ct_expired(ct, pkt->flow.proto, now)) {
+			if (ct_expired(ct->last_seen, ct->flags,
+				       pkt->flow.proto, now)) {
 				reason = LB4_STAT_CT_EXPIRED;
 				goto schedule;
 			}
@@ -182,7 +185,7 @@ static __always_inline int select_backend(const struct lb4_vip_value *vip,
 		if (backend_usable(b, ct->backend_gen)) {
 			stat_inc(LB4_STAT_CT_HIT);
 			if (nat)
-				ct_touch_forward(ct, pkt, b, now);
+				ct_touch_forward(ct, pkt, b, id, now);
 			*backend_id = id;
 			*backend = b;
 			return LB4_CONTINUE;
@@ -196,15 +199,12 @@ schedule:
 	b = lookup_backend(id);
 	if (!b || !(b->flags & LB4_BACKEND_F_ENABLED))
 		return LB4_DROP_BAD_BACKEND;
-	if (!now)
-		now = bpf_ktime_get_ns();
 	entry.backend_id = id;
 	entry.backend_gen = b->gen;
-	entry.created_ns = now;
 	if (nat) {
-		entry.last_seen_ns = now;
+		entry.last_seen = now ? now : ct_now();
 		entry.flags = ct_next_flags(LB4_FLOW_F_NAT, pkt);
-		if (ct_put_reverse(pkt, b, &entry))
+		if (ct_put_reverse(pkt, b, id, &entry))
 			return LB4_DROP_CT_FULL;
 	}
 	if (bpf_map_update_elem(&lb4_conntrack, &pkt->flow, &entry, BPF_ANY))

@@ -198,6 +198,7 @@ static __always_inline int handle_icmp(struct xdp_md *ctx,
 	void *data_end = (void *)(long)ctx->data_end;
 	struct lb4_icmp_quote q = {};
 	struct lb4_flow_value *ct;
+	struct lb4_nat_value *rv;
 	struct lb4_flow_key key;
 	struct lb4_backend *b;
 	__u32 l3 = pkt->l3_off & LB4_HDR_MASK;
@@ -243,7 +244,7 @@ static __always_inline int handle_icmp(struct xdp_md *ctx,
 
 	if (to_vip) {
 		ct = bpf_map_lookup_elem(&lb4_conntrack, &key);
-		if (!ct || (ct->flags & LB4_FLOW_F_REVERSE)) {
+		if (!ct) {
 			stat_inc(LB4_STAT_PASS_ICMP);
 			return XDP_PASS;
 		}
@@ -274,10 +275,10 @@ static __always_inline int handle_icmp(struct xdp_md *ctx,
 
 	if (!lookup_nat_addr(q.flow.dst, q.flow.proto, q.flow.family))
 		return XDP_PASS;
-	ct = bpf_map_lookup_elem(&lb4_conntrack, &key);
-	if (!ct || !(ct->flags & LB4_FLOW_F_REVERSE))
+	rv = bpf_map_lookup_elem(&lb4_nat_reverse, &key);
+	if (!rv)
 		return XDP_PASS;
-	__builtin_memcpy(addr, ct->nat_addr, sizeof(addr));
+	__builtin_memcpy(addr, rv->vip_addr, sizeof(addr));
 	/* Sent by the backend itself: its address is the outer source too. */
 	{
 		__u32 outer_off = 0;
@@ -300,7 +301,7 @@ static __always_inline int handle_icmp(struct xdp_md *ctx,
 				outer_off = LB4_V6_SADDR;
 		}
 		ret = icmp_translate(ctx, pkt, &q, 1, outer_off, addr,
-				     ct->nat_port);
+				     rv->vip_port);
 	}
 	if (ret != LB4_CONTINUE)
 		return ret;

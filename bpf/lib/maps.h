@@ -70,10 +70,9 @@ struct {
 } lb4_rings SEC(".maps");
 
 /*
- * Client 5-tuple as sent (addresses and ports network order) -> backend,
- * and for NAT flows also the backend's reply 5-tuple -> VIP (reverse
- * entry); written by this program, read by the daemon. Per-CPU LRU lists
- * avoid a global LRU lock; max_entries is set by userspace before load.
+ * Client 5-tuple as sent (addresses and ports network order) -> backend;
+ * written by this program, read by the daemon. Per-CPU LRU lists avoid a
+ * global LRU lock; max_entries is set by userspace before load.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -83,6 +82,20 @@ struct {
 	__type(value, struct lb4_flow_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb4_conntrack SEC(".maps");
+
+/*
+ * NAT flows only: the backend's reply 5-tuple -> VIP (reverse entry). A map
+ * of its own so that lb4_conntrack entries stay small; sized like it by
+ * userspace.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LB4_DEFAULT_CT_SIZE);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__type(key, struct lb4_flow_key);
+	__type(value, struct lb4_nat_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb4_nat_reverse SEC(".maps");
 
 /*
  * Backend address/proto (lb4_vip_key with port 0) of NAT VIPs -> 1; written

@@ -268,25 +268,25 @@ static __always_inline int nat_forward(struct xdp_md *ctx,
 static __always_inline int nat_reply(struct xdp_md *ctx,
 				     const struct lb4_packet *pkt)
 {
-	struct lb4_flow_value *ct;
+	struct lb4_nat_value *rv;
 	__be16 port;
 	__u16 addr[8];
-	__u64 now;
+	__u32 now;
 	int ret;
 
-	ct = bpf_map_lookup_elem(&lb4_conntrack, &pkt->flow);
-	if (!ct || !(ct->flags & LB4_FLOW_F_REVERSE))
+	rv = bpf_map_lookup_elem(&lb4_nat_reverse, &pkt->flow);
+	if (!rv)
 		return XDP_PASS;
-	now = bpf_ktime_get_ns();
-	if (ct_expired(ct, pkt->flow.proto, now)) {
+	now = ct_now();
+	if (ct_expired(rv->last_seen, rv->flags, pkt->flow.proto, now)) {
 		stat_inc(LB4_STAT_CT_EXPIRED);
 		return XDP_PASS;
 	}
-	ct_touch_reverse(ct, pkt, now);
+	ct_touch_reverse(rv, pkt, now);
 	if (pkt->flow.proto == IPPROTO_TCP)
-		stat_signal(ct->backend_id, pkt->tcp_flags);
-	__builtin_memcpy(addr, ct->nat_addr, sizeof(addr));
-	port = ct->nat_port;
+		stat_signal(rv->backend_id, pkt->tcp_flags);
+	__builtin_memcpy(addr, rv->vip_addr, sizeof(addr));
+	port = rv->vip_port;
 	ret = nat_rewrite(ctx, pkt, 0, addr, port);
 	if (ret != LB4_CONTINUE)
 		return ret;

@@ -28,10 +28,11 @@ constexpr const char* kBackendRouterV4 = "198.18.2.253";
 constexpr const char* kBackendRouterV6 = "2001:db8:2::fd";
 constexpr const char* kBackend3V4 = "198.18.2.3";  // routed, no neighbour entry
 
-uint64_t monotonicNs() {
+// The clock of lb4_flow_value.last_seen: seconds of CLOCK_MONOTONIC_COARSE.
+uint32_t nowS() {
   timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<uint32_t>(ts.tv_sec);
 }
 
 std::string macText(const Mac& m) {
@@ -150,6 +151,11 @@ class NatTest : public XdpFixture {
     auto v = dp_->lookupFlow(key);
     EXPECT_TRUE(v.ok() && v->has_value());
     return v.ok() && v->has_value() ? **v : lb4_flow_value{};
+  }
+  lb4_nat_value reverse(const lb4_flow_key& key) {
+    auto v = dp_->lookupNatReverse(key);
+    EXPECT_TRUE(v.ok() && v->has_value());
+    return v.ok() && v->has_value() ? **v : lb4_nat_value{};
   }
 
   static PacketBuilder fromClient() { return PacketBuilder().eth(kClientMac, kGatewayMac); }
@@ -341,11 +347,16 @@ TEST_F(NatTest, ForwardEntryHasItsReverseEntry) {
   auto fwd = flow(flowKey(kClientV4, kVipV4, 40000, 80, IPPROTO_TCP));
   EXPECT_EQ(fwd.flags, LB4_FLOW_F_NAT);
   EXPECT_EQ(fwd.backend_id, 1U);
-  EXPECT_GT(fwd.last_seen_ns, 0U);
-  auto rev = flow(flowKey(kBackend1V4, kClientV4, 8080, 40000, IPPROTO_TCP));
-  EXPECT_EQ(rev.flags, LB4_FLOW_F_NAT | LB4_FLOW_F_REVERSE);
-  EXPECT_EQ(std::memcmp(rev.nat_addr, addr(kVipV4).data(), 16), 0);
-  EXPECT_EQ(ntohs(rev.nat_port), 80);
+  EXPECT_GE(fwd.last_seen, nowS() - 1);
+  // The reverse entry lives in its own map, not in conntrack.
+  EXPECT_FALSE(dp_->lookupFlow(flowKey(kBackend1V4, kClientV4, 8080, 40000, IPPROTO_TCP))
+                   ->has_value());
+  auto rev = reverse(flowKey(kBackend1V4, kClientV4, 8080, 40000, IPPROTO_TCP));
+  EXPECT_EQ(rev.flags, LB4_FLOW_F_NAT);
+  EXPECT_EQ(std::memcmp(rev.vip_addr, addr(kVipV4).data(), 16), 0);
+  EXPECT_EQ(ntohs(rev.vip_port), 80);
+  EXPECT_EQ(rev.backend_id, 1U);
+  EXPECT_EQ(rev.last_seen, fwd.last_seen);
 }
 
 // ---- ICMP ---------------------------------------------------------------------
@@ -524,15 +535,18 @@ class NatExpiryTest : public NatTest {
     lb4_flow_value v{};
     v.backend_id = proto == IPPROTO_TCP ? 1 : 2;
     v.backend_gen = 1;
-    v.created_ns = 1;
-    v.last_seen_ns = monotonicNs() - ageS * 1000000000ULL;
+    v.last_seen = nowS() - static_cast<uint32_t>(ageS);  // modular, like the program
     v.flags = LB4_FLOW_F_NAT | extraFlags;
     ASSERT_TRUE(dp_->insertFlow(flowKey(kClientV4, kVipV4, 40000, vport, proto), v).ok());
+    lb4_nat_value rv{};
     auto a = addr(kVipV4);
-    std::memcpy(v.nat_addr, a.data(), 16);
-    v.nat_port = htons(vport);
-    v.flags |= LB4_FLOW_F_REVERSE;
-    ASSERT_TRUE(dp_->insertFlow(flowKey(kBackend1V4, kClientV4, bport, 40000, proto), v).ok());
+    std::memcpy(rv.vip_addr, a.data(), 16);
+    rv.vip_port = htons(vport);
+    rv.flags = v.flags;
+    rv.last_seen = v.last_seen;
+    rv.backend_id = v.backend_id;
+    ASSERT_TRUE(
+        dp_->insertNatReverse(flowKey(kBackend1V4, kClientV4, bport, 40000, proto), rv).ok());
   }
 
   std::vector<uint8_t> tcpFromClient(uint8_t flags = kTcpAck) {
@@ -551,7 +565,7 @@ TEST_F(NatExpiryTest, IdleTcpFlowWithinTimeoutIsAHit) {
   EXPECT_EQ(stat(LB4_STAT_NAT_REPLY), 1U);
   // The hit refreshed last_seen (it was far older than a second).
   auto fwd = flow(flowKey(kClientV4, kVipV4, 40000, 80, IPPROTO_TCP));
-  EXPECT_GT(fwd.last_seen_ns, monotonicNs() - 5000000000ULL);
+  EXPECT_GE(fwd.last_seen, nowS() - 5);
 }
 
 TEST_F(NatExpiryTest, IdleTcpFlowPastTimeoutIsScheduledAnew) {
@@ -567,8 +581,8 @@ TEST_F(NatExpiryTest, IdleTcpFlowPastTimeoutIsScheduledAnew) {
   EXPECT_EQ(runOn(tcpFromClient(kTcpSyn), clientIf_).action, XDP_REDIRECT);
   EXPECT_EQ(stat(LB4_STAT_CT_EXPIRED), 2U);
   EXPECT_EQ(stat(LB4_STAT_CT_HIT), 0U);
-  auto rev = flow(flowKey(kBackend1V4, kClientV4, 8080, 40000, IPPROTO_TCP));
-  EXPECT_GT(rev.last_seen_ns, monotonicNs() - 5000000000ULL);
+  auto rev = reverse(flowKey(kBackend1V4, kClientV4, 8080, 40000, IPPROTO_TCP));
+  EXPECT_GE(rev.last_seen, nowS() - 5);
   EXPECT_EQ(runOn(tcpReply(), backendIf_).action, XDP_REDIRECT);
 }
 
@@ -591,7 +605,7 @@ TEST_F(NatExpiryTest, FinMarksBothEntriesClosing) {
   EXPECT_EQ(runOn(tcpFromClient(kTcpFin | kTcpAck), clientIf_).action, XDP_REDIRECT);
   EXPECT_TRUE(flow(flowKey(kClientV4, kVipV4, 40000, 80, IPPROTO_TCP)).flags &
               LB4_FLOW_F_CLOSING);
-  EXPECT_TRUE(flow(flowKey(kBackend1V4, kClientV4, 8080, 40000, IPPROTO_TCP)).flags &
+  EXPECT_TRUE(reverse(flowKey(kBackend1V4, kClientV4, 8080, 40000, IPPROTO_TCP)).flags &
               LB4_FLOW_F_CLOSING);
 }
 
@@ -600,7 +614,7 @@ TEST_F(NatExpiryTest, RstFromBackendMarksBothEntriesClosing) {
   EXPECT_EQ(runOn(tcpReply(kTcpRst | kTcpAck), backendIf_).action, XDP_REDIRECT);
   EXPECT_TRUE(flow(flowKey(kClientV4, kVipV4, 40000, 80, IPPROTO_TCP)).flags &
               LB4_FLOW_F_CLOSING);
-  EXPECT_TRUE(flow(flowKey(kBackend1V4, kClientV4, 8080, 40000, IPPROTO_TCP)).flags &
+  EXPECT_TRUE(reverse(flowKey(kBackend1V4, kClientV4, 8080, 40000, IPPROTO_TCP)).flags &
               LB4_FLOW_F_CLOSING);
 }
 
@@ -638,14 +652,15 @@ TEST_F(NatExpiryTest, DirectRoutingEntriesNeverExpire) {
   lb4_flow_value v{};
   v.backend_id = 6;
   v.backend_gen = 1;
-  v.created_ns = 1;  // and last_seen_ns 0: as old as it gets
+  v.last_seen = nowS() - LB4_DEFAULT_TCP_TIMEOUT * 2;  // long idle
   ASSERT_TRUE(dp_->insertFlow(flowKey(kClientV4, kOtherV4, 40000, 80, IPPROTO_TCP), v).ok());
   EXPECT_EQ(run(fromClient().ipv4(kClientV4, kOtherV4).tcp(40000, 80, kTcpAck).build()).action,
             XDP_TX);
   EXPECT_EQ(stat(LB4_STAT_CT_HIT), 1U);
   EXPECT_EQ(stat(LB4_STAT_CT_EXPIRED), 0U);
   // A DR hit writes nothing.
-  EXPECT_EQ(flow(flowKey(kClientV4, kOtherV4, 40000, 80, IPPROTO_TCP)).last_seen_ns, 0U);
+  EXPECT_EQ(flow(flowKey(kClientV4, kOtherV4, 40000, 80, IPPROTO_TCP)).last_seen,
+            nowS() - LB4_DEFAULT_TCP_TIMEOUT * 2);
 }
 
 }  // namespace

@@ -53,7 +53,7 @@ TEST_F(PinTest, MapsSurviveReopenFromPinDir) {
     auto out = frame;
     ASSERT_EQ(*(*dp)->testRun(out), XDP_TX);
     for (const char* name : {"lb4_vips", "lb4_vip_addrs", "lb4_backends", "lb4_rings",
-                             "lb4_conntrack", "lb4_config", "lb4_stats", "lb4_vip_stats",
+                             "lb4_conntrack", "lb4_nat_reverse", "lb4_config", "lb4_stats", "lb4_vip_stats",
                              "lb4_backend_stats"}) {
       EXPECT_TRUE(fs::exists(dir_ + "/" + name)) << name;
     }

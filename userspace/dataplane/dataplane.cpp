@@ -352,6 +352,7 @@ Result<std::unique_ptr<Dataplane>> Dataplane::open(const DataplaneOptions& optio
     dp->adopted_ = true;
     // Reuse requires identical max_entries; the pinned conntrack wins
     // (the kernel may also have rounded it up to a multiple of the CPUs).
+    // lb4_nat_reverse is created with the same size, so one check covers it.
     if (map == skel->maps.lb4_conntrack) {
       uint32_t pinned = pinnedMaxEntries(pinPath);
       if (pinned != 0 && pinned != ctSize) {
@@ -361,8 +362,10 @@ Result<std::unique_ptr<Dataplane>> Dataplane::open(const DataplaneOptions& optio
       }
     }
   }
-  if (int err = bpf_map__set_max_entries(skel->maps.lb4_conntrack, ctSize); err != 0) {
-    return makeError("size map lb4_conntrack to {}: {}", ctSize, errnoText(err));
+  for (bpf_map* ct : {skel->maps.lb4_conntrack, skel->maps.lb4_nat_reverse}) {
+    if (int err = bpf_map__set_max_entries(ct, ctSize); err != 0) {
+      return makeError("size map {} to {}: {}", bpf_map__name(ct), ctSize, errnoText(err));
+    }
   }
 
   if (int err = lb4_xdp__load(skel); err != 0) {
@@ -720,6 +723,26 @@ Status Dataplane::insertFlow(const lb4_flow_key& key, const lb4_flow_value& valu
   if (bpf_map__update_elem(skel_->maps.lb4_conntrack, &key, sizeof(key), &value, sizeof(value),
                            BPF_ANY) != 0) {
     return makeError("update map lb4_conntrack: {}", errnoText(errno));
+  }
+  return {};
+}
+
+Result<std::optional<lb4_nat_value>> Dataplane::lookupNatReverse(const lb4_flow_key& key) const {
+  lb4_nat_value value{};
+  if (bpf_map__lookup_elem(skel_->maps.lb4_nat_reverse, &key, sizeof(key), &value,
+                           sizeof(value), 0) != 0) {
+    if (errno == ENOENT) {
+      return std::optional<lb4_nat_value>();
+    }
+    return makeError("read map lb4_nat_reverse: {}", errnoText(errno));
+  }
+  return std::optional<lb4_nat_value>(value);
+}
+
+Status Dataplane::insertNatReverse(const lb4_flow_key& key, const lb4_nat_value& value) {
+  if (bpf_map__update_elem(skel_->maps.lb4_nat_reverse, &key, sizeof(key), &value,
+                           sizeof(value), BPF_ANY) != 0) {
+    return makeError("update map lb4_nat_reverse: {}", errnoText(errno));
   }
   return {};
 }

@@ -86,6 +86,9 @@ class Dataplane {
   // Conntrack access for tests and diagnostics.
   Result<std::optional<lb4_flow_value>> lookupFlow(const lb4_flow_key& key) const;
   Status insertFlow(const lb4_flow_key& key, const lb4_flow_value& value);
+  // NAT reverse entries (lb4_nat_reverse), keyed by the backend's reply.
+  Result<std::optional<lb4_nat_value>> lookupNatReverse(const lb4_flow_key& key) const;
+  Status insertNatReverse(const lb4_flow_key& key, const lb4_nat_value& value);
 
   // Runs the program once on `packet` with BPF_PROG_TEST_RUN, as received on
   // `ingressIfindex` (0: the loopback device). Returns the action and
