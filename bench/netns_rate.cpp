@@ -3,6 +3,9 @@
 // namespaces (bench/netns_rate.sh builds them). Subjects, in the same
 // topology and interleaved round by round:
 //   lb4_dr     lb4d attached to the gateway's eth0 (lb4ctl), direct routing;
+//   lb4_nat    the same lb4d, NAT VIPs (their own addresses): destination
+//              rewritten to the backend's address, bpf_fib_lookup, XDP_TX
+//              (the backends sit on the ingress segment);
 //   floor_tx   the stateless XDP_TX floor (rate_parts.bpf.c floor_tx);
 //   nft_dnat   nftables DNAT across the same backends (numgen random mod N
 //              map), the kernel's own conntrack and forwarding.
@@ -10,7 +13,9 @@
 // count (and drop) what reaches them with the sink program. After every rate
 // run a short burst goes to the backends' stacks instead, and the backends'
 // IP/UDP/TCP counters must show every frame arriving with valid checksums
-// and addresses; a subject that fails this is reported as failed.
+// and addresses; a subject that fails this is reported as failed. lb4
+// subjects also fail when the gateway's kernel forwarded any of the burst
+// (lb4 handed frames to the slow path instead of sending them itself).
 // Needs root; everything it creates is removed on exit, also on failure.
 #include <fcntl.h>
 #include <linux/bpf.h>
@@ -23,6 +28,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -58,6 +64,24 @@ constexpr Mac kGenMac{0x02, 0, 0, 0, 0, 0x01};
 constexpr Mac kGwMac{0x02, 0, 0, 0, 0, 0x02};
 Mac backendMac(int i) { return {0x02, 0, 0, 0, 0x01, static_cast<uint8_t>(i)}; }
 
+// DR VIPs live on the backends' lo; NAT VIPs live nowhere (lb4 rewrites the
+// destination to the backend's own address).
+constexpr const char* kDrVip4 = "198.18.1.100";
+constexpr const char* kDrVip6 = "2001:db8:1::100";
+constexpr const char* kNatVip4 = "198.18.1.101";
+constexpr const char* kNatVip6 = "2001:db8:1::101";
+const std::vector<std::string> kSubjects{"lb4_dr", "lb4_nat", "floor_tx", "nft_dnat"};
+
+bool isLb4(const std::string& subject) { return subject.rfind("lb4_", 0) == 0; }
+
+// The address the generator sends to for `subject`.
+const char* vipFor(const std::string& subject, bool v6) {
+  if (subject == "lb4_nat") {
+    return v6 ? kNatVip6 : kNatVip4;
+  }
+  return v6 ? kDrVip6 : kDrVip4;
+}
+
 struct Traffic {
   std::string name;  // udp4, udp6, tcp4syn, tcp6syn
   bool v6;
@@ -72,7 +96,7 @@ struct Options {
   int cpu = 0;
   uint32_t burst = 2000;
   bool quick = false;
-  std::vector<std::string> subjects{"lb4_dr", "floor_tx", "nft_dnat"};
+  std::vector<std::string> subjects = kSubjects;
   std::string lb4BuildDir = LB4_BUILD_DIR;
   std::string source = LB4_SOURCE_DIR;
   std::string jsonPath;
@@ -138,11 +162,12 @@ class RateBench {
   void detachXdp(const std::string& netns, const std::string& dev);
   bool subjectUp(const std::string& subject);
   void subjectDown(const std::string& subject);
-  std::unique_ptr<pktgen, void (*)(pktgen*)> loadGenerator(const Traffic& t, uint32_t runIndex);
+  std::unique_ptr<pktgen, void (*)(pktgen*)> loadGenerator(const Traffic& t, const char* dst,
+                                                             uint32_t runIndex);
   uint64_t sinkCount();
   void setSinkMode(uint32_t mode);
-  Snmp backendSnmp();
-  std::optional<RunResult> measure(const Traffic& t, uint32_t runIndex);
+  Snmp snmp(const std::vector<std::string>& namespaces);
+  std::optional<RunResult> measure(const Traffic& t, const std::string& subject, uint32_t runIndex);
   uint64_t send(pktgen* gen, uint64_t frames, double seconds, std::vector<uint8_t>& frame,
                 double* elapsed);
   void dumpLog();
@@ -275,7 +300,9 @@ bool RateBench::setUp() {
   for (int i = 1; i <= o_.backends; ++i) {
     v4map += fmt::format("{}{} : 198.18.0.1{}", i > 1 ? ", " : "", i - 1, i);
     v6map += fmt::format("{}{} : 2001:db8::1{}", i > 1 ? ", " : "", i - 1, i);
-    // Static neighbours: no ARP/ND on the forwarding path.
+    // Static neighbours: no ARP/ND on the forwarding path (nftables), and
+    // lb4 NAT's bpf_fib_lookup finds the backends' MACs (else NO_NEIGH
+    // would hand its frames to the kernel).
     Mac m = backendMac(i);
     std::string lladdr = fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5]);
     ok = ok && sh({"ip", "-n", ns("gw"), "neigh", "replace", fmt::format("198.18.0.1{}", i), "lladdr", lladdr, "dev", "eth0", "nud", "permanent"}) &&
@@ -315,20 +342,40 @@ bool RateBench::startLb4() {
     std::fprintf(stderr, "netns_rate: lb4d did not start\n");
     return false;
   }
-  for (const char* vip : {"198.18.1.100:53/udp", "198.18.1.100:80/tcp", "[2001:db8:1::100]:53/udp",
-                          "[2001:db8:1::100]:80/tcp"}) {
-    if (!ctl({"add-vip", vip, "--mode", "dr"})) {
-      return false;
+  // Both modes' VIPs stay configured throughout (NAT ones only when lb4_nat
+  // runs); the generator picks one by its destination address. A DR hit
+  // never looks at the NAT maps.
+  bool withNat = std::find(o_.subjects.begin(), o_.subjects.end(), "lb4_nat") != o_.subjects.end();
+  for (const char* mode : {"dr", "nat"}) {
+    bool nat = std::string(mode) == "nat";
+    if (nat && !withNat) {
+      continue;
     }
-    // Newer lb4d probe TCP backends by default; the backends here only sink.
-    ctl({"set-health", vip, "--kind", "none"});
-    bool v6 = vip[0] == '[';
-    for (int i = 1; i <= o_.backends; ++i) {
-      Mac m = backendMac(i);
-      std::string mac = fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5]);
-      std::string addr = v6 ? fmt::format("2001:db8::1{}", i) : fmt::format("198.18.0.1{}", i);
-      if (!ctl({"add-backend", vip, addr, "--mac", mac})) {
-        return false;
+    for (bool v6 : {false, true}) {
+      std::string host = nat ? (v6 ? kNatVip6 : kNatVip4) : (v6 ? kDrVip6 : kDrVip4);
+      if (v6) {
+        host = "[" + host + "]";
+      }
+      for (const char* service : {":53/udp", ":80/tcp"}) {
+        std::string vip = host + service;
+        if (!ctl({"add-vip", vip, "--mode", mode})) {
+          return false;
+        }
+        // Newer lb4d probe TCP backends by default; the backends here only sink.
+        ctl({"set-health", vip, "--kind", "none"});
+        for (int i = 1; i <= o_.backends; ++i) {
+          std::string addr = v6 ? fmt::format("2001:db8::1{}", i) : fmt::format("198.18.0.1{}", i);
+          std::vector<std::string> args{"add-backend", vip, addr};
+          if (!nat) {
+            // NAT takes the next hop's MAC from the FIB (the static neighbours).
+            Mac m = backendMac(i);
+            args.insert(args.end(), {"--mac", fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0],
+                                                          m[1], m[2], m[3], m[4], m[5])});
+          }
+          if (!ctl(args)) {
+            return false;
+          }
+        }
       }
     }
   }
@@ -336,7 +383,8 @@ bool RateBench::startLb4() {
 }
 
 bool RateBench::subjectUp(const std::string& subject) {
-  if (subject == "lb4_dr") {
+  if (isLb4(subject)) {
+    // The same program serves both modes; the VIP decides.
     return ctl({"attach", "eth0", "--native-only"});
   }
   if (subject == "floor_tx") {
@@ -350,7 +398,7 @@ bool RateBench::subjectUp(const std::string& subject) {
 }
 
 void RateBench::subjectDown(const std::string& subject) {
-  if (subject == "lb4_dr") {
+  if (isLb4(subject)) {
     ctl({"detach", "eth0"});
   }
   detachXdp("gw", "eth0");
@@ -358,7 +406,8 @@ void RateBench::subjectDown(const std::string& subject) {
 
 // A generator whose template is `t`; runIndex shifts the source addresses so
 // every run starts with flows no subject has seen.
-std::unique_ptr<pktgen, void (*)(pktgen*)> RateBench::loadGenerator(const Traffic& t, uint32_t runIndex) {
+std::unique_ptr<pktgen, void (*)(pktgen*)> RateBench::loadGenerator(const Traffic& t, const char* dst,
+                                                                      uint32_t runIndex) {
   std::unique_ptr<pktgen, void (*)(pktgen*)> gen(pktgen__open(), pktgen__destroy);
   if (!gen) {
     return gen;
@@ -369,7 +418,7 @@ std::unique_ptr<pktgen, void (*)(pktgen*)> RateBench::loadGenerator(const Traffi
   s.srcMac = kGenMac;
   s.dstMac = kGwMac;
   s.src = lb4::bench::parseAddr(t.v6 ? "2001:db8:40::" : "198.18.64.0");
-  s.dst = lb4::bench::parseAddr(t.v6 ? "2001:db8:1::100" : "198.18.1.100");
+  s.dst = lb4::bench::parseAddr(dst);
   s.sport = 0;
   s.dport = t.proto == IPPROTO_UDP ? 53 : 80;
   s.tcpFlags = 0x02;  // SYN
@@ -440,15 +489,16 @@ void RateBench::setSinkMode(uint32_t mode) {
   bpf_map__update_elem(parts_->maps.sink_mode, &key, sizeof(key), &mode, sizeof(mode), BPF_ANY);
 }
 
-Snmp RateBench::backendSnmp() {
+// The sum of the counters of `namespaces`' stacks.
+Snmp RateBench::snmp(const std::vector<std::string>& namespaces) {
   Snmp total;
-  for (int i = 1; i <= o_.backends; ++i) {
-    InNetns in(ns("b" + std::to_string(i)));
+  for (const auto& n : namespaces) {
+    InNetns in(ns(n));
     // /proc/net follows the reader's namespace: /proc/thread-self/net.
-    std::ifstream snmp("/proc/thread-self/net/snmp");
+    std::ifstream snmp4("/proc/thread-self/net/snmp");
     std::string header;
     std::string values;
-    while (std::getline(snmp, header) && std::getline(snmp, values)) {
+    while (std::getline(snmp4, header) && std::getline(snmp4, values)) {
       std::istringstream h(header);
       std::istringstream v(values);
       std::string proto;
@@ -502,8 +552,9 @@ uint64_t RateBench::send(pktgen* gen, uint64_t frames, double seconds, std::vect
   return gen->bss->sent - before;
 }
 
-std::optional<RunResult> RateBench::measure(const Traffic& t, uint32_t runIndex) {
-  auto gen = loadGenerator(t, runIndex);
+std::optional<RunResult> RateBench::measure(const Traffic& t, const std::string& subject,
+                                            uint32_t runIndex) {
+  auto gen = loadGenerator(t, vipFor(subject, t.v6), runIndex);
   if (!gen) {
     return std::nullopt;
   }
@@ -519,15 +570,28 @@ std::optional<RunResult> RateBench::measure(const Traffic& t, uint32_t runIndex)
   r.pps = static_cast<double>(r.received) / r.seconds;
 
   // Correctness: a burst to the backends' stacks.
+  // The backends have no route to the generator's ranges, so their answers
+  // (ICMP port unreachable, RST) die in their own stacks: backend_out counts
+  // what they did send, which stays at (about) zero. The gateway's kernel
+  // forwards for nft_dnat only; for lb4 it counts frames lb4 passed to it.
+  std::vector<std::string> backends;
+  for (int i = 1; i <= o_.backends; ++i) {
+    backends.push_back("b" + std::to_string(i));
+  }
   setSinkMode(1);
-  Snmp before = backendSnmp();
+  Snmp before = snmp(backends);
+  Snmp gwBefore = snmp({"gw"});
   uint64_t s0 = sinkCount();
   send(gen.get(), o_.burst, 0, genFrame_, &elapsed);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   uint64_t seen = sinkCount() - s0;
-  Snmp after = backendSnmp();
+  Snmp after = snmp(backends);
+  Snmp gwAfter = snmp({"gw"});
   setSinkMode(0);
   auto d = [&](const std::string& k) { return after[k] - before[k]; };
+  int64_t kernelFwd = gwAfter["IpForwDatagrams"] - gwBefore["IpForwDatagrams"] +
+                      gwAfter["Ip6OutForwDatagrams"] - gwBefore["Ip6OutForwDatagrams"];
+  int64_t backendOut = d("IpOutRequests") + d("Ip6OutRequests");
   int64_t good = 0;
   int64_t bad = 0;
   if (t.proto == IPPROTO_UDP && !t.v6) {
@@ -541,8 +605,10 @@ std::optional<RunResult> RateBench::measure(const Traffic& t, uint32_t runIndex)
     bad = d("TcpInCsumErrors") + (t.v6 ? d("Ip6InHdrErrors") + d("Ip6InAddrErrors")
                                         : d("IpInHdrErrors") + d("IpInAddrErrors"));
   }
-  r.correct = bad == 0 && seen >= o_.burst * 99 / 100 && good >= static_cast<int64_t>(seen);
-  r.check = fmt::format("burst={} at_backends={} stack_ok={} stack_bad={}", o_.burst, seen, good, bad);
+  r.correct = bad == 0 && seen >= o_.burst * 99 / 100 && good >= static_cast<int64_t>(seen) &&
+              (!isLb4(subject) || kernelFwd == 0);
+  r.check = fmt::format("burst={} at_backends={} stack_ok={} stack_bad={} gw_kernel_fwd={} backend_out={}",
+                        o_.burst, seen, good, bad, kernelFwd, backendOut);
   return r;
 }
 
@@ -572,7 +638,7 @@ int RateBench::run() {
         const std::string& subject = o_.subjects[(k + round) % o_.subjects.size()];
         std::optional<RunResult> r;
         if (subjectUp(subject)) {
-          r = measure(t, runIndex++);
+          r = measure(t, subject, runIndex++);
         } else {
           std::fprintf(stderr, "netns_rate: cannot set up %s\n", subject.c_str());
         }
@@ -623,24 +689,30 @@ int RateBench::run() {
                      {"pps_median", s.median}, {"pps_min", s.min}, {"pps_max", s.max},
                      {"correct_runs", correct}, {"runs", runs}});
     }
-    // Same-round ratios of lb4 to the others.
-    for (const auto& other : o_.subjects) {
-      if (other == "lb4_dr") {
+    // Same-round ratios of each lb4 subject to each subject that is not lb4.
+    for (const auto& mine : o_.subjects) {
+      if (!isLb4(mine)) {
         continue;
       }
-      std::vector<double> ratio;
-      const auto& a = results[ti]["lb4_dr"];
-      const auto& b = results[ti][other];
-      for (size_t r = 0; r < a.size() && r < b.size(); ++r) {
-        if (a[r] && b[r] && a[r]->correct && b[r]->correct && b[r]->pps > 0) {
-          ratio.push_back(a[r]->pps / b[r]->pps);
+      for (const auto& other : o_.subjects) {
+        if (isLb4(other)) {
+          continue;
         }
+        std::vector<double> ratio;
+        const auto& a = results[ti][mine];
+        const auto& b = results[ti][other];
+        for (size_t r = 0; r < a.size() && r < b.size(); ++r) {
+          if (a[r] && b[r] && a[r]->correct && b[r]->correct && b[r]->pps > 0) {
+            ratio.push_back(a[r]->pps / b[r]->pps);
+          }
+        }
+        auto s = lb4::bench::summarize(ratio);
+        std::string name = mine + "_to_" + other;
+        std::printf("rate.ratio traffic=%s flows=%u %s median=%.3f min=%.3f max=%.3f rounds=%zu\n",
+                    t.name.c_str(), t.flows, name.c_str(), s.median, s.min, s.max, ratio.size());
+        out.push_back({{"traffic", t.name}, {"flows", t.flows}, {"ratio", name}, {"median", s.median},
+                       {"min", s.min}, {"max", s.max}, {"rounds", ratio.size()}});
       }
-      auto s = lb4::bench::summarize(ratio);
-      std::printf("rate.ratio traffic=%s flows=%u lb4_dr_to_%s median=%.3f min=%.3f max=%.3f rounds=%zu\n",
-                  t.name.c_str(), t.flows, other.c_str(), s.median, s.min, s.max, ratio.size());
-      out.push_back({{"traffic", t.name}, {"flows", t.flows}, {"ratio", "lb4_dr_to_" + other},
-                     {"median", s.median}, {"min", s.min}, {"max", s.max}, {"rounds", ratio.size()}});
     }
   }
   if (!o_.jsonPath.empty()) {
@@ -652,14 +724,15 @@ int RateBench::run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"netns_rate - packet rate through namespaces: lb4 vs floor vs nftables"};
+  CLI::App app{"netns_rate - packet rate through namespaces: lb4 (DR, NAT) vs floor vs nftables"};
   Options o;
   app.add_option("--rounds", o.rounds, "rounds (every subject and traffic once per round)")->check(CLI::Range(1, 50));
   app.add_option("--seconds", o.seconds, "seconds per rate run")->check(CLI::Range(0.1, 30.0));
   app.add_option("--backends", o.backends, "backend namespaces")->check(CLI::Range(1, 9));
   app.add_option("--cpu", o.cpu, "CPU the generator (and so the pipeline) runs on");
   app.add_option("--burst", o.burst, "frames of each correctness burst")->check(CLI::Range(10, 1000000));
-  app.add_option("--subjects", o.subjects, "subjects: lb4_dr floor_tx nft_dnat");
+  app.add_option("--subjects", o.subjects, "subjects: lb4_dr lb4_nat floor_tx nft_dnat")
+      ->check(CLI::IsMember(kSubjects));
   app.add_option("--lb4-build-dir", o.lb4BuildDir, "build directory with lb4d and lb4ctl");
   app.add_option("--json", o.jsonPath, "also write the summary as JSON here");
   app.add_flag("--quick", o.quick, "two traffic kinds only");

@@ -11,10 +11,18 @@
 #
 # Known unicast is switched by an XDP program on every switch port (loaded
 # by netns_rate.cpp), so a frame goes generator -> gateway -> backend without
-# an skb; the bridge only carries ARP/ND and other broadcasts. The VIPs
-# 198.18.1.100 and 2001:db8:1::100 live on the backends' lo (LVS-DR); the
-# gateway forwards (for nftables DNAT) without sending redirects. Nothing is
-# created outside these namespaces; `down` removes all of them.
+# an skb; the bridge only carries ARP/ND and other broadcasts. The DR VIPs
+# 198.18.1.100 and 2001:db8:1::100 live on the backends' lo (LVS-DR). The
+# NAT VIPs 198.18.1.101 and 2001:db8:1::101 live nowhere: lb4 rewrites the
+# destination to the backend's eth0 address and sends the frame back out of
+# the gateway's eth0 (bpf_fib_lookup, XDP_TX). The gateway forwards (for
+# nftables DNAT, and because bpf_fib_lookup refuses to route without it)
+# without sending redirects; netns_rate.cpp adds static neighbours for the
+# backends. The backends have no route to the generator's ranges
+# (198.18.64.0/18, 2001:db8:40::/48) and do not forward, so whatever they
+# answer (ICMP port unreachable, RST) dies in their own stack: no replies
+# reach the gateway and nothing loops. Nothing is created outside these
+# namespaces; `down` removes all of them.
 set -euo pipefail
 
 cmd=${1:?usage: netns_rate.sh up|down PREFIX [BACKENDS]}
@@ -72,7 +80,8 @@ up() {
     ip -n "$ns" addr add $VIP6/128 dev lo
     ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
       net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2 \
-      net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0
+      net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0 \
+      net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0
   done
 }
 

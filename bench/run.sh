@@ -5,7 +5,7 @@
 #   1. xdp_cost        per-packet cost with BPF_PROG_TEST_RUN vs floors
 #   2. control_bench   Maglev build, disruption, health probing
 #   3. update_latency  lb4ctl change until the new table is live (lb4d)
-#   4. netns_rate      packet rate through namespaces: lb4, floor, nftables
+#   4. netns_rate      packet rate through namespaces: lb4 (DR, NAT), floor, nftables
 #
 # Needs root. Every part runs under `timeout`; the whole run stays under
 # 15 minutes on 2 cores (--quick: under 2 minutes). Builds what is missing
@@ -76,7 +76,7 @@ else
   part 120 "$b/lb4_control_bench" --benchmark_min_time=0.2 --benchmark_format=console \
     --benchmark_out="$out/control_bench.json" --benchmark_out_format=json
   part 330 "$b/lb4_update_latency" --updates 1000 --build-dir "$build"
-  part 360 "$b/lb4_netns_rate" --rounds 5 --seconds 1.5 --lb4-build-dir "$build" --json "$out/rate.json"
+  part 420 "$b/lb4_netns_rate" --rounds 5 --seconds 1.5 --lb4-build-dir "$build" --json "$out/rate.json"
 fi
 grep -h "^control.disruption" "$out/results.txt" >"$out/disruption.txt" || true
 

@@ -33,5 +33,7 @@ expect update_latency '^control\.update_latency op=add-backend .*median_ms='
 timeout 180 "$b/bench/lb4_netns_rate" --quick --rounds 1 --seconds 0.2 --burst 100 \
   --lb4-build-dir "$b" >"$out" 2>&1
 expect netns_rate '^rate\.summary traffic=udp4 flows=1000 subject=lb4_dr pps_median='
+expect netns_rate '^rate\.summary traffic=udp4 flows=1000 subject=lb4_nat pps_median='
+expect netns_rate '^rate\.ratio traffic=udp4 flows=1000 lb4_nat_to_nft_dnat median='
 
 exit $fail
