@@ -47,7 +47,7 @@ int lb4_xdp(struct xdp_md *ctx)
 	ret = select_backend(vip, &pkt, &backend_id, &backend);
 	if (ret != LB4_CONTINUE)
 		return stat_verdict(ret);
-	ret = rewrite_packet(ctx, &pkt, vip, backend);
+	ret = rewrite_packet(ctx, &pkt, vip, backend_id, backend);
 	if (ret == XDP_TX || ret == XDP_REDIRECT || ret == LB4_KERNEL) {
 		stat_traffic(&lb4_vip_stats, vip->vip_id, pkt.len);
 		stat_traffic(&lb4_backend_stats, backend_id, pkt.len);

@@ -126,6 +126,32 @@ struct {
 	__type(value, __u32);
 } lb4_tx_ports SEC(".maps");
 
+/*
+ * lb4_nexthops value: the FIB's answer for one backend on one CPU, valid
+ * while `stamp` is the current second (ct_now()), the backend's generation
+ * is `gen`, the packet came in on `ingress` and is no longer than `len_ok`
+ * (the longest packet the FIB passed for this route this second: a longer
+ * one is looked up again, so that the FIB still checks the egress MTU).
+ */
+struct lb4_nexthop {
+	__u32 ingress;
+	__u32 ifindex; /* egress; 0: empty */
+	__u32 stamp;
+	__u32 gen;
+	__u16 len_ok;
+	__u8 smac[6];
+	__u8 dmac[6];
+	__u16 pad;
+};
+
+/* Backend id -> cached next hop, per CPU. A cache: not pinned, starts empty. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LB4_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct lb4_nexthop);
+} lb4_nexthops SEC(".maps");
+
 /* Key 0 -> gateway configuration; written by the daemon. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

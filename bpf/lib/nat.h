@@ -8,7 +8,11 @@
  * Then nat_route() asks the kernel FIB for the next hop: the TTL/hop limit
  * is decremented like any router does, the MACs come from the FIB, and the
  * frame leaves with XDP_TX (egress is the ingress interface) or
- * XDP_REDIRECT through lb4_tx_ports. Where XDP cannot finish the job (no
+ * XDP_REDIRECT through lb4_tx_ports. On the forward path the FIB's answer
+ * for a backend is kept per CPU for the rest of the current second
+ * (lb4_nexthops), so a busy backend costs one FIB lookup a second per CPU
+ * instead of one per packet; a route or neighbour change is seen within a
+ * second. Where XDP cannot finish the job (no
  * neighbour entry yet, egress not attached, TTL expiring, a datagram that
  * must be fragmented) the translated packet goes to the kernel, which
  * forwards it (and resolves ARP/ND) the slow way.
@@ -143,17 +147,22 @@ static __always_inline int nat_rewrite(struct xdp_md *ctx,
 }
 
 /*
- * Sends the (translated) IP packet on to its destination: FIB lookup, TTL,
- * MACs, XDP_TX or XDP_REDIRECT; LB4_KERNEL when the kernel must finish.
+ * Routes a translated packet: the next hop from the FIB (or, for a backend,
+ * from lb4_nexthops), TTL/hop limit decremented, MACs rewritten, then
+ * XDP_TX or XDP_REDIRECT. `backend_id` 0 (replies, ICMP) never caches.
  */
 static __always_inline int nat_route(struct xdp_md *ctx,
-				     const struct lb4_packet *pkt)
+				     const struct lb4_packet *pkt,
+				     __u32 backend_id, __u32 gen)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
+	struct lb4_nexthop *nh = NULL;
 	struct bpf_fib_lookup fib;
 	__u32 l3 = pkt->l3_off & LB4_HDR_MASK;
 	struct ethhdr *eth = data;
+	__u32 now = 0, ifindex;
+	__u16 tot_len;
 	int action, rc;
 
 	if ((void *)(eth + 1) > data_end)
@@ -187,34 +196,62 @@ static __always_inline int nat_route(struct xdp_md *ctx,
 		__builtin_memcpy(fib.ipv6_dst, &ip6h->daddr, 16);
 	}
 	fib.ifindex = ctx->ingress_ifindex;
+	tot_len = fib.tot_len;
 
-	/*
-	 * NO_NEIGH: the route is known but the next hop's MAC is not; the
-	 * kernel resolves it when it forwards the packet itself. NOT_FWDED:
-	 * the destination is local (or the packet is not routable by the
-	 * FIB helper); UNSUPP_LWT: an encapsulating route. FRAG_NEEDED: larger
-	 * than the egress MTU; lb4 does not originate ICMP, so a DF packet is
-	 * dropped and counted, anything else the kernel fragments.
-	 */
-	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
-	switch (rc) {
-	case BPF_FIB_LKUP_RET_SUCCESS:
-		break;
-	case BPF_FIB_LKUP_RET_NO_NEIGH:
-	case BPF_FIB_LKUP_RET_NOT_FWDED:
-	case BPF_FIB_LKUP_RET_UNSUPP_LWT:
-		return LB4_KERNEL;
-	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
-		return pkt->df ? LB4_DROP_FRAG_NEEDED : LB4_KERNEL;
-	default:
-		return LB4_DROP_FIB;
+	if (backend_id) {
+		nh = bpf_map_lookup_elem(&lb4_nexthops, &backend_id);
+		now = ct_now();
+	}
+	if (nh && nh->ifindex && nh->stamp == now && nh->gen == gen &&
+	    nh->ingress == ctx->ingress_ifindex && tot_len <= nh->len_ok) {
+		ifindex = nh->ifindex;
+		__builtin_memcpy(fib.smac, nh->smac, ETH_ALEN);
+		__builtin_memcpy(fib.dmac, nh->dmac, ETH_ALEN);
+	} else {
+		/*
+		 * NO_NEIGH: the route is known but the next hop's MAC is not;
+		 * the kernel resolves it when it forwards the packet itself.
+		 * NOT_FWDED: the destination is local (or the packet is not
+		 * routable by the FIB helper); UNSUPP_LWT: an encapsulating
+		 * route. FRAG_NEEDED: larger than the egress MTU; lb4 does not
+		 * originate ICMP, so a DF packet is dropped and counted,
+		 * anything else the kernel fragments.
+		 */
+		rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+		switch (rc) {
+		case BPF_FIB_LKUP_RET_SUCCESS:
+			break;
+		case BPF_FIB_LKUP_RET_NO_NEIGH:
+		case BPF_FIB_LKUP_RET_NOT_FWDED:
+		case BPF_FIB_LKUP_RET_UNSUPP_LWT:
+			return LB4_KERNEL;
+		case BPF_FIB_LKUP_RET_FRAG_NEEDED:
+			return pkt->df ? LB4_DROP_FRAG_NEEDED : LB4_KERNEL;
+		default:
+			return LB4_DROP_FIB;
+		}
+		ifindex = fib.ifindex;
+		if (nh) {
+			/* Same route this second: only the length limit grows. */
+			if (!(nh->ifindex == ifindex && nh->stamp == now &&
+			      nh->gen == gen &&
+			      nh->ingress == ctx->ingress_ifindex &&
+			      nh->len_ok > tot_len))
+				nh->len_ok = tot_len;
+			nh->ingress = ctx->ingress_ifindex;
+			nh->ifindex = ifindex;
+			nh->stamp = now;
+			nh->gen = gen;
+			__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
+			__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
+		}
 	}
 
-	if (fib.ifindex == ctx->ingress_ifindex) {
+	if (ifindex == ctx->ingress_ifindex) {
 		action = XDP_TX;
 	} else {
 		/* Not in lb4_tx_ports (not attached): the kernel forwards it. */
-		action = bpf_redirect_map(&lb4_tx_ports, fib.ifindex, 0);
+		action = bpf_redirect_map(&lb4_tx_ports, ifindex, 0);
 		if (action != XDP_REDIRECT)
 			return LB4_KERNEL;
 	}
@@ -249,6 +286,7 @@ static __always_inline int nat_route(struct xdp_md *ctx,
 /* Forward path: the packet to `backend`, destination translated. */
 static __always_inline int nat_forward(struct xdp_md *ctx,
 				       const struct lb4_packet *pkt,
+				       __u32 backend_id,
 				       const struct lb4_backend *backend)
 {
 	__u16 addr[8];
@@ -258,7 +296,7 @@ static __always_inline int nat_forward(struct xdp_md *ctx,
 	ret = nat_rewrite(ctx, pkt, 1, addr, backend_port(backend, pkt));
 	if (ret != LB4_CONTINUE)
 		return ret;
-	return nat_route(ctx, pkt);
+	return nat_route(ctx, pkt, backend_id, backend->gen);
 }
 
 /*
@@ -291,7 +329,7 @@ static __always_inline int nat_reply(struct xdp_md *ctx,
 	if (ret != LB4_CONTINUE)
 		return ret;
 	stat_inc(LB4_STAT_NAT_REPLY);
-	return nat_route(ctx, pkt);
+	return nat_route(ctx, pkt, 0, 0);
 }
 
 #endif /* LB4_BPF_NAT_H */

@@ -33,13 +33,14 @@ static __always_inline int rewrite_dr(struct xdp_md *ctx,
 static __always_inline int rewrite_packet(struct xdp_md *ctx,
 					  const struct lb4_packet *pkt,
 					  const struct lb4_vip_value *vip,
+					  __u32 backend_id,
 					  const struct lb4_backend *backend)
 {
 	switch (vip->mode) {
 	case LB4_MODE_DR:
 		return rewrite_dr(ctx, backend);
 	case LB4_MODE_NAT:
-		return nat_forward(ctx, pkt, backend);
+		return nat_forward(ctx, pkt, backend_id, backend);
 	default:
 		return XDP_ABORTED; /* userspace writes only known modes */
 	}

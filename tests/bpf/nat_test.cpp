@@ -14,7 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "xdp_fixture.h"
 
@@ -269,6 +272,41 @@ TEST_F(NatTest, OversizedDontFragmentPacketIsDroppedAndCounted) {
   RunResult r = runOn(in, clientIf_);
   EXPECT_EQ(r.action, XDP_DROP);
   EXPECT_EQ(stat(LB4_STAT_DROP_FRAG_NEEDED), 1U);
+}
+
+// The forward path keeps the FIB's answer per backend for the current
+// second (lb4_nexthops). A longer packet than the cache has seen still goes
+// to the FIB, which checks the egress MTU.
+TEST_F(NatTest, CachedNextHopStillChecksTheMtuOfLongerPackets) {
+  auto small = fromClient().ipv4(kClientV4, kVipV4, {.flagsFragment = 0x4000})
+                   .tcp(40000, 80).payload("x").build();
+  ASSERT_EQ(runOn(small, clientIf_).action, XDP_REDIRECT);
+  std::system(("ip -n " + ns_ + " link set lbb mtu 1280").c_str());
+  auto big = fromClient().ipv4(kClientV4, kVipV4, {.flagsFragment = 0x4000})
+                 .tcp(40000, 80).payload(std::string(1400, 'x')).build();
+  EXPECT_EQ(runOn(big, clientIf_).action, XDP_DROP);
+  EXPECT_EQ(stat(LB4_STAT_DROP_FRAG_NEEDED), 1U);
+  EXPECT_EQ(runOn(small, clientIf_).action, XDP_REDIRECT);
+}
+
+// A neighbour change reaches NAT traffic within a second.
+TEST_F(NatTest, NextHopChangeIsSeenWithinASecond) {
+  auto in = fromClient().ipv4(kClientV4, kVipV4).tcp(40000, 80).build();
+  ASSERT_EQ(runOn(in, clientIf_).action, XDP_REDIRECT);
+  constexpr Mac kMoved = {0x02, 0x00, 0x00, 0x00, 0x02, 0x99};
+  ASSERT_EQ(std::system(("ip -n " + ns_ + " neigh replace " + kBackend1V4 + " lladdr " +
+                         macText(kMoved) + " dev lbb nud permanent")
+                            .c_str()),
+            0);
+  // The cache is valid for the current second of the coarse clock only.
+  uint32_t start = nowS();
+  while (nowS() == start) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  RunResult r = runOn(in, clientIf_);
+  EXPECT_EQ(r.action, XDP_REDIRECT);
+  ASSERT_GE(r.frame.size(), 6U);
+  EXPECT_TRUE(std::equal(kMoved.begin(), kMoved.end(), r.frame.begin()));
 }
 
 // ---- reply path --------------------------------------------------------------
