@@ -18,7 +18,7 @@
 #endif
 
 /* Layout version of every pinned map; stored in lb4_config.abi_version. */
-#define LB4_ABI_VERSION 5
+#define LB4_ABI_VERSION 6
 
 #define LB4_MAX_VIPS 1024
 #define LB4_MAX_BACKENDS 4096

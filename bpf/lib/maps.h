@@ -49,13 +49,14 @@ struct {
  * Template of one Maglev ring: slot (host order) -> backend id. With
  * BPF_F_INNER_MAP the kernel does not compare max_entries of inner arrays,
  * so the daemon creates each ring with exactly the VIP's ring size (up to
- * this maximum; the flag must be set on every inner array too, because
- * map_flags are compared).
+ * this maximum). BPF_F_MMAPABLE lets the daemon fill a new ring through
+ * mmap instead of a syscall per slot. Both flags must be set on every
+ * inner array too, because map_flags are compared.
  */
 struct lb4_ring {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, LB4_MAX_RING_SIZE);
-	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, __u32);
 };

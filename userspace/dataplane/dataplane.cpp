@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/magic.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -23,6 +24,7 @@
 #include <map>
 #include <mutex>
 #include <numeric>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -162,10 +164,10 @@ int numCpus() {
 }
 
 // Creates an inner ring array of `size` slots. Inner arrays carry
-// BPF_F_INNER_MAP like the template in maps.h: the kernel compares map_flags
-// of inner maps, and only that flag lets their max_entries differ.
+// BPF_F_INNER_MAP | BPF_F_MMAPABLE like the template in maps.h: the kernel
+// compares map_flags of inner maps with the template's.
 Result<UniqueFd> createRingArray(uint32_t size) {
-  LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP);
+  LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE);
   UniqueFd fd(bpf_map_create(BPF_MAP_TYPE_ARRAY, "lb4_ring", sizeof(uint32_t), sizeof(uint32_t),
                              size, &opts));
   if (!fd) {
@@ -174,23 +176,50 @@ Result<UniqueFd> createRingArray(uint32_t size) {
   return fd;
 }
 
-// Writes slots 0..n-1 of an array map, in batches when the kernel allows.
-Status fillArray(int fd, std::span<const uint32_t> values) {
-  std::vector<uint32_t> keys(values.size());
-  std::iota(keys.begin(), keys.end(), 0U);
-  uint32_t count = static_cast<uint32_t>(values.size());
-  LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = 0, .flags = 0);
-  if (bpf_map_update_batch(fd, keys.data(), values.data(), &count, &opts) == 0 &&
-      count == values.size()) {
-    return {};
+// A ring's slots, mapped into this process (rings are BPF_F_MMAPABLE): a
+// table is filled or read with plain stores and loads, where map syscalls go
+// slot by slot. The kernel lays array elements out 8 bytes apart (value
+// size rounded up to 8), so slot i is the first word of element i.
+class RingMapping {
+ public:
+  static constexpr size_t kStride = 8 / sizeof(uint32_t);  // words per element
+
+  static Result<RingMapping> map(int fd, uint32_t slots, bool writable) {
+    size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    size_t len = (size_t{slots} * kStride * sizeof(uint32_t) + page - 1) / page * page;
+    void* p = ::mmap(nullptr, len, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd,
+                     0);
+    if (p == MAP_FAILED) {
+      return makeError("map ring ({} slots): {}", slots, errnoText(errno));
+    }
+    return RingMapping(static_cast<uint32_t*>(p), len);
   }
-  for (uint32_t i = 0; i < values.size(); ++i) {
-    if (bpf_map_update_elem(fd, &keys[i], &values[i], BPF_ANY) != 0) {
-      return makeError("fill ring slot {}: {}", i, errnoText(errno));
+  RingMapping(RingMapping&& o) noexcept : words_(std::exchange(o.words_, nullptr)), len_(o.len_) {}
+  RingMapping& operator=(RingMapping&&) = delete;
+  RingMapping(const RingMapping&) = delete;
+  ~RingMapping() {
+    if (words_ != nullptr) {
+      ::munmap(words_, len_);
     }
   }
-  return {};
-}
+  void write(std::span<const uint32_t> ring) const {
+    for (size_t i = 0; i < ring.size(); ++i) {
+      words_[i * kStride] = ring[i];
+    }
+  }
+  std::vector<uint32_t> read(uint32_t slots) const {
+    std::vector<uint32_t> out(slots);
+    for (size_t i = 0; i < slots; ++i) {
+      out[i] = words_[i * kStride];
+    }
+    return out;
+  }
+
+ private:
+  RingMapping(uint32_t* words, size_t len) : words_(words), len_(len) {}
+  uint32_t* words_;
+  size_t len_;
+};
 
 // The services on `addr` as lb4_vips has them: from its lb4_vip_addrs
 // entry when that holds them all, else by a scan of lb4_vips.
@@ -556,8 +585,12 @@ Status Dataplane::setRing(uint32_t vipId, std::span<const uint32_t> ring) {
   if (!inner) {
     return makeError("set ring of VIP {}: {}", vipId, inner.error());
   }
-  if (auto st = fillArray(inner->get(), ring); !st) {
-    return makeError("set ring of VIP {}: {}", vipId, st.error());
+  {
+    auto mapping = RingMapping::map(inner->get(), size, /*writable=*/true);
+    if (!mapping) {
+      return makeError("set ring of VIP {}: {}", vipId, mapping.error());
+    }
+    mapping->write(ring);
   }
 
   // lb4_vip_value.ring_size must never exceed the installed ring, or
@@ -614,26 +647,11 @@ Result<std::vector<uint32_t>> Dataplane::ring(uint32_t vipId) const {
   if (int err = bpf_obj_get_info_by_fd(fd.get(), &info, &len); err != 0) {
     return makeError("inspect ring of VIP {}: {}", vipId, errnoText(err));
   }
-  std::vector<uint32_t> keys(info.max_entries);
-  std::vector<uint32_t> values(info.max_entries);
-  uint32_t count = info.max_entries;
-  uint32_t outBatch = 0;
-  LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = 0, .flags = 0);
-  int rc = bpf_map_lookup_batch(fd.get(), nullptr, &outBatch, keys.data(), values.data(), &count,
-                                &opts);
-  if ((rc == 0 || errno == ENOENT) && count == info.max_entries) {
-    std::vector<uint32_t> ring(info.max_entries);
-    for (uint32_t i = 0; i < count; ++i) {
-      ring[keys[i]] = values[i];
-    }
-    return ring;
+  auto mapping = RingMapping::map(fd.get(), info.max_entries, /*writable=*/false);
+  if (!mapping) {
+    return makeError("read ring of VIP {}: {}", vipId, mapping.error());
   }
-  for (uint32_t i = 0; i < info.max_entries; ++i) {
-    if (bpf_map_lookup_elem(fd.get(), &i, &values[i]) != 0) {
-      return makeError("read ring of VIP {} slot {}: {}", vipId, i, errnoText(errno));
-    }
-  }
-  return values;
+  return mapping->read(info.max_entries);
 }
 
 Result<GlobalStats> Dataplane::globalStats() const {
