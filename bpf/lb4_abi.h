@@ -26,6 +26,8 @@
 #define LB4_MAX_RING_SIZE 655373
 #define LB4_DEFAULT_RING_SIZE 65537
 #define LB4_DEFAULT_CT_SIZE 1048576
+/* Client addresses whose NAT reply next hop is cached (lb4_client_hops). */
+#define LB4_CLIENT_HOPS 65536
 /* Maximum number of interfaces in lb4_tx_ports. */
 #define LB4_MAX_IFACES 64
 /* NAT conntrack timeouts (seconds), defaults of lb4_config. */

@@ -289,24 +289,42 @@ TEST_F(NatTest, CachedNextHopStillChecksTheMtuOfLongerPackets) {
   EXPECT_EQ(runOn(small, clientIf_).action, XDP_REDIRECT);
 }
 
-// A neighbour change reaches NAT traffic within a second.
-TEST_F(NatTest, NextHopChangeIsSeenWithinASecond) {
-  auto in = fromClient().ipv4(kClientV4, kVipV4).tcp(40000, 80).build();
-  ASSERT_EQ(runOn(in, clientIf_).action, XDP_REDIRECT);
-  constexpr Mac kMoved = {0x02, 0x00, 0x00, 0x00, 0x02, 0x99};
-  ASSERT_EQ(std::system(("ip -n " + ns_ + " neigh replace " + kBackend1V4 + " lladdr " +
-                         macText(kMoved) + " dev lbb nud permanent")
-                            .c_str()),
-            0);
-  // The cache is valid for the current second of the coarse clock only.
-  uint32_t start = nowS();
-  while (nowS() == start) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+// A neighbour change reaches NAT traffic within a second: the cached next
+// hops (per backend forward, per client on replies) last for the current
+// second of the coarse clock only.
+class NatNextHopTest : public NatTest {
+ protected:
+  // Sends `in` on `ifindex`, moves `neighbour` on `dev` to a new MAC, and
+  // expects the same packet to go to that MAC once the second has turned.
+  void expectMoveSeen(const std::vector<uint8_t>& in, uint32_t ifindex, const char* neighbour,
+                      const char* dev) {
+    ASSERT_EQ(runOn(in, ifindex).action, XDP_REDIRECT);
+    constexpr Mac kMoved = {0x02, 0x00, 0x00, 0x00, 0x02, 0x99};
+    ASSERT_EQ(std::system(("ip -n " + ns_ + " neigh replace " + neighbour + " lladdr " +
+                           macText(kMoved) + " dev " + dev + " nud permanent")
+                              .c_str()),
+              0);
+    uint32_t start = nowS();
+    while (nowS() == start) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    RunResult r = runOn(in, ifindex);
+    EXPECT_EQ(r.action, XDP_REDIRECT);
+    ASSERT_GE(r.frame.size(), 6U);
+    EXPECT_TRUE(std::equal(kMoved.begin(), kMoved.end(), r.frame.begin()));
   }
-  RunResult r = runOn(in, clientIf_);
-  EXPECT_EQ(r.action, XDP_REDIRECT);
-  ASSERT_GE(r.frame.size(), 6U);
-  EXPECT_TRUE(std::equal(kMoved.begin(), kMoved.end(), r.frame.begin()));
+};
+
+TEST_F(NatNextHopTest, BackendMoveIsSeenWithinASecond) {
+  expectMoveSeen(fromClient().ipv4(kClientV4, kVipV4).tcp(40000, 80).build(), clientIf_,
+                 kBackend1V4, "lbb");
+}
+
+TEST_F(NatNextHopTest, ClientMoveIsSeenWithinASecond) {
+  ASSERT_EQ(runOn(fromClient().ipv6(kClientV6, kVipV6).tcp(40000, 80).build(), clientIf_).action,
+            XDP_REDIRECT);
+  expectMoveSeen(fromBackend().ipv6(kBackend1V6, kClientV6).tcp(8080, 40000, kTcpAck).build(),
+                 backendIf_, kClientV6, "lbc");
 }
 
 // ---- reply path --------------------------------------------------------------
