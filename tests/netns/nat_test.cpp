@@ -8,21 +8,15 @@
 namespace lb4::test {
 namespace {
 
-class NatTopologyTest : public ::testing::Test {
+class NatTopologyTest : public DaemonTopologyTest {
  protected:
   static constexpr int kBackends = 3;
 
   void SetUp() override {
-    prefix_ = "lb4t" + std::to_string(getpid() % 100000);
-    work_ = std::filesystem::temp_directory_path() / prefix_;
-    std::filesystem::remove_all(work_);
-    std::filesystem::create_directories(work_);
-    socket_ = (work_ / "lb4d.sock").string();
-    pinRoot_ = "/sys/fs/bpf/" + prefix_;
-    ::setenv("LB4_BUILD_DIR", LB4_BUILD_DIR, 1);
-    auto up = runCommand({sourcePath("scripts/netns/nat_topology.sh"), "up", prefix_,
-                          std::to_string(kBackends)});
-    ASSERT_EQ(up.status, 0) << up.out << up.err;
+    setUpTopology("lb4t", "scripts/netns/nat_topology.sh", kBackends);
+    if (HasFatalFailure()) {
+      return;
+    }
     // Backends listen on 8080 (the VIPs use 80: port mapping); the far one on 80.
     for (int i = 1; i <= kBackends; ++i) {
       servers_.emplace_back(
@@ -38,43 +32,6 @@ class NatTopologyTest : public ::testing::Test {
                                  "--port", "80", "--bind", "::"},
         (work_ / "far.log").string());
     startDaemon();
-  }
-
-  void TearDown() override {
-    daemon_.stop();
-    servers_.clear();
-    runCommand({sourcePath("scripts/netns/nat_topology.sh"), "down", prefix_});
-    std::error_code ec;
-    std::filesystem::remove_all(pinRoot_, ec);
-    if (HasFailure()) {
-      std::ifstream log(work_ / "lb4d.log");
-      std::cerr << "---- lb4d log ----\n" << std::string(std::istreambuf_iterator<char>(log), {});
-    }
-    std::filesystem::remove_all(work_, ec);
-  }
-
-  std::string ns(const std::string& name) const { return prefix_ + "-" + name; }
-
-  void startDaemon() {
-    std::filesystem::remove(socket_);
-    daemon_ = Process({"nsenter", "--net=/run/netns/" + ns("gw"), buildPath("userspace/lb4d"),
-                       "--socket", socket_, "--state-file", (work_ / "state.json").string(),
-                       "--pin-root", pinRoot_, "--log-level", "debug"},
-                      (work_ / "lb4d.log").string());
-    for (int i = 0; i < 250 && !std::filesystem::exists(socket_); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ASSERT_TRUE(std::filesystem::exists(socket_)) << "lb4d did not create its socket";
-  }
-
-  CommandResult ctl(std::vector<std::string> args) {
-    args.insert(args.begin(), {buildPath("cli/lb4ctl"), "--socket", socket_});
-    return runCommand(args);
-  }
-
-  void ctlOk(std::vector<std::string> args) {
-    auto r = ctl(args);
-    ASSERT_EQ(r.status, 0) << r.out << r.err;
   }
 
   // NAT VIPs on port 80 (TCP and UDP, both families) over the three
@@ -121,12 +78,6 @@ class NatTopologyTest : public ::testing::Test {
     return j.is_discarded() ? nlohmann::json::object() : j;
   }
 
-  std::string prefix_;
-  std::filesystem::path work_;
-  std::string socket_;
-  std::string pinRoot_;
-  std::vector<Process> servers_;
-  Process daemon_;
 };
 
 TEST_F(NatTopologyTest, ThreeHundredTcpConnectionsPerFamilySpreadOverThreeBackends) {

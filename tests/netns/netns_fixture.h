@@ -147,54 +147,48 @@ class Process {
 inline std::string buildPath(const std::string& rel) { return std::string(LB4_BUILD_DIR) + "/" + rel; }
 inline std::string sourcePath(const std::string& rel) { return std::string(LB4_SOURCE_DIR) + "/" + rel; }
 
-class DrTopologyTest : public ::testing::Test {
+// What every namespace test with a live lb4d shares: a unique prefix (the
+// namespaces, the pin root and a work directory are named after it), lb4d
+// in the gateway namespace, lb4ctl, and a teardown that removes all of it
+// (processes, namespaces, pins, files), also when a test fails. Subclasses
+// name their topology script and start their backends' servers.
+class DaemonTopologyTest : public ::testing::Test {
  protected:
-  static constexpr const char* kVip = "198.18.1.100:80/tcp";
-  static constexpr int kBackends = 3;
-
-  void SetUp() override {
-    prefix_ = "lb4n" + std::to_string(getpid() % 100000);
+  // Creates the work directory and builds `script` (relative to the source
+  // tree) with `backends` backends under a prefix starting with `tag`.
+  void setUpTopology(const std::string& tag, const std::string& script, int backends) {
+    script_ = script;
+    prefix_ = tag + std::to_string(getpid() % 100000);
     work_ = std::filesystem::temp_directory_path() / prefix_;
     std::filesystem::remove_all(work_);
     std::filesystem::create_directories(work_);
     socket_ = (work_ / "lb4d.sock").string();
     pinRoot_ = "/sys/fs/bpf/" + prefix_;
     ::setenv("LB4_BUILD_DIR", LB4_BUILD_DIR, 1);
-    auto up = runCommand({sourcePath("scripts/netns/topology.sh"), "up", prefix_,
-                          std::to_string(kBackends)});
+    auto up = runCommand({sourcePath(script_), "up", prefix_, std::to_string(backends)});
     ASSERT_EQ(up.status, 0) << up.out << up.err;
-    for (int i = 1; i <= kBackends; ++i) {
-      servers_.emplace_back();
-      startServer(i);
-    }
-    startDaemon();
   }
 
   void TearDown() override {
     daemon_.stop();
     servers_.clear();
-    runCommand({sourcePath("scripts/netns/topology.sh"), "down", prefix_});
+    if (!script_.empty()) {
+      runCommand({sourcePath(script_), "down", prefix_});
+    }
     std::error_code ec;
-    std::filesystem::remove_all(pinRoot_, ec);
+    if (!pinRoot_.empty()) {
+      std::filesystem::remove_all(pinRoot_, ec);
+    }
     if (HasFailure()) {
       std::ifstream log(work_ / "lb4d.log");
       std::cerr << "---- lb4d log ----\n" << std::string(std::istreambuf_iterator<char>(log), {});
     }
-    std::filesystem::remove_all(work_, ec);
+    if (!work_.empty()) {
+      std::filesystem::remove_all(work_, ec);
+    }
   }
 
   std::string ns(const std::string& name) const { return prefix_ + "-" + name; }
-
-  // (Re)starts backend i's server: greets with "b<i>" on port 80 (TCP and
-  // UDP) and serves an HTTP health endpoint on port 8080.
-  void startServer(int i, std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {"ip", "netns", "exec", ns("b" + std::to_string(i)),
-                                     buildPath("tests/tools/lb4-testnet"), "serve", "--name",
-                                     "b" + std::to_string(i), "--port", "80", "--bind", "::",
-                                     "--udp", "--http-port", "8080"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    servers_[i - 1] = Process(argv, (work_ / ("server" + std::to_string(i) + ".log")).string());
-  }
 
   void startDaemon() {
     std::filesystem::remove(socket_);
@@ -224,6 +218,45 @@ class DrTopologyTest : public ::testing::Test {
     ASSERT_EQ(r.status, 0) << r.out << r.err;
   }
 
+  std::string script_;
+  std::string prefix_;
+  std::filesystem::path work_;
+  std::string socket_;
+  std::string pinRoot_;
+  std::vector<Process> servers_;
+  Process daemon_;
+  std::string configYaml_;  // lb4d's --config file, when not empty
+};
+
+// Direct routing: scripts/netns/topology.sh, backends b1..b3 on one segment.
+class DrTopologyTest : public DaemonTopologyTest {
+ protected:
+  static constexpr const char* kVip = "198.18.1.100:80/tcp";
+  static constexpr int kBackends = 3;
+
+  void SetUp() override {
+    setUpTopology("lb4n", "scripts/netns/topology.sh", kBackends);
+    if (HasFatalFailure()) {
+      return;
+    }
+    for (int i = 1; i <= kBackends; ++i) {
+      servers_.emplace_back();
+      startServer(i);
+    }
+    startDaemon();
+  }
+
+  // (Re)starts backend i's server: greets with "b<i>" on port 80 (TCP and
+  // UDP) and serves an HTTP health endpoint on port 8080.
+  void startServer(int i, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {"ip", "netns", "exec", ns("b" + std::to_string(i)),
+                                     buildPath("tests/tools/lb4-testnet"), "serve", "--name",
+                                     "b" + std::to_string(i), "--port", "80", "--bind", "::",
+                                     "--udp", "--http-port", "8080"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    servers_[i - 1] = Process(argv, (work_ / ("server" + std::to_string(i) + ".log")).string());
+  }
+
   void configureDr() {
     ctlOk({"attach", "eth0"});
     ctlOk({"add-vip", kVip, "--mode", "dr"});
@@ -241,14 +274,6 @@ class DrTopologyTest : public ::testing::Test {
     EXPECT_FALSE(json.is_discarded()) << r.out << r.err;
     return json.is_discarded() ? nlohmann::json::object() : json;
   }
-
-  std::string prefix_;
-  std::filesystem::path work_;
-  std::string socket_;
-  std::string pinRoot_;
-  std::vector<Process> servers_;
-  Process daemon_;
-  std::string configYaml_;  // lb4d's --config file, when not empty
 };
 
 }  // namespace lb4::test
