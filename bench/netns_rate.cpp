@@ -138,23 +138,14 @@ using Snmp = std::map<std::string, int64_t>;
 
 class RateBench {
  public:
-  explicit RateBench(Options o) : o_(std::move(o)) {
-    prefix_ = "lb4r" + std::to_string(getpid() % 100000);
-    work_ = fs::temp_directory_path() / prefix_;
-    pinRoot_ = "/sys/fs/bpf/" + prefix_;
-    socket_ = (work_ / "lb4d.sock").string();
-    log_ = (work_ / "run.log").string();
-  }
+  explicit RateBench(Options o) : o_(std::move(o)), lb4_("lb4r", o_.lb4BuildDir) {}
   ~RateBench() { cleanup(); }
   int run();
 
  private:
   std::string ns(const std::string& n) const { return prefix_ + "-" + n; }
-  bool sh(const std::vector<std::string>& argv) { return lb4::bench::run(argv, log_) == 0; }
-  bool ctl(std::vector<std::string> args) {
-    args.insert(args.begin(), {o_.lb4BuildDir + "/cli/lb4ctl", "--socket", socket_});
-    return lb4::bench::run(args, log_, std::chrono::seconds(20)) == 0;
-  }
+  bool sh(const std::vector<std::string>& argv) { return lb4_.sh(argv); }
+  bool ctl(std::vector<std::string> args) { return lb4_.ctl(std::move(args)); }
   bool setUp();
   bool startLb4();
   void cleanup();
@@ -173,13 +164,11 @@ class RateBench {
   void dumpLog();
 
   Options o_;
-  std::string prefix_;
-  fs::path work_;
-  std::string pinRoot_;
-  std::string socket_;
-  std::string log_;
+  lb4::bench::Lb4Daemon lb4_;
+  const std::string& prefix_ = lb4_.prefix();
+  const fs::path& work_ = lb4_.work();
+  const std::string& log_ = lb4_.log();
   bool topology_ = false;
-  lb4::bench::Background daemon_;
   std::unique_ptr<rate_parts, void (*)(rate_parts*)> parts_{nullptr, rate_parts__destroy};
   int genIfindex_ = 0;
   std::vector<uint8_t> genFrame_;
@@ -195,18 +184,16 @@ void RateBench::dumpLog() {
 }
 
 void RateBench::cleanup() {
-  if (daemon_.pid() > 0) {
+  if (lb4_.running()) {
     ctl({"detach", "eth0"});
   }
-  daemon_.stop();
+  lb4_.stop();
   parts_.reset();
   if (topology_) {
     lb4::bench::run({o_.source + "/bench/netns_rate.sh", "down", prefix_});
     topology_ = false;
   }
-  std::error_code ec;
-  fs::remove_all(pinRoot_, ec);
-  fs::remove_all(work_, ec);
+  lb4_.remove();
 }
 
 bool RateBench::attachXdp(const std::string& netns, const std::string& dev, int progFd) {
@@ -234,9 +221,7 @@ void RateBench::detachXdp(const std::string& netns, const std::string& dev) {
 }
 
 bool RateBench::setUp() {
-  std::error_code ec;
-  fs::remove_all(work_, ec);
-  fs::create_directories(work_);
+  lb4_.makeWork();
   topology_ = true;
   if (!sh({o_.source + "/bench/netns_rate.sh", "up", prefix_, std::to_string(o_.backends)})) {
     std::fprintf(stderr, "netns_rate: topology failed\n");
@@ -330,16 +315,7 @@ bool RateBench::setUp() {
 }
 
 bool RateBench::startLb4() {
-  daemon_ = lb4::bench::Background(
-      {"nsenter", "--net=/run/netns/" + ns("gw"), o_.lb4BuildDir + "/userspace/lb4d", "--socket",
-       socket_, "--state-file", (work_ / "state.json").string(), "--pin-root", pinRoot_,
-       "--log-level", "warn"},
-      log_);
-  for (int i = 0; i < 250 && !fs::exists(socket_); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  if (!fs::exists(socket_)) {
-    std::fprintf(stderr, "netns_rate: lb4d did not start\n");
+  if (!lb4_.start(ns("gw"))) {
     return false;
   }
   // Both modes' VIPs stay configured throughout (NAT ones only when lb4_nat

@@ -47,23 +47,14 @@ struct Options {
 
 class Bench {
  public:
-  explicit Bench(Options o) : o_(std::move(o)) {
-    prefix_ = "lb4bu" + std::to_string(getpid() % 100000);
-    work_ = fs::temp_directory_path() / prefix_;
-    pinRoot_ = "/sys/fs/bpf/" + prefix_;
-    socket_ = (work_ / "lb4d.sock").string();
-    log_ = (work_ / "run.log").string();
-  }
+  explicit Bench(Options o) : o_(std::move(o)), lb4_("lb4bu", o_.buildDir) {}
   ~Bench() { cleanup(); }
 
   int run();
 
  private:
-  bool sh(const std::vector<std::string>& argv) { return lb4::bench::run(argv, log_) == 0; }
-  bool ctl(std::vector<std::string> args) {
-    args.insert(args.begin(), {o_.buildDir + "/cli/lb4ctl", "--socket", socket_});
-    return lb4::bench::run(args, log_, std::chrono::seconds(10)) == 0;
-  }
+  bool sh(const std::vector<std::string>& argv) { return lb4_.sh(argv); }
+  bool ctl(std::vector<std::string> args) { return lb4_.ctl(std::move(args), std::chrono::seconds(10)); }
   bool setUp();
   void cleanup();
   std::optional<std::vector<uint32_t>> readRing();
@@ -79,12 +70,9 @@ class Bench {
   }
 
   Options o_;
-  std::string prefix_;
-  fs::path work_;
-  std::string pinRoot_;
-  std::string socket_;
-  std::string log_;
-  lb4::bench::Background daemon_;
+  lb4::bench::Lb4Daemon lb4_;
+  const std::string& prefix_ = lb4_.prefix();
+  const std::string& pinRoot_ = lb4_.pinRoot();
   bool nsCreated_ = false;
   UniqueFd vips_;
   UniqueFd rings_;
@@ -92,21 +80,17 @@ class Bench {
 };
 
 void Bench::cleanup() {
-  daemon_.stop();
+  lb4_.stop();
   if (nsCreated_) {
     // Deleting the namespace deletes the veth and with it the XDP program.
     lb4::bench::run({"ip", "netns", "del", prefix_});
     nsCreated_ = false;
   }
-  std::error_code ec;
-  fs::remove_all(pinRoot_, ec);
-  fs::remove_all(work_, ec);
+  lb4_.remove();
 }
 
 bool Bench::setUp() {
-  std::error_code ec;
-  fs::remove_all(work_, ec);
-  fs::create_directories(work_);
+  lb4_.makeWork();
   if (!sh({"ip", "netns", "add", prefix_})) {
     return false;
   }
@@ -118,17 +102,7 @@ bool Bench::setUp() {
       !sh({"ip", "-n", prefix_, "addr", "add", "198.18.0.2/24", "dev", "v0"})) {
     return false;
   }
-  // nsenter (not `ip netns exec`) keeps the host's /sys/fs/bpf visible.
-  daemon_ = lb4::bench::Background(
-      {"nsenter", "--net=/run/netns/" + prefix_, o_.buildDir + "/userspace/lb4d", "--socket",
-       socket_, "--state-file", (work_ / "state.json").string(), "--pin-root", pinRoot_,
-       "--log-level", "warn"},
-      log_);
-  for (int i = 0; i < 250 && !fs::exists(socket_); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  if (!fs::exists(socket_)) {
-    std::fprintf(stderr, "update_latency: lb4d did not start\n");
+  if (!lb4_.start(prefix_)) {
     return false;
   }
   std::vector<std::string> addVip = {"add-vip", kVip, "--mode", "dr", "--ring-size",
@@ -273,7 +247,7 @@ void ringFill(uint32_t slots) {
 int Bench::run() {
   if (!setUp()) {
     std::fprintf(stderr, "update_latency: set-up failed; see the log below\n");
-    std::FILE* f = std::fopen(log_.c_str(), "r");
+    std::FILE* f = std::fopen(lb4_.log().c_str(), "r");
     char line[512];
     while (f != nullptr && std::fgets(line, sizeof(line), f) != nullptr) {
       std::fputs(line, stderr);
