@@ -31,31 +31,20 @@ n=${3:-2}
 VIP4=198.18.1.100
 VIP6=2001:db8:1::100
 
-down() {
-  for ns in $(ip netns list | awk '{print $1}' | grep -E "^${p}-" || true); do
-    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-    ip netns del "$ns" 2>/dev/null || true
-  done
-}
+# shellcheck source=scripts/netns/lib.sh
+. "$(dirname "$0")/../scripts/netns/lib.sh"
+down() { netns_down; }
 
-# port NS NAME MAC: a veth from the switch into NS as eth0 with a fixed MAC.
+# port NS NAME MAC: a veth from the switch into NS as eth0 with a fixed MAC,
+# sending full checksums.
 port() {
-  local ns=$1 name=$2 mac=$3
-  ip -n "$p-sw" link add "$name" type veth peer name eth0 netns "$ns"
-  ip -n "$p-sw" link set "$name" master br0 up
-  ip -n "$ns" link set eth0 address "$mac"
-  ip -n "$ns" link set lo up
-  ip -n "$ns" link set eth0 up
-  # Full checksums on everything the stack sends (see topology.sh).
-  ip netns exec "$ns" ethtool -K eth0 tx off tso off gso off >/dev/null 2>&1 || true
+  switch_port "$1" "$2" eth0 "$3"
+  full_checksums "$1" eth0
 }
 
 up() {
   down
-  ip netns add "$p-sw"
-  ip -n "$p-sw" link add br0 type bridge
-  ip -n "$p-sw" link set br0 up
-  ip -n "$p-sw" link set lo up
+  switch_up
 
   ip netns add "$p-gen"
   port "$p-gen" sgen 02:00:00:00:00:01

@@ -30,41 +30,26 @@ n=${3:-3}
 BUILD_DIR=${LB4_BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 PASS_OBJ=$BUILD_DIR/bpf/lb4_floor.bpf.o
 
-down() {
-  for ns in $(ip netns list | awk '{print $1}' | grep -E "^${p}-" || true); do
-    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-    ip netns del "$ns" 2>/dev/null || true
-  done
-}
-
-# A veth receives XDP_TX/XDP_REDIRECT frames promptly only when its
-# receiving end runs an XDP program (see topology.sh).
-napi() {
-  ip -n "$1" link set dev "$2" xdpdrv obj "$PASS_OBJ" sec xdp program xdp_pass
-}
+# shellcheck source=scripts/netns/lib.sh
+. "$(dirname "$0")/lib.sh"
+down() { netns_down; }
 
 sysctls() {
   ip netns exec "$1" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
     net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
 }
 
-# port NS: a veth from the switch's bridge into namespace NS as IF.
-port() {
-  local ns=$1 port=$2 ifname=$3
-  ip -n "$p-sw" link add "$port" type veth peer name "$ifname" netns "$ns"
-  ip -n "$p-sw" link set "$port" master br0 up
-  ip -n "$ns" link set "$ifname" up
-}
+# port NS PORT IF: a veth from the switch's bridge into namespace NS as IF.
+port() { switch_port "$1" "$2" "$3"; }
 
 up() {
   down
   [ -f "$PASS_OBJ" ] || { echo "nat_topology.sh: $PASS_OBJ not built" >&2; exit 1; }
-  for ns in sw cl gw rt far $(seq -f "b%g" 1 "$n"); do
+  switch_up
+  for ns in cl gw rt far $(seq -f "b%g" 1 "$n"); do
     ip netns add "$p-$ns"
     ip -n "$p-$ns" link set lo up
   done
-  ip -n "$p-sw" link add br0 type bridge
-  ip -n "$p-sw" link set br0 up
 
   # client <-> gateway eth0
   ip -n "$p-cl" link add eth0 type veth peer name eth0 netns "$p-gw"
@@ -113,12 +98,9 @@ up() {
   ip -n "$p-far" route add default via 198.18.4.1 advmss 1460
   ip -n "$p-far" -6 route add default via 2001:db8:4::1 advmss 1440
 
-  # Full checksums and MTU-sized segments from every sender (see topology.sh):
-  # lb4 rewrites checksums incrementally, so they must be complete first.
+  # Full checksums and MTU-sized segments from every sender (lib.sh says why).
   for ns in cl gw rt far $(seq -f "b%g" 1 "$n"); do
-    for dev in eth0 eth1; do
-      ip netns exec "$p-$ns" ethtool -K "$dev" tx off tso off gso off >/dev/null 2>&1 || true
-    done
+    full_checksums "$p-$ns" eth0 eth1
   done
 }
 

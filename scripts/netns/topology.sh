@@ -22,38 +22,17 @@ BUILD_DIR=${LB4_BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 PASS_OBJ=$BUILD_DIR/bpf/lb4_floor.bpf.o
 VIP6=2001:db8:1::100
 
-down() {
-  for ns in $(ip netns list | awk '{print $1}' | grep -E "^${p}-" || true); do
-    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-    ip netns del "$ns" 2>/dev/null || true
-  done
-}
+# shellcheck source=scripts/netns/lib.sh
+. "$(dirname "$0")/lib.sh"
+down() { netns_down; }
 
-# link NS IFNAME: a veth from the switch's bridge into namespace NS as eth0.
-link() {
-  local ns=$1 port=$2
-  ip -n "$p-sw" link add "$port" type veth peer name eth0 netns "$ns"
-  ip -n "$p-sw" link set "$port" master br0 up
-  ip -n "$ns" link set lo up
-  ip -n "$ns" link set eth0 up
-}
-
-# A veth receives XDP_TX/XDP_REDIRECT frames only on an end with NAPI. With
-# just GRO enabled there, this kernel holds the frames until the next
-# ordinary packet kicks the queue (seconds of delay); an XDP program on the
-# receiving end delivers them at once.
-napi() {
-  local ns=$1 dev=$2
-  ip -n "$ns" link set dev "$dev" xdpdrv obj "$PASS_OBJ" sec xdp program xdp_pass
-}
+# link NS PORT: a veth from the switch's bridge into namespace NS as eth0.
+link() { switch_port "$1" "$2" eth0; }
 
 up() {
   down
   [ -f "$PASS_OBJ" ] || { echo "topology.sh: $PASS_OBJ not built" >&2; exit 1; }
-  ip netns add "$p-sw"
-  ip -n "$p-sw" link add br0 type bridge
-  ip -n "$p-sw" link set br0 up
-  ip -n "$p-sw" link set lo up
+  switch_up
 
   ip netns add "$p-cl"
   link "$p-cl" cl0
@@ -79,14 +58,9 @@ up() {
     ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
       net.ipv4.conf.eth0.arp_ignore=1 net.ipv4.conf.eth0.arp_announce=2
   done
-  # Senders compute full checksums and keep segments MTU-sized. On a veth
-  # a packet otherwise carries only a partial checksum plus skb metadata
-  # saying "finish me"; XDP turns the skb into a bare frame, the metadata is
-  # lost, and the backend drops the segment as TcpInCsumErrors. A real NIC
-  # puts complete checksums on the wire, so this is a property of the test
-  # links, not of lb4.
+  # Full checksums from every sender (lib.sh says why).
   for ns in "$p-cl" "$p-gw" $(seq -f "$p-b%g" 1 "$n"); do
-    ip netns exec "$ns" ethtool -K eth0 tx off tso off gso off >/dev/null 2>&1 || true
+    full_checksums "$ns" eth0
   done
 }
 
