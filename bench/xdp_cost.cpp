@@ -510,6 +510,7 @@ int Runner::run() {
   bpf_map__update_elem(parts->maps.part_hash4, &vipAddrKey.addr, 4, &one, sizeof(one), BPF_ANY);
   bpf_map__update_elem(parts->maps.part_bloom20, nullptr, 0, &vipAddrKey, sizeof(vipAddrKey), BPF_ANY);
   bpf_map__update_elem(parts->maps.part_lru40, &hotKey, sizeof(hotKey), &fv, sizeof(fv), BPF_ANY);
+  bpf_map__update_elem(parts->maps.part_lru16, &hotKey, 16, &fv, sizeof(fv), BPF_ANY);
 
   int drop = bpf_program__fd(floor->progs.xdp_drop);
   int txSwap = bpf_program__fd(floor->progs.xdp_tx_swap);
@@ -691,6 +692,7 @@ int Runner::run() {
                           Part{"part_hash4_lookup", parts->progs.part_hash4_lookup},
                           Part{"part_bloom20_peek", parts->progs.part_bloom20_peek},
                           Part{"part_lru40_lookup_hit", parts->progs.part_lru40_lookup},
+                          Part{"part_lru16_lookup_hit", parts->progs.part_lru16_lookup},
                           Part{"part_lru40_update", parts->progs.part_lru40_update},
                           Part{"part_percpu_counter_add", parts->progs.part_percpu_add},
                           Part{"part_ktime_get_ns", parts->progs.part_ktime},

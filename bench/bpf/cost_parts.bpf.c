@@ -27,6 +27,15 @@ struct {
 	__type(value, struct lb4_flow_value);
 } part_lru40 SEC(".maps");
 
+/* The same with a 16-byte key: what an IPv4-only conntrack would hash. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__type(key, __u32[4]);
+	__type(value, struct lb4_flow_value);
+} part_lru16 SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, LB4_MAX_BACKENDS);
@@ -104,6 +113,18 @@ int part_lru40_lookup(struct xdp_md *ctx)
 
 	COPY_WORDS(&key, lru40_key);
 	if (!bpf_map_lookup_elem(&part_lru40, &key))
+		return XDP_ABORTED;
+	return XDP_DROP;
+}
+
+SEC("xdp")
+int part_lru16_lookup(struct xdp_md *ctx)
+{
+	__u32 key[4];
+
+	for (int i = 0; i < 4; i++)
+		key[i] = lru40_key[i];
+	if (!bpf_map_lookup_elem(&part_lru16, key))
 		return XDP_ABORTED;
 	return XDP_DROP;
 }
