@@ -18,7 +18,7 @@
 #endif
 
 /* Layout version of every pinned map; stored in lb4_config.abi_version. */
-#define LB4_ABI_VERSION 6
+#define LB4_ABI_VERSION 7
 
 #define LB4_MAX_VIPS 1024
 #define LB4_MAX_BACKENDS 4096
@@ -26,8 +26,6 @@
 #define LB4_MAX_RING_SIZE 655373
 #define LB4_DEFAULT_RING_SIZE 65537
 #define LB4_DEFAULT_CT_SIZE 1048576
-/* Client addresses whose NAT reply next hop is cached (lb4_client_hops). */
-#define LB4_CLIENT_HOPS 65536
 /* Maximum number of interfaces in lb4_tx_ports. */
 #define LB4_MAX_IFACES 64
 /* NAT conntrack timeouts (seconds), defaults of lb4_config. */
@@ -137,9 +135,32 @@ struct lb4_flow_value {
 LB4_STATIC_ASSERT(sizeof(struct lb4_flow_value) == 16, "lb4_flow_value size");
 
 /*
+ * A cached answer of the kernel FIB for one destination: valid while
+ * `stamp` is the current second (seconds of CLOCK_MONOTONIC_COARSE), the
+ * backend's generation is `gen` (0 where no backend is involved), the
+ * packet came in on `ingress` and is no longer than `len_ok` (the longest
+ * packet the FIB passed for this route this second: a longer one is looked
+ * up again, so that the FIB still checks the egress MTU). `ifindex` 0 is
+ * empty. Kept per backend in lb4_nexthops and per NAT flow in its reverse
+ * entry.
+ */
+struct lb4_nexthop {
+	__u32 ingress;
+	__u32 ifindex; /* egress */
+	__u32 stamp;
+	__u32 gen;
+	__u16 len_ok;
+	__u8 smac[6];
+	__u8 dmac[6];
+	__u16 pad;
+};
+LB4_STATIC_ASSERT(sizeof(struct lb4_nexthop) == 32, "lb4_nexthop size");
+
+/*
  * Value of lb4_nat_reverse, keyed by a NAT backend's reply (src backend:port,
  * dst client:port, as lb4_flow_key): the VIP address and port the reply's
- * source is translated back to. Written with the forward entry.
+ * source is translated back to, and the next hop towards the client.
+ * Written with the forward entry (which clears `hop`).
  */
 struct lb4_nat_value {
 	__u8 vip_addr[16]; /* network byte order */
@@ -148,8 +169,9 @@ struct lb4_nat_value {
 	__u8 pad;
 	__u32 last_seen;   /* as lb4_flow_value.last_seen */
 	__u32 backend_id;  /* for the passive health signals */
+	struct lb4_nexthop hop; /* replies' next hop, filled by the reply path */
 };
-LB4_STATIC_ASSERT(sizeof(struct lb4_nat_value) == 28, "lb4_nat_value size");
+LB4_STATIC_ASSERT(sizeof(struct lb4_nat_value) == 60, "lb4_nat_value size");
 
 /*
  * The single entry of lb4_config, written by the daemon. One program and

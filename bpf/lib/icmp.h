@@ -270,7 +270,7 @@ static __always_inline int handle_icmp(struct xdp_md *ctx,
 				     addr, b->port ? b->port : key.dport);
 		if (ret != LB4_CONTINUE)
 			return ret;
-		return nat_route(ctx, pkt, 0, 0, 0);
+		return nat_route(ctx, pkt, NULL, 0);
 	}
 
 	if (!lookup_nat_addr(q.flow.dst, q.flow.proto, q.flow.family))
@@ -306,7 +306,7 @@ static __always_inline int handle_icmp(struct xdp_md *ctx,
 	if (ret != LB4_CONTINUE)
 		return ret;
 	stat_inc(LB4_STAT_ICMP_TO_CLIENT);
-	return nat_route(ctx, pkt, 0, 0, 0);
+	return nat_route(ctx, pkt, NULL, 0);
 }
 
 #endif /* LB4_BPF_ICMP_H */

@@ -127,25 +127,6 @@ struct {
 	__type(value, __u32);
 } lb4_tx_ports SEC(".maps");
 
-/*
- * Value of lb4_nexthops and lb4_client_hops: the FIB's answer for one
- * backend or client address on one CPU, valid while `stamp` is the current
- * second (ct_now()), the backend's generation is `gen` (0 for a client),
- * the packet came in on `ingress` and is no longer than `len_ok`
- * (the longest packet the FIB passed for this route this second: a longer
- * one is looked up again, so that the FIB still checks the egress MTU).
- */
-struct lb4_nexthop {
-	__u32 ingress;
-	__u32 ifindex; /* egress; 0: empty */
-	__u32 stamp;
-	__u32 gen;
-	__u16 len_ok;
-	__u8 smac[6];
-	__u8 dmac[6];
-	__u16 pad;
-};
-
 /* Backend id -> cached next hop, per CPU. A cache: not pinned, starts empty. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -153,25 +134,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct lb4_nexthop);
 } lb4_nexthops SEC(".maps");
-
-/* Key of lb4_client_hops: a reply's destination, as seen on one interface. */
-struct lb4_hop_key {
-	__u8 addr[16]; /* network byte order; IPv4 in the first 4 bytes */
-	__u32 ingress;
-	__u8 family;
-	__u8 pad[3];
-};
-
-/*
- * NAT replies: client address and ingress -> cached next hop, per CPU (an
- * LRU: clients come and go). A cache: not pinned, starts empty.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	__uint(max_entries, LB4_CLIENT_HOPS);
-	__type(key, struct lb4_hop_key);
-	__type(value, struct lb4_nexthop);
-} lb4_client_hops SEC(".maps");
 
 /* Key 0 -> gateway configuration; written by the daemon. */
 struct {

@@ -8,12 +8,11 @@
  * Then nat_route() asks the kernel FIB for the next hop: the TTL/hop limit
  * is decremented like any router does, the MACs come from the FIB, and the
  * frame leaves with XDP_TX (egress is the ingress interface) or
- * XDP_REDIRECT through lb4_tx_ports. The FIB's answer is kept per CPU
- * for the rest of the current second, per backend on the forward path
- * (lb4_nexthops) and per client address on the reply path
- * (lb4_client_hops), so a busy backend or client costs one FIB lookup a
- * second per CPU instead of one per packet; a route or neighbour change is
- * seen within a second. Where XDP cannot finish the job (no
+ * XDP_REDIRECT through lb4_tx_ports. The FIB's answer is kept for the
+ * rest of the current second, per backend and CPU on the forward path
+ * (lb4_nexthops) and per flow on the reply path (in its reverse entry), so
+ * a busy backend or flow costs one FIB lookup a second instead of one per
+ * packet; a route or neighbour change is seen within a second. Where XDP cannot finish the job (no
  * neighbour entry yet, egress not attached, TTL expiring, a datagram that
  * must be fragmented) the translated packet goes to the kernel, which
  * forwards it (and resolves ARP/ND) the slow way.
@@ -148,20 +147,18 @@ static __always_inline int nat_rewrite(struct xdp_md *ctx,
 }
 
 /*
- * Routes a translated packet: the next hop from the FIB, or from a cache of
- * its answers (lb4_nexthops by backend id on the forward path, when
- * `backend_id` is set; lb4_client_hops by destination on the reply path,
- * when `client` is set; ICMP errors use neither), TTL/hop limit
- * decremented, MACs rewritten, then XDP_TX or XDP_REDIRECT.
+ * Routes a translated packet: the next hop from the FIB, or from `nh`, a
+ * cached answer (NULL: none, as for ICMP errors) that is refreshed from the
+ * FIB when it is stale; TTL/hop limit decremented, MACs rewritten, then
+ * XDP_TX or XDP_REDIRECT. `gen` is the backend generation the cached answer
+ * must carry.
  */
 static __always_inline int nat_route(struct xdp_md *ctx,
 				     const struct lb4_packet *pkt,
-				     __u32 backend_id, __u32 gen, int client)
+				     struct lb4_nexthop *nh, __u32 gen)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct lb4_nexthop *nh = NULL;
-	struct lb4_hop_key hk = {};
 	struct bpf_fib_lookup fib;
 	__u32 l3 = pkt->l3_off & LB4_HDR_MASK;
 	struct ethhdr *eth = data;
@@ -185,7 +182,6 @@ static __always_inline int nat_route(struct xdp_md *ctx,
 		fib.tot_len = bpf_ntohs(iph->tot_len);
 		fib.ipv4_src = iph->saddr;
 		fib.ipv4_dst = iph->daddr;
-		__builtin_memcpy(hk.addr, &iph->daddr, 4);
 	} else {
 		struct ipv6hdr *ip6h = data + l3;
 
@@ -199,18 +195,11 @@ static __always_inline int nat_route(struct xdp_md *ctx,
 		fib.tot_len = bpf_ntohs(ip6h->payload_len) + sizeof(*ip6h);
 		__builtin_memcpy(fib.ipv6_src, &ip6h->saddr, 16);
 		__builtin_memcpy(fib.ipv6_dst, &ip6h->daddr, 16);
-		__builtin_memcpy(hk.addr, &ip6h->daddr, 16);
 	}
 	fib.ifindex = ctx->ingress_ifindex;
 	tot_len = fib.tot_len;
-	hk.ingress = ctx->ingress_ifindex;
-	hk.family = pkt->family;
 
-	if (backend_id)
-		nh = bpf_map_lookup_elem(&lb4_nexthops, &backend_id);
-	else if (client)
-		nh = bpf_map_lookup_elem(&lb4_client_hops, &hk);
-	if (backend_id || client)
+	if (nh)
 		now = ct_now();
 	if (nh && nh->ifindex && nh->stamp == now && nh->gen == gen &&
 	    nh->ingress == ctx->ingress_ifindex && tot_len <= nh->len_ok) {
@@ -254,17 +243,6 @@ static __always_inline int nat_route(struct xdp_md *ctx,
 			nh->gen = gen;
 			__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
 			__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
-		} else if (client) {
-			struct lb4_nexthop fresh = {
-				.ingress = ctx->ingress_ifindex,
-				.ifindex = ifindex,
-				.stamp = now,
-				.len_ok = tot_len,
-			};
-
-			__builtin_memcpy(fresh.smac, fib.smac, ETH_ALEN);
-			__builtin_memcpy(fresh.dmac, fib.dmac, ETH_ALEN);
-			bpf_map_update_elem(&lb4_client_hops, &hk, &fresh, BPF_ANY);
 		}
 	}
 
@@ -317,7 +295,8 @@ static __always_inline int nat_forward(struct xdp_md *ctx,
 	ret = nat_rewrite(ctx, pkt, 1, addr, backend_port(backend, pkt));
 	if (ret != LB4_CONTINUE)
 		return ret;
-	return nat_route(ctx, pkt, backend_id, backend->gen, 0);
+	return nat_route(ctx, pkt, bpf_map_lookup_elem(&lb4_nexthops, &backend_id),
+			 backend->gen);
 }
 
 /*
@@ -350,7 +329,7 @@ static __always_inline int nat_reply(struct xdp_md *ctx,
 	if (ret != LB4_CONTINUE)
 		return ret;
 	stat_inc(LB4_STAT_NAT_REPLY);
-	return nat_route(ctx, pkt, 0, 0, 1);
+	return nat_route(ctx, pkt, &rv->hop, 0);
 }
 
 #endif /* LB4_BPF_NAT_H */

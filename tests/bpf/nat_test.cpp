@@ -290,7 +290,7 @@ TEST_F(NatTest, CachedNextHopStillChecksTheMtuOfLongerPackets) {
 }
 
 // A neighbour change reaches NAT traffic within a second: the cached next
-// hops (per backend forward, per client on replies) last for the current
+// hops (per backend forward, per flow on replies) last for the current
 // second of the coarse clock only.
 class NatNextHopTest : public NatTest {
  protected:
