@@ -160,7 +160,8 @@ LB4_STATIC_ASSERT(sizeof(struct lb4_nexthop) == 32, "lb4_nexthop size");
  * Value of lb4_nat_reverse, keyed by a NAT backend's reply (src backend:port,
  * dst client:port, as lb4_flow_key): the VIP address and port the reply's
  * source is translated back to, and the next hop towards the client.
- * Written with the forward entry (which clears `hop`).
+ * Created with the forward entry (with an empty `hop`), refreshed in place
+ * by it at most once a second.
  */
 struct lb4_nat_value {
 	__u8 vip_addr[16]; /* network byte order */

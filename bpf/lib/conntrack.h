@@ -85,13 +85,30 @@ static __always_inline __be16 backend_port(const struct lb4_backend *b,
 	return b->port ? b->port : pkt->flow.dport;
 }
 
-/* Writes the reverse entry of the forward NAT flow `pkt` scheduled on `b`. */
+/* Fills the parts of a reverse entry that the forward flow decides. */
+static __always_inline void ct_fill_reverse(struct lb4_nat_value *rv,
+					    const struct lb4_packet *pkt,
+					    __u32 backend_id,
+					    const struct lb4_flow_value *fwd)
+{
+	__builtin_memcpy(rv->vip_addr, pkt->flow.dst, sizeof(rv->vip_addr));
+	rv->vip_port = pkt->flow.dport;
+	rv->flags = fwd->flags;
+	rv->last_seen = fwd->last_seen;
+	rv->backend_id = backend_id;
+}
+
+/*
+ * Writes the reverse entry of the forward NAT flow `pkt` scheduled on `b`.
+ * An existing entry is refreshed in place, keeping its cached next hop (and
+ * sparing an LRU insert); a missing one (new flow, or evicted) is created.
+ */
 static __always_inline int ct_put_reverse(const struct lb4_packet *pkt,
 					  const struct lb4_backend *b,
 					  __u32 backend_id,
 					  const struct lb4_flow_value *fwd)
 {
-	struct lb4_nat_value rv = {};
+	struct lb4_nat_value fresh = {}, *rv;
 	struct lb4_flow_key rk;
 
 	__builtin_memset(&rk, 0, sizeof(rk));
@@ -101,12 +118,13 @@ static __always_inline int ct_put_reverse(const struct lb4_packet *pkt,
 	rk.dport = pkt->flow.sport;
 	rk.proto = pkt->flow.proto;
 	rk.family = pkt->flow.family;
-	__builtin_memcpy(rv.vip_addr, pkt->flow.dst, sizeof(rv.vip_addr));
-	rv.vip_port = pkt->flow.dport;
-	rv.flags = fwd->flags;
-	rv.last_seen = fwd->last_seen;
-	rv.backend_id = backend_id;
-	return bpf_map_update_elem(&lb4_nat_reverse, &rk, &rv, BPF_ANY);
+	rv = bpf_map_lookup_elem(&lb4_nat_reverse, &rk);
+	if (rv) {
+		ct_fill_reverse(rv, pkt, backend_id, fwd);
+		return 0;
+	}
+	ct_fill_reverse(&fresh, pkt, backend_id, fwd);
+	return bpf_map_update_elem(&lb4_nat_reverse, &rk, &fresh, BPF_ANY);
 }
 
 /* A forward NAT hit: refresh last_seen and the TCP state, and the reverse entry. */
@@ -153,9 +171,12 @@ static __always_inline void ct_touch_reverse(struct lb4_nat_value *rv,
 	}
 }
 
-/* Stores the flow's backend in *backend_id / *backend. */
+/*
+ * Stores the flow's backend in *backend_id / *backend; for NAT also the
+ * current second in pkt->now (the clock is read once per packet).
+ */
 static __always_inline int select_backend(const struct lb4_vip_value *vip,
-					  const struct lb4_packet *pkt,
+					  struct lb4_packet *pkt,
 					  __u32 *backend_id,
 					  struct lb4_backend **backend)
 {
@@ -186,6 +207,7 @@ static __always_inline int select_backend(const struct lb4_vip_value *vip,
 			stat_inc(LB4_STAT_CT_HIT);
 			if (nat)
 				ct_touch_forward(ct, pkt, b, id, now);
+			pkt->now = now;
 			*backend_id = id;
 			*backend = b;
 			return LB4_CONTINUE;
@@ -202,7 +224,9 @@ schedule:
 	entry.backend_id = id;
 	entry.backend_gen = b->gen;
 	if (nat) {
-		entry.last_seen = now ? now : ct_now();
+		if (!now)
+			now = ct_now();
+		entry.last_seen = now;
 		entry.flags = ct_next_flags(LB4_FLOW_F_NAT, pkt);
 		if (ct_put_reverse(pkt, b, id, &entry))
 			return LB4_DROP_CT_FULL;
@@ -210,6 +234,7 @@ schedule:
 	if (bpf_map_update_elem(&lb4_conntrack, &pkt->flow, &entry, BPF_ANY))
 		return LB4_DROP_CT_FULL;
 	stat_inc(reason);
+	pkt->now = now;
 	*backend_id = id;
 	*backend = b;
 	return LB4_CONTINUE;

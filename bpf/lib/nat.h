@@ -149,7 +149,7 @@ static __always_inline int nat_rewrite(struct xdp_md *ctx,
 /*
  * Routes a translated packet: the next hop from the FIB, or from `nh`, a
  * cached answer (NULL: none, as for ICMP errors) that is refreshed from the
- * FIB when it is stale; TTL/hop limit decremented, MACs rewritten, then
+ * FIB when it is stale (pkt->now is the current second); TTL/hop limit decremented, MACs rewritten, then
  * XDP_TX or XDP_REDIRECT. `gen` is the backend generation the cached answer
  * must carry.
  */
@@ -157,13 +157,14 @@ static __always_inline int nat_route(struct xdp_md *ctx,
 				     const struct lb4_packet *pkt,
 				     struct lb4_nexthop *nh, __u32 gen)
 {
+	__u32 now = pkt->now;
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct bpf_fib_lookup fib;
 	__u32 l3 = pkt->l3_off & LB4_HDR_MASK;
 	struct ethhdr *eth = data;
-	__u32 now = 0, ifindex;
 	__u16 tot_len;
+	__u32 ifindex;
 	int action, rc;
 
 	if ((void *)(eth + 1) > data_end)
@@ -199,8 +200,6 @@ static __always_inline int nat_route(struct xdp_md *ctx,
 	fib.ifindex = ctx->ingress_ifindex;
 	tot_len = fib.tot_len;
 
-	if (nh)
-		now = ct_now();
 	if (nh && nh->ifindex && nh->stamp == now && nh->gen == gen &&
 	    nh->ingress == ctx->ingress_ifindex && tot_len <= nh->len_ok) {
 		ifindex = nh->ifindex;
@@ -304,23 +303,22 @@ static __always_inline int nat_forward(struct xdp_md *ctx,
  * entry the source becomes the VIP again; anything else is not ours.
  */
 static __always_inline int nat_reply(struct xdp_md *ctx,
-				     const struct lb4_packet *pkt)
+				     struct lb4_packet *pkt)
 {
 	struct lb4_nat_value *rv;
 	__be16 port;
 	__u16 addr[8];
-	__u32 now;
 	int ret;
 
 	rv = bpf_map_lookup_elem(&lb4_nat_reverse, &pkt->flow);
 	if (!rv)
 		return XDP_PASS;
-	now = ct_now();
-	if (ct_expired(rv->last_seen, rv->flags, pkt->flow.proto, now)) {
+	pkt->now = ct_now();
+	if (ct_expired(rv->last_seen, rv->flags, pkt->flow.proto, pkt->now)) {
 		stat_inc(LB4_STAT_CT_EXPIRED);
 		return XDP_PASS;
 	}
-	ct_touch_reverse(rv, pkt, now);
+	ct_touch_reverse(rv, pkt, pkt->now);
 	if (pkt->flow.proto == IPPROTO_TCP)
 		stat_signal(rv->backend_id, pkt->tcp_flags);
 	__builtin_memcpy(addr, rv->vip_addr, sizeof(addr));

@@ -25,6 +25,7 @@ struct lb4_packet {
 	};
 	struct lb4_vip_addr *addr; /* LB4_PKT_VIP: the destination's lb4_vip_addrs entry */
 	__u32 len;   /* frame length in bytes */
+	__u32 now;   /* NAT: ct_now(), read once per packet by select_backend/nat_reply */
 	__u16 l3_off; /* offset of the IP header in the frame */
 	__u16 l4_off; /* offset of the TCP/UDP/ICMP header */
 	__u16 l3_end; /* offset of the end of the IP datagram (total length) */
