@@ -92,6 +92,30 @@ std::string backendAddr(uint32_t id, bool v6) {
   return v6 ? fmt::format("2001:db8:2::{:x}", id) : "198.18.2." + std::to_string(id % 250 + 1);
 }
 
+// Backends 1..count as ids base+1..base+count (addresses from backendAddr),
+// enabled, generation 1; returns their Maglev inputs.
+std::optional<std::vector<lb4::MaglevBackend>> addBackends(lb4::Dataplane& dp, uint32_t count,
+                                                           uint32_t base, bool v6) {
+  std::vector<lb4::MaglevBackend> mb;
+  for (uint32_t i = 1; i <= count; ++i) {
+    uint32_t id = base + i;
+    lb4_backend b{};
+    std::string addr = backendAddr(i, v6);
+    auto a = parseAddr(addr.c_str());
+    std::memcpy(b.addr, a.data(), 16);
+    uint8_t mac[6] = {0x02, 0, 0, 0, static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id)};
+    std::memcpy(b.mac, mac, 6);
+    b.family = v6 ? LB4_AF_INET6 : LB4_AF_INET;
+    b.flags = LB4_BACKEND_F_ENABLED;
+    b.gen = 1;
+    if (!check(dp.setBackend(id, b), "set backend")) {
+      return std::nullopt;
+    }
+    mb.push_back({.id = id, .weight = 1, .key = addr + "#" + std::to_string(id)});
+  }
+  return mb;
+}
+
 std::optional<Instance> makeInstance(const Options& o, uint32_t conntrackSize) {
   auto dp = lb4::Dataplane::open({.pinDir = "", .conntrackSize = conntrackSize});
   if (!dp) {
@@ -99,23 +123,11 @@ std::optional<Instance> makeInstance(const Options& o, uint32_t conntrackSize) {
     return std::nullopt;
   }
   Instance inst{std::move(*dp)};
-  std::vector<lb4::MaglevBackend> mb;
-  for (uint32_t id = 1; id <= o.backends; ++id) {
-    lb4_backend b{};
-    std::string addr = backendAddr(id, false);
-    auto a = parseAddr(addr.c_str());
-    std::memcpy(b.addr, a.data(), 4);
-    uint8_t mac[6] = {0x02, 0, 0, 0, static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id)};
-    std::memcpy(b.mac, mac, 6);
-    b.family = LB4_AF_INET;
-    b.flags = LB4_BACKEND_F_ENABLED;
-    b.gen = 1;
-    if (!check(inst.dp->setBackend(id, b), "set backend")) {
-      return std::nullopt;
-    }
-    mb.push_back({.id = id, .weight = 1, .key = addr + "#" + std::to_string(id)});
+  auto mb = addBackends(*inst.dp, o.backends, 0, false);
+  if (!mb) {
+    return std::nullopt;
   }
-  auto ring = lb4::buildMaglevRing(mb, o.ringSize);
+  auto ring = lb4::buildMaglevRing(*mb, o.ringSize);
   for (uint32_t vipId : {0u, 1u}) {
     if (!check(inst.dp->setRing(vipId, ring), "set ring")) {
       return std::nullopt;
@@ -381,20 +393,11 @@ void Runner::natNetns() {
 std::string Runner::setUpNat(lb4::Dataplane& dp, NatFrames& frames) {
 #ifdef LB4_MODE_NAT
   constexpr uint32_t kV6Ids = 1000;  // v6 backend i has id kV6Ids + i
-  std::vector<lb4::MaglevBackend> mb;
-  for (uint32_t i = 1; i <= o_.backends; ++i) {
-    lb4_backend b{};
-    auto a = parseAddr(backendAddr(i, true).c_str());
-    std::memcpy(b.addr, a.data(), 16);
-    b.family = LB4_AF_INET6;
-    b.flags = LB4_BACKEND_F_ENABLED;
-    b.gen = 1;
-    if (auto st = dp.setBackend(kV6Ids + i, b); !st) {
-      return st.error();
-    }
-    mb.push_back({.id = kV6Ids + i, .weight = 1, .key = backendAddr(i, true)});
+  auto mb = addBackends(dp, o_.backends, kV6Ids, true);
+  if (!mb) {
+    return "cannot add the IPv6 backends";
   }
-  if (auto st = dp.setRing(2, lb4::buildMaglevRing(mb, o_.ringSize)); !st) {
+  if (auto st = dp.setRing(2, lb4::buildMaglevRing(*mb, o_.ringSize)); !st) {
     return st.error();
   }
   struct NatVip {
