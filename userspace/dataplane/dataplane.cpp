@@ -21,9 +21,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <map>
 #include <mutex>
-#include <numeric>
 #include <utility>
 
 #include <spdlog/spdlog.h>
