@@ -21,7 +21,6 @@
 #ifndef LB4_BPF_ICMP_H
 #define LB4_BPF_ICMP_H
 
-#include <linux/icmp.h>
 #include <linux/icmpv6.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -33,13 +32,14 @@
 #include "bpf/lib/csum.h"
 #include "bpf/lib/maps.h"
 #include "bpf/lib/nat.h"
+#include "bpf/lib/proto.h"
 #include "bpf/lib/stats.h"
 #include "bpf/lib/vip.h"
 
 static __always_inline int icmp_is_error(__u8 family, __u8 type)
 {
 	if (family == LB4_AF_INET)
-		return type == ICMP_DEST_UNREACH || type == ICMP_TIME_EXCEEDED;
+		return type == LB4_ICMP_DEST_UNREACH || type == LB4_ICMP_TIME_EXCEEDED;
 	return type == ICMPV6_DEST_UNREACH || type == ICMPV6_PKT_TOOBIG ||
 	       type == ICMPV6_TIME_EXCEED;
 }
