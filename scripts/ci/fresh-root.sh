@@ -54,7 +54,7 @@ apt_mirror() {
 
 build_tarball() {
   if ! command -v debootstrap >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null ||
+    apt-get -o DPkg::Lock::Timeout=300 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq debootstrap >/dev/null ||
       { echo "fresh-root: cannot install debootstrap" >&2; return 1; }
   fi
   local tmp mirror
