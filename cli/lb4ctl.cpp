@@ -17,6 +17,7 @@
 
 #include "userspace/api/protocol.h"
 #include "userspace/common/unique_fd.h"
+#include "userspace/common/version.h"
 
 namespace {
 
@@ -212,6 +213,8 @@ int main(int argc, char** argv) {
   bool asJson = false;
   app.add_option("--socket", socketPath, "lb4d control socket")->envname("LB4_SOCKET");
   app.add_flag("--json", asJson, "print the daemon's JSON reply");
+  app.set_version_flag("--version", std::string("lb4ctl ") + lb4::kVersionFull,
+                       "print the version and the git commit built from, and exit");
 
   std::string vipText;
   std::string backendText;
@@ -295,6 +298,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "lb4ctl: %s\n", e.what());

@@ -9,10 +9,12 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <spdlog/spdlog.h>
 
+#include "userspace/common/version.h"
 #include "userspace/config/config.h"
 #include "userspace/daemon/api_server.h"
 #include "userspace/daemon/controller.h"
 #include "userspace/daemon/health_manager.h"
+#include "userspace/daemon/systemd_notify.h"
 
 namespace {
 
@@ -45,7 +47,23 @@ int main(int argc, char** argv) {
   app.add_option("--state-file", stateFile, "state file path (overrides the config)");
   app.add_option("--pin-root", pinRoot, "bpffs directory for pinned maps (overrides the config)");
   app.add_option("--log-level", logLevel, "trace, debug, info, warn or error");
+  std::string checkPath;
+  app.add_option("--check-config", checkPath,
+                 "validate FILE and exit: 0 when valid, else one error line and 1; "
+                 "touches no socket, state file or map");
+  app.set_version_flag("--version", std::string("lb4d ") + lb4::kVersionFull,
+                       "print the version and the git commit built from, and exit");
   CLI11_PARSE(app, argc, argv);
+
+  if (!checkPath.empty()) {
+    auto checked = lb4::loadConfig(checkPath);
+    if (!checked) {
+      std::fprintf(stderr, "lb4d: %s\n", checked.error().c_str());
+      return 1;
+    }
+    std::printf("lb4d: config %s is valid\n", checkPath.c_str());
+    return 0;
+  }
 
   lb4::DaemonConfig config;
   if (!configPath.empty()) {
@@ -91,11 +109,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   health.start();
+  lb4::SystemdNotifier systemd(io);
   asio::co_spawn(io, neighbourLoop(io, controller, std::chrono::milliseconds(config.neighbourRetryMs)),
                  asio::detached);
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const asio::error_code&, int sig) {
     spdlog::info("signal {}: shutting down", sig);
+    systemd.stopping();
     server.stop();
     health.stop();
     controller.stop();
@@ -103,6 +123,8 @@ int main(int argc, char** argv) {
   });
   std::signal(SIGPIPE, SIG_IGN);
   spdlog::info("lb4d ready");
+  systemd.ready(fmt::format("serving {}", config.socketPath));
+  systemd.startWatchdog();
   io.run();
   return 0;
 }
