@@ -10,7 +10,11 @@ PACKAGES=(
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libasio-dev
   nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev
   iproute2 ethtool util-linux nftables procps
+  libsystemd-dev help2man systemd dpkg-dev file
 )
+# libsystemd-dev: sd_notify for lb4d.service; help2man: the manual pages;
+# systemd: systemd-analyze verify in the install tests; dpkg-dev and file:
+# the Debian package's Depends (cpack, dpkg-shlibdeps). docs/install.md.
 
 missing=()
 for p in "${PACKAGES[@]}"; do
