@@ -24,7 +24,9 @@ if [ "${1:-}" = "--nat" ]; then
 fi
 CONNECTIONS=${1:-300}
 scripts/install-deps.sh
-scripts/build.sh
+# Only what the demo runs: the daemon, the CLI, the BPF objects and the
+# traffic tool (no tests, no fuzzers).
+scripts/build.sh --target lb4d --target lb4ctl --target lb4_bpf --target lb4-testnet
 
 B=$PWD/build
 P=lb4demo
