@@ -208,38 +208,51 @@ struct lb4_traffic {
 LB4_STATIC_ASSERT(sizeof(struct lb4_traffic) == 16, "lb4_traffic size");
 
 /*
- * Global reasons, the index of lb4_stats (per CPU). Drop reasons are the
- * negative return codes of the BPF helpers (LB4_DROP_x == -LB4_STAT_x).
+ * Global reasons, the index of lb4_stats (per CPU), defined once here:
+ * X(NAME, name, help) per counter, in index order. LB4_STAT_<NAME> is the
+ * enum value, `name` the key of `lb4ctl stats` and of lb4d's JSON, `help`
+ * one line of what it counts. Drop reasons are the negative return codes of
+ * the BPF helpers (LB4_DROP_x == -LB4_STAT_x). The index is part of the ABI
+ * (lb4_stats is pinned): append only.
  */
+#define LB4_STATS(X) \
+	X(PASS, "pass", "not for a VIP: handed to the kernel") \
+	X(TX, "tx", "forwarded with XDP_TX") \
+	X(CT_HIT, "ct_hit", "conntrack entry found and still valid") \
+	X(CT_MISS, "ct_miss", "new flow scheduled through Maglev") \
+	X(CT_RESCHED, "ct_resched", "entry's backend gone: flow rescheduled") \
+	X(DROP_TRUNC_ETH, "drop_trunc_eth", "frame shorter than an Ethernet header") \
+	X(DROP_TRUNC_VLAN, "drop_trunc_vlan", "frame cut inside a VLAN tag") \
+	X(DROP_TRUNC_IP, "drop_trunc_ip", "frame cut inside the IP header") \
+	X(DROP_BAD_IP, "drop_bad_ip", "IHL < 5, bad version, bad total length") \
+	X(DROP_TRUNC_L4, "drop_trunc_l4", "frame cut inside the TCP/UDP header") \
+	X(DROP_NO_BACKEND, "drop_no_backend", "VIP has no ring or no usable backend") \
+	X(DROP_FRAGMENT, "drop_fragment", "IPv4 fragment addressed to a VIP") \
+	X(DROP_BAD_BACKEND, "drop_bad_backend", "ring names a backend not enabled") \
+	X(DROP_CT_FULL, "drop_ct_full", "conntrack insert failed") \
+	X(REDIRECT, "redirect", "NAT: forwarded with XDP_REDIRECT (lb4_tx_ports)") \
+	X(NAT_REPLY, "nat_reply", "NAT: backend reply translated back to the VIP") \
+	X(FWD_KERNEL, "fwd_kernel", \
+	  "NAT: translated, left to the kernel (no neighbour entry yet, or egress not in " \
+	  "lb4_tx_ports)") \
+	X(ICMP_TO_BACKEND, "icmp_to_backend", "ICMP error about a VIP flow sent to its backend") \
+	X(ICMP_TO_CLIENT, "icmp_to_client", "ICMP error about a NAT flow translated to the client") \
+	X(CT_EXPIRED, "ct_expired", "NAT entry past its timeout: flow scheduled anew") \
+	X(PASS_FRAGMENT, "pass_fragment", "non-first IPv4 fragment to a VIP address: passed") \
+	X(PASS_ICMP, "pass_icmp", "ICMP to a VIP that is not an error (echo...): passed") \
+	X(DROP_IPV6_EXT, "drop_ipv6_ext", "IPv6 extension header on traffic to a VIP address") \
+	X(DROP_FIB, "drop_fib", "NAT: no route (unreachable, blackhole, forwarding off)") \
+	X(DROP_FRAG_NEEDED, "drop_frag_needed", "NAT: larger than the egress MTU") \
+	X(DROP_BAD_ICMP, "drop_bad_icmp", "truncated ICMP error about a VIP flow")
+
 enum lb4_stat {
-	LB4_STAT_PASS = 0,         /* not for a VIP: handed to the kernel */
-	LB4_STAT_TX = 1,           /* forwarded with XDP_TX */
-	LB4_STAT_CT_HIT = 2,       /* conntrack entry found and still valid */
-	LB4_STAT_CT_MISS = 3,      /* new flow scheduled through Maglev */
-	LB4_STAT_CT_RESCHED = 4,   /* entry's backend gone: flow rescheduled */
-	LB4_STAT_DROP_TRUNC_ETH = 5,
-	LB4_STAT_DROP_TRUNC_VLAN = 6,
-	LB4_STAT_DROP_TRUNC_IP = 7,
-	LB4_STAT_DROP_BAD_IP = 8,    /* IHL < 5, bad version, bad total length */
-	LB4_STAT_DROP_TRUNC_L4 = 9,
-	LB4_STAT_DROP_NO_BACKEND = 10, /* VIP has no ring or no usable backend */
-	LB4_STAT_DROP_FRAGMENT = 11,   /* IPv4 fragment addressed to a VIP */
-	LB4_STAT_DROP_BAD_BACKEND = 12, /* ring names a backend not enabled */
-	LB4_STAT_DROP_CT_FULL = 13,     /* conntrack insert failed */
-	LB4_STAT_REDIRECT = 14,     /* NAT: forwarded with XDP_REDIRECT (lb4_tx_ports) */
-	LB4_STAT_NAT_REPLY = 15,    /* NAT: backend reply translated back to the VIP */
-	LB4_STAT_FWD_KERNEL = 16,   /* NAT: translated, left to the kernel (no neighbour
-				       entry yet, or egress not in lb4_tx_ports) */
-	LB4_STAT_ICMP_TO_BACKEND = 17, /* ICMP error about a VIP flow sent to its backend */
-	LB4_STAT_ICMP_TO_CLIENT = 18,  /* ICMP error about a NAT flow translated to the client */
-	LB4_STAT_CT_EXPIRED = 19,   /* NAT entry past its timeout: flow scheduled anew */
-	LB4_STAT_PASS_FRAGMENT = 20, /* non-first IPv4 fragment to a VIP address: passed */
-	LB4_STAT_PASS_ICMP = 21,    /* ICMP to a VIP that is not an error (echo...): passed */
-	LB4_STAT_DROP_IPV6_EXT = 22, /* IPv6 extension header on traffic to a VIP address */
-	LB4_STAT_DROP_FIB = 23,      /* NAT: no route (unreachable, blackhole, forwarding off) */
-	LB4_STAT_DROP_FRAG_NEEDED = 24, /* NAT: larger than the egress MTU */
-	LB4_STAT_DROP_BAD_ICMP = 25,  /* truncated ICMP error about a VIP flow */
-	LB4_STAT_MAX = 26,
+#define LB4_STAT_ENUM(NAME, name, help) LB4_STAT_##NAME,
+	LB4_STATS(LB4_STAT_ENUM)
+#undef LB4_STAT_ENUM
+	LB4_STAT_MAX,
 };
+/* Indices of the pinned lb4_stats: a reordered list would change them. */
+LB4_STATIC_ASSERT(LB4_STAT_DROP_CT_FULL == 13 && LB4_STAT_DROP_BAD_ICMP == 25,
+		  "lb4_stat indices are part of the ABI: append only");
 
 #endif /* LB4_ABI_H */

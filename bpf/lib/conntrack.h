@@ -38,6 +38,32 @@ static __always_inline int backend_usable(const struct lb4_backend *b,
 	return b && (b->flags & LB4_BACKEND_F_ENABLED) && b->gen == gen;
 }
 
+/* The forward entry of a flow, keyed as the client sent it. */
+static __always_inline struct lb4_flow_value *
+ct_lookup(const struct lb4_flow_key *key)
+{
+	return bpf_map_lookup_elem(&lb4_conntrack, key);
+}
+
+/* The reverse entry of a NAT flow, keyed as the backend replies. */
+static __always_inline struct lb4_nat_value *
+ct_lookup_reverse(const struct lb4_flow_key *key)
+{
+	return bpf_map_lookup_elem(&lb4_nat_reverse, key);
+}
+
+/*
+ * The backend of a forward entry while it may still carry the flow
+ * (enabled, and the id not given to another backend since); NULL otherwise.
+ */
+static __always_inline struct lb4_backend *
+ct_backend(const struct lb4_flow_value *ct)
+{
+	struct lb4_backend *b = lookup_backend(ct->backend_id);
+
+	return backend_usable(b, ct->backend_gen) ? b : NULL;
+}
+
 /* Now, in the unit of last_seen: seconds of CLOCK_MONOTONIC_COARSE. */
 static __always_inline __u32 ct_now(void)
 {
@@ -118,7 +144,7 @@ static __always_inline int ct_put_reverse(const struct lb4_packet *pkt,
 	rk.dport = pkt->flow.sport;
 	rk.proto = pkt->flow.proto;
 	rk.family = pkt->flow.family;
-	rv = bpf_map_lookup_elem(&lb4_nat_reverse, &rk);
+	rv = ct_lookup_reverse(&rk);
 	if (rv) {
 		ct_fill_reverse(rv, pkt, backend_id, fwd);
 		return 0;
@@ -163,7 +189,7 @@ static __always_inline void ct_touch_reverse(struct lb4_nat_value *rv,
 	fk.dport = rv->vip_port;
 	fk.proto = pkt->flow.proto;
 	fk.family = pkt->flow.family;
-	fwd = bpf_map_lookup_elem(&lb4_conntrack, &fk);
+	fwd = ct_lookup(&fk);
 	if (fwd) {
 		fwd->last_seen = now;
 		fwd->flags = (fwd->flags & ~LB4_FLOW_F_CLOSING) |
@@ -188,7 +214,7 @@ static __always_inline int select_backend(const struct lb4_vip_value *vip,
 	__u32 id = 0;
 	int ret;
 
-	ct = bpf_map_lookup_elem(&lb4_conntrack, &pkt->flow);
+	ct = ct_lookup(&pkt->flow);
 	if (ct) {
 		reason = LB4_STAT_CT_RESCHED;
 		if (nat) {
@@ -202,8 +228,8 @@ static __always_inline int select_backend(const struct lb4_vip_value *vip,
 			}
 		}
 		id = ct->backend_id;
-		b = lookup_backend(id);
-		if (backend_usable(b, ct->backend_gen)) {
+		b = ct_backend(ct);
+		if (b) {
 			stat_inc(LB4_STAT_CT_HIT);
 			if (nat)
 				ct_touch_forward(ct, pkt, b, id, now);

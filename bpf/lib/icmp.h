@@ -33,6 +33,7 @@
 #include "bpf/lib/maps.h"
 #include "bpf/lib/nat.h"
 #include "bpf/lib/proto.h"
+#include "bpf/lib/rewrite.h"
 #include "bpf/lib/stats.h"
 #include "bpf/lib/vip.h"
 
@@ -243,26 +244,15 @@ static __always_inline int handle_icmp(struct xdp_md *ctx,
 	key.family = q.flow.family;
 
 	if (to_vip) {
-		ct = bpf_map_lookup_elem(&lb4_conntrack, &key);
-		if (!ct) {
-			stat_inc(LB4_STAT_PASS_ICMP);
-			return XDP_PASS;
-		}
-		b = lookup_backend(ct->backend_id);
-		if (!backend_usable(b, ct->backend_gen)) {
+		ct = ct_lookup(&key);
+		b = ct ? ct_backend(ct) : NULL;
+		if (!b) {
 			stat_inc(LB4_STAT_PASS_ICMP);
 			return XDP_PASS;
 		}
 		stat_inc(LB4_STAT_ICMP_TO_BACKEND);
-		if (!(ct->flags & LB4_FLOW_F_NAT)) {
-			struct ethhdr *eth = data;
-
-			if ((void *)(eth + 1) > data_end)
-				return LB4_DROP_TRUNC_ETH;
-			__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
-			__builtin_memcpy(eth->h_dest, b->mac, ETH_ALEN);
-			return XDP_TX;
-		}
+		if (!(ct->flags & LB4_FLOW_F_NAT))
+			return rewrite_dr(ctx, b);
 		__builtin_memcpy(addr, b->addr, sizeof(addr));
 		ret = icmp_translate(ctx, pkt, &q, 0,
 				     pkt->family == LB4_AF_INET ? LB4_V4_DADDR :
@@ -275,7 +265,7 @@ static __always_inline int handle_icmp(struct xdp_md *ctx,
 
 	if (!lookup_nat_addr(q.flow.dst, q.flow.proto, q.flow.family))
 		return XDP_PASS;
-	rv = bpf_map_lookup_elem(&lb4_nat_reverse, &key);
+	rv = ct_lookup_reverse(&key);
 	if (!rv)
 		return XDP_PASS;
 	__builtin_memcpy(addr, rv->vip_addr, sizeof(addr));

@@ -310,7 +310,7 @@ static __always_inline int nat_reply(struct xdp_md *ctx,
 	__u16 addr[8];
 	int ret;
 
-	rv = bpf_map_lookup_elem(&lb4_nat_reverse, &pkt->flow);
+	rv = ct_lookup_reverse(&pkt->flow);
 	if (!rv)
 		return XDP_PASS;
 	pkt->now = ct_now();
