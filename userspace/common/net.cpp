@@ -54,7 +54,15 @@ std::string formatMac(const MacAddress& mac) {
                      mac[3], mac[4], mac[5]);
 }
 
-std::string_view protoName(Proto proto) { return proto == Proto::kTcp ? "tcp" : "udp"; }
+std::string_view protoName(Proto proto) {
+  switch (proto) {
+    case Proto::kTcp:
+      return "tcp";
+    case Proto::kUdp:
+      return "udp";
+  }
+  return "?";
+}
 
 Result<Proto> parseProto(std::string_view text) {
   if (text == "tcp") {
@@ -140,6 +148,15 @@ Result<ServiceKey> ServiceKey::parse(std::string_view text, bool allowAllPorts) 
 std::string ServiceKey::toString() const {
   std::string host = addr.family == Family::kIpv6 ? "[" + addr.toString() + "]" : addr.toString();
   return fmt::format("{}:{}/{}", host, port, protoName(proto));
+}
+
+ServiceKey ServiceKey::fromAbi(const lb4_vip_key& key) {
+  ServiceKey out;
+  out.addr.family = key.family == LB4_AF_INET6 ? Family::kIpv6 : Family::kIpv4;
+  std::memcpy(out.addr.bytes.data(), key.addr, out.addr.bytes.size());
+  out.port = ntohs(key.port);
+  out.proto = static_cast<Proto>(key.proto);
+  return out;
 }
 
 lb4_vip_key ServiceKey::toAbi() const {

@@ -40,6 +40,8 @@ struct ServiceKey {
   // "ADDR:PORT/PROTO", IPv6 in brackets. Port 0 is refused unless
   // allowAllPorts (then "ADDR:0/PROTO" or "ADDR/PROTO" mean every port).
   static Result<ServiceKey> parse(std::string_view text, bool allowAllPorts = false);
+  // The key of an lb4_vips entry; a family other than IPv6 reads as IPv4.
+  static ServiceKey fromAbi(const lb4_vip_key& key);
   std::string toString() const;
   lb4_vip_key toAbi() const;
   auto operator<=>(const ServiceKey&) const = default;
@@ -54,6 +56,7 @@ struct Endpoint {
   auto operator<=>(const Endpoint&) const = default;
 };
 
+// "tcp", "udp", or "?" for a value that is neither.
 std::string_view protoName(Proto proto);
 Result<Proto> parseProto(std::string_view text);
 Result<uint16_t> parsePort(std::string_view text);

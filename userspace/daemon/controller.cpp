@@ -17,16 +17,6 @@
 namespace lb4 {
 namespace {
 
-// Names of enum lb4_stat, in its order (the `lb4ctl stats` keys).
-constexpr std::array<const char*, LB4_STAT_MAX> kStatNames = {
-    "pass",           "tx",           "ct_hit",          "ct_miss",           "ct_resched",
-    "drop_trunc_eth", "drop_trunc_vlan", "drop_trunc_ip", "drop_bad_ip",     "drop_trunc_l4",
-    "drop_no_backend", "drop_fragment", "drop_bad_backend", "drop_ct_full",   "redirect",
-    "nat_reply",      "fwd_kernel",   "icmp_to_backend", "icmp_to_client",    "ct_expired",
-    "pass_fragment",  "pass_icmp",    "drop_ipv6_ext",   "drop_fib",          "drop_frag_needed",
-    "drop_bad_icmp",
-};
-
 std::vector<uint8_t> keyBytes(const lb4_vip_key& key) {
   const auto* p = reinterpret_cast<const uint8_t*>(&key);
   return {p, p + sizeof(key)};
@@ -97,7 +87,7 @@ Result<XdpAttachment> Controller::attachInterface(const std::string& ifname, boo
     return makeError("attach {}: {}", ifname, attachment.error());
   }
   spdlog::info("attached to {} ({} mode, {}), maps in {}", ifname,
-               attachment->mode() == XdpMode::kNative ? "native" : "generic",
+               xdpModeName(attachment->mode()),
                attachment->method(), dataplane_->pinDir());
   return attachment;
 }
@@ -484,7 +474,7 @@ nlohmann::json Controller::statusJson() const {
   for (const auto& [name, attachment] : attachments_) {
     nlohmann::json j = {{"interface", name},
                         {"pin_dir", dataplane_ ? dataplane_->pinDir() : std::string()},
-                        {"mode", attachment.mode() == XdpMode::kNative ? "native" : "generic"},
+                        {"mode", xdpModeName(attachment.mode())},
                         {"method", attachment.method()}};
     ifaces.push_back(std::move(j));
   }
@@ -683,7 +673,7 @@ Result<nlohmann::json> Controller::handle(const Request& req) {
       }
       nlohmann::json result = {
           {"interface", *req.interface},
-          {"mode", attachment->mode() == XdpMode::kNative ? "native" : "generic"},
+          {"mode", xdpModeName(attachment->mode())},
           {"method", attachment->method()}};
       attachments_.emplace(*req.interface, std::move(*attachment));
       state_ = std::move(next);

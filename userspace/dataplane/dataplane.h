@@ -1,5 +1,5 @@
 // Dataplane: one loaded instance of the lb4 XDP object and typed access to
-// its maps. This is the only place (with xdp_attach.h) that calls libbpf.
+// its maps. Only userspace/dataplane/ calls libbpf and libxdp.
 // With a pin directory, maps are reused from there when present (after an
 // ABI version check) and pinned there when created, so forwarding state and
 // conntrack survive a daemon restart. Without one (tests), nothing is pinned.
@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bpf/lb4_abi.h"
@@ -27,6 +28,35 @@ struct DataplaneOptions {
 };
 
 using GlobalStats = std::array<uint64_t, LB4_STAT_MAX>;
+
+// The name of each global counter (enum lb4_stat), in index order: the keys
+// of `lb4ctl stats`. Both come from the one list LB4_STATS in lb4_abi.h.
+inline constexpr std::array<std::string_view, LB4_STAT_MAX> kStatNames = {
+#define LB4_STAT_NAME(NAME, name, help) name,
+    LB4_STATS(LB4_STAT_NAME)
+#undef LB4_STAT_NAME
+};
+// One line on what each counter counts, in the same order.
+inline constexpr std::array<std::string_view, LB4_STAT_MAX> kStatHelp = {
+#define LB4_STAT_HELP(NAME, name, help) help,
+    LB4_STATS(LB4_STAT_HELP)
+#undef LB4_STAT_HELP
+};
+static_assert(
+    [] {
+      for (size_t i = 0; i < LB4_STAT_MAX; ++i) {
+        if (kStatNames[i].empty() || kStatHelp[i].empty()) {
+          return false;
+        }
+        for (size_t j = 0; j < i; ++j) {
+          if (kStatNames[i] == kStatNames[j]) {
+            return false;
+          }
+        }
+      }
+      return true;
+    }(),
+    "every counter has a name of its own and a help line");
 
 class Dataplane {
  public:
@@ -81,7 +111,6 @@ class Dataplane {
   // network namespace of the interfaces: a devmap resolves ifindexes there.
   Status addTxPort(uint32_t ifindex);
   Status deleteTxPort(uint32_t ifindex);
-  Result<std::vector<uint32_t>> txPorts() const;
 
   // Conntrack access for tests and diagnostics.
   Result<std::optional<lb4_flow_value>> lookupFlow(const lb4_flow_key& key) const;
@@ -109,6 +138,9 @@ class Dataplane {
 };
 
 enum class XdpMode { kNative, kGeneric };
+
+// "native" or "generic": how logs and lb4ctl name an attachment's mode.
+const char* xdpModeName(XdpMode mode);
 
 // An XDP program attached to one interface. Detaches in its destructor
 // unless release()d: the daemon releases attachments on exit so that

@@ -14,4 +14,7 @@ namespace lb4::detail {
 int logLibraryMessage(std::string_view library, spdlog::level::level_enum level,
                       const char* format, va_list args);
 
+// Routes libbpf's messages through logLibraryMessage (once per process).
+void installLibbpfLogging();
+
 }  // namespace lb4::detail

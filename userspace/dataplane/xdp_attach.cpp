@@ -22,6 +22,7 @@
 #include <spdlog/spdlog.h>
 #include <xdp/libxdp.h>
 
+#include "userspace/dataplane/bpf_map.h"
 #include "userspace/dataplane/dataplane.h"
 #include "userspace/dataplane/library_log.h"
 
@@ -29,8 +30,6 @@ namespace lb4 {
 namespace {
 
 constexpr const char* kProgramName = "lb4_xdp";
-
-std::string errnoText(int err) { return std::strerror(err < 0 ? -err : err); }
 
 std::string libxdpText(int err) {
   char buf[256] = {};
@@ -138,7 +137,7 @@ Result<XdpAttachment> XdpAttachment::attach(int programFd, const std::string& if
     att.mode_ = old->mode;
     att.method_ = "single program";
     spdlog::info("replaced the running {} on {} ({} mode, single program)", kProgramName, ifname,
-                 old->mode == XdpMode::kNative ? "native" : "generic");
+                 xdpModeName(old->mode));
     return att;
   }
 
@@ -177,7 +176,7 @@ Result<XdpAttachment> XdpAttachment::attach(int programFd, const std::string& if
   att.mode_ = mode;
   att.method_ = dispatcher ? "dispatcher" : "single program";
   spdlog::info("attached {} to {} ({} mode, {})", kProgramName, ifname,
-               mode == XdpMode::kNative ? "native" : "generic", att.method_);
+               xdpModeName(mode), att.method_);
   return att;
 }
 
