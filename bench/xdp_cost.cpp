@@ -501,6 +501,16 @@ int Runner::run() {
   static_assert(sizeof(parts->rodata->lru40_key) == sizeof(hotKey));
   std::memcpy(const_cast<uint32_t*>(parts->rodata->hash20_key), &vipAddrKey, sizeof(vipAddrKey));
   std::memcpy(const_cast<uint32_t*>(parts->rodata->lru40_key), &hotKey, sizeof(hotKey));
+  // The parts use lb4's own maps (bpf/lib/maps.h): not pinned here, and
+  // conntrack sized like the part_* LRU beside it.
+  bpf_map* partMap = nullptr;
+  bpf_object__for_each_map(partMap, parts->obj) { bpf_map__set_pin_path(partMap, nullptr); }
+  for (bpf_map* ct : {parts->maps.lb4_conntrack, parts->maps.lb4_nat_reverse}) {
+    if (bpf_map__set_max_entries(ct, 65536) != 0) {
+      std::perror("xdp_cost: size cost_parts conntrack");
+      return 1;
+    }
+  }
   if (cost_parts__load(parts.get()) != 0) {
     std::perror("xdp_cost: load cost_parts");
     return 1;
@@ -509,10 +519,13 @@ int Runner::run() {
   lb4_flow_value fv{};
   fv.backend_id = 1;
   fv.backend_gen = 1;
-  bpf_map__update_elem(parts->maps.part_hash20, &vipAddrKey, sizeof(vipAddrKey), &one, sizeof(one), BPF_ANY);
+  lb4_vip_addr addrEntry{};
+  addrEntry.services = 1;
+  bpf_map__update_elem(parts->maps.lb4_vip_addrs, &vipAddrKey, sizeof(vipAddrKey), &addrEntry, sizeof(addrEntry),
+                       BPF_ANY);
   bpf_map__update_elem(parts->maps.part_hash4, &vipAddrKey.addr, 4, &one, sizeof(one), BPF_ANY);
   bpf_map__update_elem(parts->maps.part_bloom20, nullptr, 0, &vipAddrKey, sizeof(vipAddrKey), BPF_ANY);
-  bpf_map__update_elem(parts->maps.part_lru40, &hotKey, sizeof(hotKey), &fv, sizeof(fv), BPF_ANY);
+  bpf_map__update_elem(parts->maps.lb4_conntrack, &hotKey, sizeof(hotKey), &fv, sizeof(fv), BPF_ANY);
   bpf_map__update_elem(parts->maps.part_lru16, &hotKey, 16, &fv, sizeof(fv), BPF_ANY);
 
   int drop = bpf_program__fd(floor->progs.xdp_drop);

@@ -3,29 +3,17 @@
  * cost_parts.bpf.c - one XDP program per operation the lb4 data plane does
  * on a packet, each doing that operation once and returning XDP_DROP, so
  * that bench/xdp_cost can price each one (ns over the xdp_drop floor) and
- * attribute lb4's per-packet time. The maps have the shapes of lb4's:
- * 20-byte hash keys (lb4_vips, lb4_vip_addrs), the 40-byte per-CPU LRU
- * conntrack key, per-CPU counter arrays. Userspace fills the looked-up keys.
+ * attribute lb4's per-packet time. The operations use lb4's own map
+ * definitions and helpers (bpf/lib/): lb4_vip_addrs (20-byte hash key),
+ * lb4_conntrack (40-byte per-CPU LRU key; userspace sizes it), the per-CPU
+ * traffic counters. The part_* maps are candidate alternatives lb4 does not
+ * use, priced for comparison. Userspace fills the looked-up keys and
+ * switches pinning off before load.
  */
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
-
-#include "bpf/lb4_abi.h"
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, LB4_MAX_VIPS);
-	__type(key, struct lb4_vip_key);
-	__type(value, __u32);
-} part_hash20 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
-	__type(key, struct lb4_flow_key);
-	__type(value, struct lb4_flow_value);
-} part_lru40 SEC(".maps");
+#include "bpf/lib/common.h"
+#include "bpf/lib/conntrack.h"
+#include "bpf/lib/maps.h"
+#include "bpf/lib/stats.h"
 
 /* The same with a 16-byte key: what an IPv4-only conntrack would hash. */
 struct {
@@ -35,13 +23,6 @@ struct {
 	__type(key, __u32[4]);
 	__type(value, struct lb4_flow_value);
 } part_lru16 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, LB4_MAX_BACKENDS);
-	__type(key, __u32);
-	__type(value, struct lb4_traffic);
-} part_percpu SEC(".maps");
 
 /* An IPv4-only address key, for the price of hashing 4 bytes, not 20. */
 struct {
@@ -80,7 +61,7 @@ int part_hash20_lookup(struct xdp_md *ctx)
 	struct lb4_vip_key key;
 
 	COPY_WORDS(&key, hash20_key);
-	if (!bpf_map_lookup_elem(&part_hash20, &key))
+	if (!bpf_map_lookup_elem(&lb4_vip_addrs, &key))
 		return XDP_ABORTED;
 	return XDP_DROP;
 }
@@ -112,7 +93,7 @@ int part_lru40_lookup(struct xdp_md *ctx)
 	struct lb4_flow_key key;
 
 	COPY_WORDS(&key, lru40_key);
-	if (!bpf_map_lookup_elem(&part_lru40, &key))
+	if (!ct_lookup(&key))
 		return XDP_ABORTED;
 	return XDP_DROP;
 }
@@ -137,7 +118,7 @@ int part_lru40_update(struct xdp_md *ctx)
 
 	COPY_WORDS(&key, lru40_key);
 	value.backend_id = 1;
-	if (bpf_map_update_elem(&part_lru40, &key, &value, BPF_ANY))
+	if (bpf_map_update_elem(&lb4_conntrack, &key, &value, BPF_ANY))
 		return XDP_ABORTED;
 	return XDP_DROP;
 }
@@ -145,13 +126,7 @@ int part_lru40_update(struct xdp_md *ctx)
 SEC("xdp")
 int part_percpu_add(struct xdp_md *ctx)
 {
-	__u32 index = 1;
-	struct lb4_traffic *t = bpf_map_lookup_elem(&part_percpu, &index);
-
-	if (!t)
-		return XDP_ABORTED;
-	t->packets += 1;
-	t->bytes += 64;
+	stat_traffic(&lb4_backend_stats, 1, 64);
 	return XDP_DROP;
 }
 
