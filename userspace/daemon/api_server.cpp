@@ -21,6 +21,9 @@ namespace {
 using asio::experimental::as_tuple;
 using Stream = asio::local::stream_protocol;
 
+// How long an add-backend reply waits for the backend to be enabled.
+constexpr std::chrono::milliseconds kEnableWait{2000};
+
 // True when something already answers on `path` (another lb4d).
 bool socketInUse(const std::string& path) {
   asio::io_context io;
@@ -154,14 +157,10 @@ asio::awaitable<std::string> ApiServer::dispatch(const std::string& line) {
   }
   // A new backend without a configured MAC goes live once the kernel has
   // resolved it; give that a moment so the reply can say it is serving.
-  if (request->op == Op::kAddBackend && !controller_.backendEnabled(*request->vip, request->backend->addr)) {
-    asio::steady_timer timer(io_);
-    for (int i = 0; i < 40 && !controller_.backendEnabled(*request->vip, request->backend->addr); ++i) {
-      timer.expires_after(std::chrono::milliseconds(50));
-      co_await timer.async_wait(as_tuple(asio::use_awaitable));
-      controller_.resolvePending();
-    }
-    (*result)["enabled"] = controller_.backendEnabled(*request->vip, request->backend->addr);
+  if (request->op == Op::kAddBackend &&
+      !controller_.backendEnabled(*request->vip, request->backend->addr)) {
+    (*result)["enabled"] = co_await controller_.awaitBackendEnabled(
+        *request->vip, request->backend->addr, kEnableWait);
   }
   co_return replyOk(*result);
 }

@@ -1,9 +1,14 @@
-// Controller: the heart of lb4d. Owns the desired state, the Dataplane
-// (one program and one set of maps for every attached interface), and turns (configured weight x backend readiness) into
-// VIP entries, backend entries and Maglev tables in the kernel. A request is
-// applied to a copy of the state, written to the kernel, persisted, and only
-// then committed; any failure restores the previous kernel view and leaves
-// the state as it was.
+// Controller: the transactions of lb4d. Owns the desired state, the
+// Dataplane (one program and one set of maps for every attached interface)
+// and the kernel view it last wrote. A request is applied to a copy of the
+// state (api/handlers.h), turned into a kernel view (kernel_view.h), written
+// to the kernel (kernel_sync.h), persisted, and only then committed; any
+// failure restores the previous kernel view and leaves the state as it was.
+//
+// Events come in from the io_context: health verdict snapshots
+// (setVerdicts) and resolved MACs (its NeighbourCache); each rewrites what it
+// changed. The committed state goes out to one listener (HealthManager),
+// which must not call back into the Controller.
 #pragma once
 
 #include <chrono>
@@ -13,21 +18,24 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <vector>
 
+#include <asio.hpp>
 #include <nlohmann/json.hpp>
 
+#include "userspace/api/handlers.h"
 #include "userspace/api/protocol.h"
 #include "userspace/config/config.h"
+#include "userspace/daemon/health_verdicts.h"
+#include "userspace/daemon/kernel_view.h"
+#include "userspace/daemon/neighbour_cache.h"
 #include "userspace/dataplane/dataplane.h"
-#include "userspace/scoring/host_info.h"
 #include "userspace/state/state.h"
 
 namespace lb4 {
 
 class Controller {
  public:
-  explicit Controller(DaemonConfig config);
+  Controller(asio::io_context& io, DaemonConfig config);
   ~Controller();
 
   // Loads the state file (or the config's initial services when there is
@@ -39,58 +47,59 @@ class Controller {
   // Validates, applies and persists one API request; returns its result.
   Result<nlohmann::json> handle(const Request& request);
 
-  // Retries neighbour resolution of backends whose MAC is still unknown.
-  // Returns true when some backend became ready.
-  bool resolvePending();
-  bool hasPending() const { return !pendingMacs_.empty(); }
   // True when the backend's entry is enabled in the kernel (MAC known, not removed).
   bool backendEnabled(const ServiceKey& vip, const IpAddress& addr) const;
+  // Completes when the backend's entry is enabled, or after `timeout`;
+  // yields whether it is enabled. A MAC it waits for is retried quickly.
+  asio::awaitable<bool> awaitBackendEnabled(ServiceKey vip, IpAddress addr,
+                                            std::chrono::milliseconds timeout);
   // Passive health signals of a backend id; zero while nothing is attached.
   Result<lb4_signals> backendSignals(uint32_t id) const;
 
-  // Health: where verdicts come from, who hears about state changes, and
-  // who answers `health` requests. reapply() rewrites what the verdicts
-  // changed (only VIPs whose tables differ get new ones).
-  using VerdictSource = std::function<Verdict(const VipConfig&, const BackendConfig&)>;
+  // A new health verdict snapshot: rewrites what it changed (only VIPs whose
+  // tables differ get new ones).
+  void setVerdicts(HealthVerdicts verdicts);
+  // Hears every committed state.
   using StateListener = std::function<void(const DesiredState&)>;
+  void onStateCommitted(StateListener listener) { stateListener_ = std::move(listener); }
+  // Answers `health` requests (read only).
   using HealthTable = std::function<nlohmann::json(const std::optional<ServiceKey>&)>;
-  void setVerdictSource(VerdictSource source) { verdicts_ = std::move(source); }
-  void setStateListener(StateListener listener) { stateListener_ = std::move(listener); }
   void setHealthTable(HealthTable table) { healthTable_ = std::move(table); }
-  Status reapply();
 
   const DesiredState& state() const { return state_; }
   const DaemonConfig& config() const { return config_; }
 
  private:
-  struct MaglevInput {
-    uint32_t id;
-    uint32_t weight;
-    std::string key;
-    auto operator<=>(const MaglevInput&) const = default;
-  };
-  // What the kernel should hold, derived from a DesiredState.
-  struct KernelView {
-    std::map<std::vector<uint8_t>, std::pair<lb4_vip_key, lb4_vip_value>> vips;
-    std::map<uint32_t, lb4_backend> backends;
-    std::map<uint32_t, std::vector<MaglevInput>> rings;  // vip id -> ring inputs
-    std::map<uint32_t, uint32_t> ringSizes;
-    std::map<std::vector<uint8_t>, lb4_vip_key> natAddrs;  // backends of NAT VIPs
+  struct Waiter {
+    ServiceKey vip;
+    IpAddress addr;
+    std::shared_ptr<asio::steady_timer> timer;
   };
 
-  KernelView viewOf(const DesiredState& state);
-  Status sync(Dataplane& dp, const KernelView& view, const KernelView* previous);
+  // The view of `state` with the MACs known now (cache, neighbour table, or
+  // the pinned entry of a restarted daemon).
+  ViewPlan plan(const DesiredState& state);
+  std::optional<MacAddress> pinnedMac(const BackendConfig& backend) const;
+  // Writes the difference to `applied_`; on failure restores `applied_`.
   Status applyView(const KernelView& view);
+  // Records a written plan as the applied view: logs VIPs entering or
+  // leaving fail-open, asks for missing MACs, wakes waiters.
+  void adopt(ViewPlan plan);
+  Status commit(DesiredState next);
+  // Rewrites the current state (new verdicts or MACs).
+  void reapply(std::string_view why);
+
   Status openDataplane();
   void closeDataplane(bool unpin);
   Result<XdpAttachment> attachInterface(const std::string& ifname, bool allowGeneric);
-  Status commit(DesiredState next);
+  Result<nlohmann::json> attach(const Request& request);
+  Result<nlohmann::json> detach(const Request& request);
 
-  nlohmann::json statusJson() const;
-  nlohmann::json listJson(const std::optional<ServiceKey>& vip) const;
-  Result<nlohmann::json> statsJson(const std::optional<ServiceKey>& vip) const;
-  std::optional<MacAddress> macOf(const BackendConfig& backend);
+  DaemonStatus status() const;
+  RuntimeView runtime() const;
+  Result<StatsView> stats(const std::optional<ServiceKey>& only) const;
 
+  asio::io_context& io_;
   DaemonConfig config_;
   DesiredState state_;
   // One program and one set of maps (pinned in <pin_root>/maps) serve every
@@ -100,12 +109,12 @@ class Controller {
   std::unique_ptr<Dataplane> dataplane_;
   std::map<std::string, XdpAttachment> attachments_;
   KernelView applied_;
-  std::map<IpAddress, MacAddress> resolvedMacs_;
-  std::set<IpAddress> pendingMacs_;
-  VerdictSource verdicts_;
+  std::set<uint32_t> allDown_;  // VIPs running on their last table (every backend down)
+  HealthVerdicts verdicts_;
+  NeighbourCache neighbours_;
+  std::vector<Waiter> waiters_;
   StateListener stateListener_;
   HealthTable healthTable_;
-  std::set<uint32_t> allDown_;  // VIPs running on their last table (every backend down)
   std::chrono::steady_clock::time_point started_;
 };
 

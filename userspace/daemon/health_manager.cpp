@@ -4,46 +4,14 @@
 #include <spdlog/spdlog.h>
 
 namespace lb4 {
-namespace {
-
-std::optional<ProbeSpec> specFor(const VipConfig& vip, const BackendConfig& backend,
-                                 const HealthCheck& hc) {
-  auto kind = parseProbeKind(hc.kind);
-  if (!kind) {
-    return std::nullopt;  // "none"
-  }
-  uint16_t port = hc.port ? hc.port : backend.endpoint.port ? backend.endpoint.port : vip.key.port;
-  if (port == 0 && *kind != ProbeKind::kExec) {
-    return std::nullopt;  // all-ports VIP without a probe port: nothing to probe
-  }
-  ProbeSpec spec{.kind = *kind,
-                 .addr = backend.endpoint.addr,
-                 .port = port,
-                 .timeout = std::chrono::milliseconds(hc.timeoutMs)};
-  spec.httpPath = hc.httpPath;
-  spec.httpStatusMin = hc.httpStatusMin;
-  spec.httpStatusMax = hc.httpStatusMax;
-  spec.httpExpectBody = hc.httpExpect;
-  spec.udpPayload = hc.udpPayload;
-  spec.udpExpect = hc.udpExpect;
-  spec.execArgv = hc.command;
-  return spec;
-}
-
-}  // namespace
-
-HealthManager::HealthManager(asio::io_context& io, Controller& controller, ScoringConfig scoring)
+HealthManager::HealthManager(asio::io_context& io, ScoringConfig scoring, SignalReader readSignals)
     : io_(io),
-      controller_(controller),
       scoring_(scoring),
+      readSignals_(std::move(readSignals)),
       probes_(io.get_executor(),
               [this](const BackendKey& key, const ProbeResult& r) { onResult(key, r); }) {}
 
 HealthManager::~HealthManager() { stop(); }
-
-BackendKey HealthManager::keyOf(const VipConfig& vip, const BackendConfig& backend) {
-  return vip.key.toString() + " " + backend.endpoint.toString();
-}
 
 void HealthManager::start() {
   running_ = true;
@@ -74,9 +42,7 @@ asio::awaitable<void> HealthManager::tickLoop() {
       changed(t.key, t.transition);
     }
     if (!transitions.empty()) {
-      if (auto s = controller_.reapply(); !s) {
-        spdlog::error("apply health verdicts: {}", s.error());
-      }
+      publish();
     }
   }
 }
@@ -88,7 +54,7 @@ void HealthManager::readPassiveSignals(SteadyTime now, std::vector<KeyedTransiti
     if (!p.passive) {
       continue;
     }
-    auto signals = controller_.backendSignals(p.backendId);
+    auto signals = readSignals_(p.backendId);
     if (!signals) {
       continue;
     }
@@ -112,14 +78,14 @@ void HealthManager::sync(const DesiredState& state) {
   for (const auto& vip : state.vips) {
     for (const auto& b : vip.backends) {
       HealthCheck hc = vip.healthCheck(b);
-      auto spec = specFor(vip, b, hc);
+      auto spec = probeSpecFor(vip, b);
       if (!spec) {
         continue;
       }
       ScoringConfig scoring = scoring_;
       scoring.rise = hc.rise;
       scoring.fall = hc.fall;
-      wanted.emplace(keyOf(vip, b), Probed{.vip = vip.key.toString(),
+      wanted.emplace(healthKey(vip, b), Probed{.vip = vip.key.toString(),
                                            .backend = b.endpoint.toString(),
                                            .spec = *spec,
                                            .check = hc,
@@ -161,17 +127,15 @@ void HealthManager::sync(const DesiredState& state) {
     spdlog::info("health {}: {} every {} ms", key, p.spec.describe(), p.check.intervalMs);
     if (p.passive) {
       // Signals counted before this point (e.g. before a restart) are history.
-      if (auto base = controller_.backendSignals(p.backendId)) {
+      if (auto base = readSignals_(p.backendId)) {
         lastSignals_[key] = *base;
       }
     }
     probed_.emplace(key, std::move(p));
     added = true;
   }
-  if ((added && !scoring_.startUp) || removed) {
-    if (auto s = controller_.reapply(); !s) {
-      spdlog::error("apply health verdicts: {}", s.error());
-    }
+  if (added || removed) {
+    publish();
   }
 }
 
@@ -185,9 +149,7 @@ void HealthManager::onResult(const BackendKey& key, const ProbeResult& r) {
   }
   if (change) {
     changed(key, *change);
-    if (auto s = controller_.reapply(); !s) {
-      spdlog::error("apply health verdicts: {}", s.error());
-    }
+    publish();
   }
 }
 
@@ -196,18 +158,21 @@ void HealthManager::changed(const BackendKey& key, const Transition& transition)
   spdlog::log(level, "backend {} {}", key, describe(transition));
 }
 
-Verdict HealthManager::verdict(const VipConfig& vip, const BackendConfig& backend) const {
-  BackendKey key = keyOf(vip, backend);
-  if (!hosts_.contains(key)) {
-    // Not probed at all, or added a moment ago (the next sync probes it; a
-    // new backend starts trusted unless start_up is off).
-    bool willProbe = specFor(vip, backend, vip.healthCheck(backend)).has_value();
-    if (willProbe && !scoring_.startUp) {
-      return Verdict{.action = DataplaneAction::kRemove, .weight = 0};
-    }
-    return Verdict{.action = DataplaneAction::kServe, .weight = backend.weight};
+HealthVerdicts HealthManager::verdicts() const {
+  return HealthVerdicts{.hosts = hosts_.healthVerdicts(), .startUp = scoring_.startUp};
+}
+
+void HealthManager::publish() {
+  if (publishQueued_) {
+    return;
   }
-  return hosts_.verdict(key, backend.weight);
+  publishQueued_ = true;
+  asio::post(io_, [this] {
+    publishQueued_ = false;
+    if (listener_) {
+      listener_(verdicts());
+    }
+  });
 }
 
 nlohmann::json HealthManager::table(const std::optional<ServiceKey>& vip) const {

@@ -2,9 +2,13 @@
 // and feeds their results into the host_info table (HostTable). Its verdicts
 // decide what the Controller writes to the data plane: serve with a weight,
 // quiesce (weight 0, established flows continue) or remove. Every state
-// change is logged with its reason and re-applies the affected VIPs.
+// change is logged with its reason and published as a HealthVerdicts
+// snapshot, delivered from the io_context (never from inside a call into
+// this class). It knows nothing of the Controller: it is told the desired
+// state through sync() and reads passive signals through a SignalReader.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -12,7 +16,9 @@
 #include <asio.hpp>
 #include <nlohmann/json.hpp>
 
-#include "userspace/daemon/controller.h"
+#include "bpf/lb4_abi.h"
+#include "userspace/common/result.h"
+#include "userspace/daemon/health_verdicts.h"
 #include "userspace/health/probe.h"
 #include "userspace/scoring/host_info.h"
 
@@ -20,8 +26,15 @@ namespace lb4 {
 
 class HealthManager {
  public:
-  HealthManager(asio::io_context& io, Controller& controller, ScoringConfig scoring);
+  // Passive health signals of a backend id (NAT replies counted by the data plane).
+  using SignalReader = std::function<Result<lb4_signals>(uint32_t backendId)>;
+  using VerdictListener = std::function<void(const HealthVerdicts&)>;
+
+  HealthManager(asio::io_context& io, ScoringConfig scoring, SignalReader readSignals);
   ~HealthManager();
+
+  // Who hears about verdict changes.
+  void onVerdicts(VerdictListener listener) { listener_ = std::move(listener); }
 
   // Starts the 1 s timer that drives windows and probation.
   void start();
@@ -31,11 +44,10 @@ class HealthManager {
   // probed, removed ones forgotten, changed checks restarted.
   void sync(const DesiredState& state);
 
-  Verdict verdict(const VipConfig& vip, const BackendConfig& backend) const;
+  // The verdicts as they stand.
+  HealthVerdicts verdicts() const;
   // The `lb4ctl health` table.
   nlohmann::json table(const std::optional<ServiceKey>& vip) const;
-
-  static BackendKey keyOf(const VipConfig& vip, const BackendConfig& backend);
 
  private:
   struct Probed {
@@ -51,11 +63,15 @@ class HealthManager {
   void readPassiveSignals(SteadyTime now, std::vector<KeyedTransition>& transitions);
   void onResult(const BackendKey& key, const ProbeResult& result);
   void changed(const BackendKey& key, const Transition& transition);
+  // Delivers verdicts() to the listener from the io_context (once per turn).
+  void publish();
   asio::awaitable<void> tickLoop();
 
   asio::io_context& io_;
-  Controller& controller_;
   ScoringConfig scoring_;
+  SignalReader readSignals_;
+  VerdictListener listener_;
+  bool publishQueued_ = false;
   HostTable hosts_;
   ProbeScheduler probes_;
   std::map<BackendKey, Probed> probed_;

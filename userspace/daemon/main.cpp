@@ -6,7 +6,6 @@
 
 #include <CLI/CLI.hpp>
 #include <asio.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <spdlog/spdlog.h>
 
 #include "userspace/common/version.h"
@@ -15,25 +14,6 @@
 #include "userspace/daemon/controller.h"
 #include "userspace/daemon/health_manager.h"
 #include "userspace/daemon/systemd_notify.h"
-
-namespace {
-
-asio::awaitable<void> neighbourLoop(asio::io_context& io, lb4::Controller& controller,
-                                    std::chrono::milliseconds every) {
-  asio::steady_timer timer(io);
-  while (true) {
-    timer.expires_after(every);
-    auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    if (ec) {
-      co_return;
-    }
-    if (controller.hasPending()) {
-      controller.resolvePending();
-    }
-  }
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"lb4d - the lb4 layer-4 load balancer daemon"};
@@ -90,12 +70,12 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
   asio::io_context io;
-  lb4::Controller controller(config);
-  lb4::HealthManager health(io, controller, config.scoring);
-  controller.setVerdictSource([&health](const lb4::VipConfig& vip, const lb4::BackendConfig& b) {
-    return health.verdict(vip, b);
-  });
-  controller.setStateListener([&health](const lb4::DesiredState& state) { health.sync(state); });
+  lb4::Controller controller(io, config);
+  lb4::HealthManager health(io, config.scoring,
+                            [&controller](uint32_t id) { return controller.backendSignals(id); });
+  // Commands go down (state to health), events come up (verdicts, posted).
+  controller.onStateCommitted([&health](const lb4::DesiredState& state) { health.sync(state); });
+  health.onVerdicts([&controller](const lb4::HealthVerdicts& v) { controller.setVerdicts(v); });
   controller.setHealthTable(
       [&health](const std::optional<lb4::ServiceKey>& vip) { return health.table(vip); });
   if (auto s = controller.start(); !s) {
@@ -110,8 +90,6 @@ int main(int argc, char** argv) {
   }
   health.start();
   lb4::SystemdNotifier systemd(io);
-  asio::co_spawn(io, neighbourLoop(io, controller, std::chrono::milliseconds(config.neighbourRetryMs)),
-                 asio::detached);
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const asio::error_code&, int sig) {
     spdlog::info("signal {}: shutting down", sig);

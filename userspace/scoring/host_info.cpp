@@ -121,8 +121,18 @@ std::optional<std::chrono::microseconds> HostInfo::latency() const {
   return std::chrono::microseconds(std::llround(latencyUs_));
 }
 
-Verdict HostInfo::verdict(uint32_t configuredWeight) const {
-  switch (state()) {
+HealthVerdict HostInfo::healthVerdict() const {
+  HealthVerdict v{.state = state()};
+  if (config_.latencyWeighting && hasLatency_) {
+    double target = static_cast<double>(config_.latencyTarget.count());
+    double factor = latencyUs_ > target ? target / latencyUs_ : 1.0;
+    v.weightFactor = std::max(factor, config_.latencyMinFactor);
+  }
+  return v;
+}
+
+Verdict HealthVerdict::apply(uint32_t configuredWeight) const {
+  switch (state) {
     case HostState::kDown:
       return {DataplaneAction::kRemove, 0};
     case HostState::kOverload:
@@ -133,13 +143,10 @@ Verdict HostInfo::verdict(uint32_t configuredWeight) const {
   if (configuredWeight == 0) {
     return {DataplaneAction::kQuiesce, 0};  // drained by the operator
   }
-  if (!config_.latencyWeighting || !hasLatency_) {
+  if (weightFactor == 1.0) {
     return {DataplaneAction::kServe, configuredWeight};
   }
-  double target = static_cast<double>(config_.latencyTarget.count());
-  double factor = latencyUs_ > target ? target / latencyUs_ : 1.0;
-  factor = std::max(factor, config_.latencyMinFactor);
-  double scaled = std::round(static_cast<double>(configuredWeight) * factor);
+  double scaled = std::round(static_cast<double>(configuredWeight) * weightFactor);
   auto weight = static_cast<uint32_t>(std::clamp(scaled, 1.0, double(configuredWeight)));
   return {DataplaneAction::kServe, weight};
 }
@@ -373,6 +380,14 @@ Verdict HostTable::verdict(const BackendKey& key, uint32_t configuredWeight) con
     return {DataplaneAction::kRemove, 0};
   }
   return host->verdict(configuredWeight);
+}
+
+std::map<BackendKey, HealthVerdict> HostTable::healthVerdicts() const {
+  std::map<BackendKey, HealthVerdict> out;
+  for (const auto& [key, host] : hosts_) {
+    out.emplace(key, host.healthVerdict());
+  }
+  return out;
 }
 
 std::vector<HealthRow> HostTable::rows(SteadyTime now) const {

@@ -100,6 +100,15 @@ struct Verdict {
   auto operator<=>(const Verdict&) const = default;
 };
 
+// A backend's verdict before its configured weight is applied: what the
+// health side publishes, so that a weight change needs no new verdict.
+struct HealthVerdict {
+  HostState state = HostState::kIdle;
+  double weightFactor = 1.0;  // response-time balancing; 1 when off or unmeasured
+  Verdict apply(uint32_t configuredWeight) const;
+  bool operator==(const HealthVerdict&) const = default;
+};
+
 class HostInfo {
  public:
   HostInfo(const ScoringConfig& config, SteadyTime now);
@@ -121,7 +130,8 @@ class HostInfo {
   HostState state() const;
   bool up() const { return up_; }
   Queue queue() const { return queue_; }
-  Verdict verdict(uint32_t configuredWeight) const;
+  HealthVerdict healthVerdict() const;
+  Verdict verdict(uint32_t configuredWeight) const { return healthVerdict().apply(configuredWeight); }
 
   uint64_t vsucc() const { return vsucc_; }
   uint64_t verr() const { return verr_; }
@@ -211,6 +221,8 @@ class HostTable {
 
   // Verdict for a backend with its configured weight; Remove if unknown.
   Verdict verdict(const BackendKey& key, uint32_t configuredWeight) const;
+  // Every backend's weight-independent verdict.
+  std::map<BackendKey, HealthVerdict> healthVerdicts() const;
   // Sorted by key.
   std::vector<HealthRow> rows(SteadyTime now) const;
 

@@ -1,0 +1,197 @@
+// buildKernelView: desired state x health verdicts x MACs -> kernel view,
+// with the all-down (fail-open) and overload policies and the MACs it lacks.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+
+#include "common/test_addresses.h"
+#include "userspace/daemon/kernel_view.h"
+
+namespace lb4 {
+namespace {
+
+using test::kBackend1Mac;
+using test::kBackend1V4;
+using test::kBackend2Mac;
+using test::kBackend2V4;
+
+const std::string kVip = std::string(test::kVipV4) + ":80/tcp";
+
+ServiceKey vipKey(const std::string& text) { return *ServiceKey::parse(text, true); }
+Endpoint ep(const char* text) { return *Endpoint::parse(text); }
+IpAddress ip(const char* text) { return *IpAddress::parse(text); }
+
+// One VIP with two backends, neither with a configured MAC.
+DesiredState twoBackends(ForwardingMode mode = ForwardingMode::kDr, uint32_t weight2 = 50) {
+  DesiredState s;
+  EXPECT_TRUE(s.addVip(vipKey(kVip), mode, 13).ok());
+  EXPECT_TRUE(s.addBackend(vipKey(kVip), ep(kBackend1V4), 100, std::nullopt).ok());
+  EXPECT_TRUE(s.addBackend(vipKey(kVip), ep(kBackend2V4), weight2, std::nullopt).ok());
+  return s;
+}
+
+MacTable bothMacs() { return {{ip(kBackend1V4), kBackend1Mac}, {ip(kBackend2V4), kBackend2Mac}}; }
+
+HealthVerdicts hostsIn(const DesiredState& s, HostState b1, HostState b2) {
+  const VipConfig& vip = s.vips[0];
+  HealthVerdicts h;
+  h.hosts[healthKey(vip, vip.backends[0])] = HealthVerdict{.state = b1};
+  h.hosts[healthKey(vip, vip.backends[1])] = HealthVerdict{.state = b2};
+  return h;
+}
+
+std::vector<std::pair<uint32_t, uint32_t>> ringOf(const KernelView& view, uint32_t vipId) {
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  for (const auto& in : view.rings.at(vipId)) {
+    out.emplace_back(in.id, in.weight);
+  }
+  return out;
+}
+
+using Ring = std::vector<std::pair<uint32_t, uint32_t>>;
+
+TEST(KernelViewTest, HealthyBackendsWithKnownMacsServeAtTheirWeights) {
+  DesiredState s = twoBackends();
+  ViewPlan p = buildKernelView(s, HealthVerdicts{}, bothMacs(), KernelView{});
+  const KernelView& v = p.view;
+  ASSERT_EQ(v.vips.size(), 1u);
+  const lb4_vip_value& value = v.vips.begin()->second.second;
+  EXPECT_EQ(value.vip_id, s.vips[0].id);
+  EXPECT_EQ(value.ring_size, 13u);
+  EXPECT_EQ(value.mode, LB4_MODE_DR);
+  EXPECT_EQ(value.flags, 0u);
+  EXPECT_EQ(ringOf(v, s.vips[0].id), (Ring{{1, 100}, {2, 50}}));
+  EXPECT_TRUE(v.backendEnabled(1));
+  EXPECT_TRUE(v.backendEnabled(2));
+  EXPECT_EQ(std::memcmp(v.backends.at(2).mac, kBackend2Mac.data(), 6), 0);
+  EXPECT_EQ(v.backends.at(1).gen, s.vips[0].backends[0].gen);
+  EXPECT_TRUE(v.natAddrs.empty());
+  EXPECT_TRUE(p.missingMacs.empty());
+  EXPECT_TRUE(p.allDown.empty());
+  EXPECT_EQ(v.effectiveWeight(s.vips[0].id, 2), 50u);
+}
+
+TEST(KernelViewTest, BackendWithoutMacIsDisabledAndItsAddressReported) {
+  DesiredState s = twoBackends();
+  MacTable macs = {{ip(kBackend1V4), kBackend1Mac}};
+  ViewPlan p = buildKernelView(s, HealthVerdicts{}, macs, KernelView{});
+  EXPECT_EQ(p.missingMacs, (std::set<IpAddress>{ip(kBackend2V4)}));
+  EXPECT_TRUE(p.view.backendEnabled(1));
+  EXPECT_FALSE(p.view.backendEnabled(2));
+  EXPECT_EQ(ringOf(p.view, s.vips[0].id), (Ring{{1, 100}}));
+  ASSERT_EQ(macsNeeded(s).size(), 2u);
+}
+
+TEST(KernelViewTest, ConfiguredMacNeedsNoLookup) {
+  DesiredState s;
+  ASSERT_TRUE(s.addVip(vipKey(kVip), ForwardingMode::kDr, 13).ok());
+  ASSERT_TRUE(s.addBackend(vipKey(kVip), ep(kBackend1V4), 100, kBackend1Mac).ok());
+  EXPECT_TRUE(macsNeeded(s).empty());
+  ViewPlan p = buildKernelView(s, HealthVerdicts{}, MacTable{}, KernelView{});
+  EXPECT_TRUE(p.missingMacs.empty());
+  EXPECT_TRUE(p.view.backendEnabled(1));
+}
+
+TEST(KernelViewTest, NatBackendsNeedNoMacAndAreListedAsNatAddresses) {
+  DesiredState s = twoBackends(ForwardingMode::kNat);
+  EXPECT_TRUE(macsNeeded(s).empty());
+  ViewPlan p = buildKernelView(s, HealthVerdicts{}, MacTable{}, KernelView{});
+  EXPECT_TRUE(p.missingMacs.empty());
+  EXPECT_TRUE(p.view.backendEnabled(1));
+  EXPECT_TRUE(p.view.backendEnabled(2));
+  EXPECT_EQ(p.view.natAddrs.size(), 2u);
+  EXPECT_EQ(p.view.vips.begin()->second.second.mode, LB4_MODE_NAT);
+}
+
+TEST(KernelViewTest, AllPortsVipCarriesItsFlag) {
+  DesiredState s;
+  ASSERT_TRUE(s.addVip(vipKey(std::string(test::kVipV4) + ":0/tcp"), ForwardingMode::kDr, 13).ok());
+  ViewPlan p = buildKernelView(s, HealthVerdicts{}, MacTable{}, KernelView{});
+  EXPECT_EQ(p.view.vips.begin()->second.second.flags, LB4_VIP_F_ALL_PORTS);
+}
+
+TEST(KernelViewTest, RemovedBackendLeavesTheTableAndIsDisabled) {
+  DesiredState s = twoBackends();
+  ViewPlan p = buildKernelView(s, hostsIn(s, HostState::kIdle, HostState::kDown), bothMacs(),
+                               KernelView{});
+  EXPECT_EQ(ringOf(p.view, s.vips[0].id), (Ring{{1, 100}}));
+  EXPECT_FALSE(p.view.backendEnabled(2));
+  EXPECT_TRUE(p.allDown.empty());
+}
+
+TEST(KernelViewTest, QuiescedBackendStaysEnabledWithoutNewFlows) {
+  DesiredState s = twoBackends();
+  ViewPlan p = buildKernelView(s, hostsIn(s, HostState::kIdle, HostState::kOverload), bothMacs(),
+                               KernelView{});
+  EXPECT_EQ(ringOf(p.view, s.vips[0].id), (Ring{{1, 100}}));
+  EXPECT_TRUE(p.view.backendEnabled(2));
+}
+
+TEST(KernelViewTest, WhenEveryBackendIsOverloadedTheyAllServe) {
+  DesiredState s = twoBackends();
+  ViewPlan p = buildKernelView(s, hostsIn(s, HostState::kOverload, HostState::kOverload),
+                               bothMacs(), KernelView{});
+  EXPECT_EQ(ringOf(p.view, s.vips[0].id), (Ring{{1, 100}, {2, 50}}));
+}
+
+TEST(KernelViewTest, WhenEveryBackendIsDownTheVipKeepsItsLastTable) {
+  DesiredState s = twoBackends();
+  ViewPlan healthy = buildKernelView(s, HealthVerdicts{}, bothMacs(), KernelView{});
+  ViewPlan down = buildKernelView(s, hostsIn(s, HostState::kDown, HostState::kDown), bothMacs(),
+                                  healthy.view);
+  EXPECT_EQ(down.allDown, (std::set<uint32_t>{s.vips[0].id}));
+  EXPECT_EQ(ringOf(down.view, s.vips[0].id), (Ring{{1, 100}, {2, 50}}));
+  EXPECT_TRUE(down.view.backendEnabled(1));
+  EXPECT_TRUE(down.view.backendEnabled(2));
+  // A backend coming back ends fail-open.
+  ViewPlan back = buildKernelView(s, hostsIn(s, HostState::kDown, HostState::kIdle), bothMacs(),
+                                  down.view);
+  EXPECT_TRUE(back.allDown.empty());
+  EXPECT_EQ(ringOf(back.view, s.vips[0].id), (Ring{{2, 50}}));
+  EXPECT_FALSE(back.view.backendEnabled(1));
+}
+
+TEST(KernelViewTest, AllDownWithoutAnEarlierTableIsNotFailOpen) {
+  DesiredState s = twoBackends();
+  ViewPlan p = buildKernelView(s, hostsIn(s, HostState::kDown, HostState::kDown), bothMacs(),
+                               KernelView{});
+  EXPECT_TRUE(p.allDown.empty());
+  EXPECT_TRUE(p.view.rings.at(s.vips[0].id).empty());
+  EXPECT_FALSE(p.view.backendEnabled(1));
+}
+
+TEST(KernelViewTest, DrainedBackendStaysEnabledOutsideTheTable) {
+  DesiredState s = twoBackends();
+  ASSERT_TRUE(s.setDrained(vipKey(kVip), ip(kBackend2V4), true).ok());
+  ViewPlan p = buildKernelView(s, HealthVerdicts{}, bothMacs(), KernelView{});
+  EXPECT_EQ(ringOf(p.view, s.vips[0].id), (Ring{{1, 100}}));
+  EXPECT_TRUE(p.view.backendEnabled(2));
+}
+
+TEST(KernelViewTest, LatencyFactorScalesTheWeight) {
+  DesiredState s = twoBackends();
+  HealthVerdicts h = hostsIn(s, HostState::kIdle, HostState::kIdle);
+  h.hosts[healthKey(s.vips[0], s.vips[0].backends[0])].weightFactor = 0.25;
+  ViewPlan p = buildKernelView(s, h, bothMacs(), KernelView{});
+  EXPECT_EQ(ringOf(p.view, s.vips[0].id), (Ring{{1, 25}, {2, 50}}));
+}
+
+TEST(KernelViewTest, UnseenProbedBackendStartsRemovedOnlyWithoutStartUp) {
+  DesiredState s = twoBackends();
+  const VipConfig& vip = s.vips[0];
+  EXPECT_EQ(verdictOf(HealthVerdicts{.hosts = {}, .startUp = true}, vip, vip.backends[0]),
+            (Verdict{DataplaneAction::kServe, 100}));
+  EXPECT_EQ(verdictOf(HealthVerdicts{.hosts = {}, .startUp = false}, vip, vip.backends[0]),
+            (Verdict{DataplaneAction::kRemove, 0}));
+  // A backend that is not probed serves even then.
+  HealthCheck none;
+  none.kind = "none";
+  ASSERT_TRUE(s.setHealth(vipKey(kVip), none).ok());
+  EXPECT_EQ(verdictOf(HealthVerdicts{.hosts = {}, .startUp = false}, s.vips[0],
+                      s.vips[0].backends[1]),
+            (Verdict{DataplaneAction::kServe, 50}));
+}
+
+}  // namespace
+}  // namespace lb4

@@ -1,0 +1,183 @@
+#include "userspace/api/handlers.h"
+
+namespace lb4 {
+namespace {
+
+nlohmann::json trafficJson(const lb4_traffic& t) {
+  return {{"packets", t.packets}, {"bytes", t.bytes}};
+}
+
+lb4_traffic trafficOf(const std::map<uint32_t, lb4_traffic>& counters, uint32_t id) {
+  auto it = counters.find(id);
+  return it == counters.end() ? lb4_traffic{} : it->second;
+}
+
+// set-health: the VIP's check, or one backend's own check starting from what
+// it has now.
+Status applySetHealth(DesiredState& next, const Request& req) {
+  const VipConfig* vip = next.findVip(*req.vip);
+  if (!vip) {
+    return makeError("set health check of {}: no such VIP", req.vip->toString());
+  }
+  if (req.backend) {
+    const BackendConfig* b = vip->findBackend(req.backend->addr);
+    if (!b) {
+      return makeError("set health check of backend {} of {}: no such backend",
+                       req.backend->toString(), req.vip->toString());
+    }
+    auto hc = HealthCheck::fromJson(*req.health, vip->healthCheck(*b));
+    if (!hc) {
+      return makeError("set health check of backend {} of {}: {}", req.backend->toString(),
+                       req.vip->toString(), hc.error());
+    }
+    return next.setBackendHealth(*req.vip, req.backend->addr, *hc);
+  }
+  auto hc = HealthCheck::fromJson(*req.health, vip->healthCheck());
+  if (!hc) {
+    return makeError("set health check of {}: {}", req.vip->toString(), hc.error());
+  }
+  return next.setHealth(*req.vip, *hc);
+}
+
+}  // namespace
+
+Status checkVipExists(std::string_view verb, const DesiredState& state,
+                      const std::optional<ServiceKey>& vip) {
+  if (vip && !state.findVip(*vip)) {
+    return makeError("{} {}: no such VIP", verb, vip->toString());
+  }
+  return {};
+}
+
+Status applyChange(DesiredState& next, const Request& req, uint32_t defaultRingSize) {
+  switch (req.op) {
+    case Op::kAddVip:
+      return next.addVip(*req.vip, req.mode.value_or(ForwardingMode::kDr),
+                         req.ringSize.value_or(defaultRingSize));
+    case Op::kDelVip:
+      return next.delVip(*req.vip);
+    case Op::kAddBackend:
+      return next.addBackend(*req.vip, *req.backend, req.weight.value_or(kDefaultWeight), req.mac);
+    case Op::kDelBackend:
+      return next.delBackend(*req.vip, req.backend->addr);
+    case Op::kSetWeight:
+      return next.setWeight(*req.vip, req.backend->addr, *req.weight);
+    case Op::kDrain:
+    case Op::kUndrain:
+      return next.setDrained(*req.vip, req.backend->addr, req.op == Op::kDrain);
+    case Op::kSetHealth:
+      return applySetHealth(next, req);
+    case Op::kStatus:
+    case Op::kList:
+    case Op::kStats:
+    case Op::kHealth:
+    case Op::kAttach:
+    case Op::kDetach:
+      break;
+  }
+  return makeError("{}: not a state change", opName(req.op));
+}
+
+nlohmann::json renderStatus(const DaemonStatus& status, const DesiredState& state) {
+  nlohmann::json ifaces = nlohmann::json::array();
+  for (const auto& a : status.interfaces) {
+    ifaces.push_back({{"interface", a.interface},
+                      {"pin_dir", a.pinDir},
+                      {"mode", a.mode},
+                      {"method", a.method}});
+  }
+  size_t backends = 0;
+  for (const auto& v : state.vips) {
+    backends += v.backends.size();
+  }
+  return {{"version", status.version},
+          {"api_version", kApiVersion},
+          {"abi_version", LB4_ABI_VERSION},
+          {"uptime_s", status.uptimeS},
+          {"state_file", status.stateFile},
+          {"adopted", status.adopted},
+          {"interfaces", ifaces},
+          {"vips", state.vips.size()},
+          {"backends", backends},
+          {"unresolved_macs", status.unresolvedMacs}};
+}
+
+nlohmann::json renderAttach(const AttachmentInfo& a) {
+  return {{"interface", a.interface}, {"mode", a.mode}, {"method", a.method}};
+}
+
+nlohmann::json renderList(const DesiredState& state, const RuntimeView& runtime,
+                          const std::optional<ServiceKey>& only) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& vip : state.vips) {
+    if (only && !(vip.key == *only)) {
+      continue;
+    }
+    nlohmann::json backends = nlohmann::json::array();
+    for (const auto& b : vip.backends) {
+      auto it = runtime.backends.find(b.id);
+      BackendRuntime rt = it == runtime.backends.end() ? BackendRuntime{} : it->second;
+      nlohmann::json jb = {{"address", b.endpoint.toString()},
+                           {"weight", b.weight},
+                           {"effective_weight", rt.effectiveWeight},
+                           {"health", rt.health},
+                           {"drained", b.drained},
+                           {"enabled", rt.enabled},
+                           {"id", b.id}};
+      jb["mac"] = rt.mac ? nlohmann::json(formatMac(*rt.mac)) : nlohmann::json(nullptr);
+      backends.push_back(std::move(jb));
+    }
+    out.push_back({{"vip", vip.key.toString()},
+                   {"mode", modeName(vip.mode)},
+                   {"ring_size", vip.ringSize},
+                   {"id", vip.id},
+                   {"health", vip.healthCheck().toJson()},
+                   {"all_backends_down", runtime.allDown.count(vip.id) > 0},
+                   {"backends", std::move(backends)}});
+  }
+  return out;
+}
+
+nlohmann::json renderStats(const DesiredState& state, const StatsView& stats,
+                           const std::optional<ServiceKey>& only) {
+  nlohmann::json global = nlohmann::json::object();
+  for (const auto& [name, value] : stats.global) {
+    global[std::string(name)] = value;
+  }
+  nlohmann::json vips = nlohmann::json::array();
+  for (const auto& vip : state.vips) {
+    if (only && !(vip.key == *only)) {
+      continue;
+    }
+    nlohmann::json backends = nlohmann::json::array();
+    for (const auto& b : vip.backends) {
+      nlohmann::json jb = trafficJson(trafficOf(stats.backends, b.id));
+      jb["address"] = b.endpoint.toString();
+      backends.push_back(std::move(jb));
+    }
+    nlohmann::json jv = trafficJson(trafficOf(stats.vips, vip.id));
+    jv["vip"] = vip.key.toString();
+    jv["backends"] = std::move(backends);
+    vips.push_back(std::move(jv));
+  }
+  return nlohmann::json{{"global", global}, {"vips", vips}};
+}
+
+nlohmann::json renderChange(const Request& req, const DesiredState& state, bool enabled) {
+  nlohmann::json result = nlohmann::json::object();
+  if (req.vip) {
+    result["vip"] = req.vip->toString();
+  }
+  if (req.backend) {
+    const VipConfig* vip = state.findVip(*req.vip);
+    const BackendConfig* b = vip ? vip->findBackend(req.backend->addr) : nullptr;
+    result["backend"] = req.backend->toString();
+    if (b) {
+      result["id"] = b->id;
+      result["enabled"] = enabled;
+    }
+  }
+  return result;
+}
+
+}  // namespace lb4

@@ -1,0 +1,84 @@
+// Request handlers: what each API request does to the desired state, and
+// the JSON of every reply. The daemon gathers what a reply shows from the
+// data plane, the attachments and health into the plain structs below, so
+// this code needs neither libbpf nor the daemon's classes.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bpf/lb4_abi.h"
+#include "userspace/api/protocol.h"
+#include "userspace/common/result.h"
+#include "userspace/state/state.h"
+
+namespace lb4 {
+
+// "<verb> <vip>: no such VIP" when the request names a VIP the state lacks.
+Status checkVipExists(std::string_view verb, const DesiredState& state,
+                      const std::optional<ServiceKey>& vip);
+
+// Applies one state change (a request that changes VIPs, backends or health
+// checks) to `next` (a copy of the current state);
+// `defaultRingSize` is the table size of a VIP added without one.
+Status applyChange(DesiredState& next, const Request& request, uint32_t defaultRingSize);
+
+// One XDP attachment as `status` and `attach` show it.
+struct AttachmentInfo {
+  std::string interface;
+  std::string pinDir;
+  std::string mode;    // "native" or "generic" (skb)
+  std::string method;  // "dispatcher" or "single program"
+};
+
+struct DaemonStatus {
+  std::string version;
+  std::string stateFile;
+  int64_t uptimeS = 0;
+  // True when this daemon took over maps pinned by an earlier one (restart
+  // or upgrade) instead of creating them.
+  bool adopted = false;
+  std::vector<AttachmentInfo> interfaces;
+  size_t unresolvedMacs = 0;
+};
+
+// What the kernel and health say about one backend, for `list`.
+struct BackendRuntime {
+  bool enabled = false;              // its entry is enabled in the kernel
+  uint32_t effectiveWeight = 0;      // its weight in the VIP's table
+  std::string health = "serve";      // the health verdict's action
+  std::optional<MacAddress> mac;     // configured or resolved
+};
+
+struct RuntimeView {
+  std::map<uint32_t, BackendRuntime> backends;  // by backend id
+  std::set<uint32_t> allDown;                   // VIP ids failing open
+};
+
+// Counters for `stats`: the global ones by name, in enum lb4_stat order, and
+// the traffic of the VIPs and backends shown (by id).
+struct StatsView {
+  std::vector<std::pair<std::string_view, uint64_t>> global;
+  std::map<uint32_t, lb4_traffic> vips;
+  std::map<uint32_t, lb4_traffic> backends;
+};
+
+nlohmann::json renderStatus(const DaemonStatus& status, const DesiredState& state);
+nlohmann::json renderAttach(const AttachmentInfo& attachment);
+nlohmann::json renderList(const DesiredState& state, const RuntimeView& runtime,
+                          const std::optional<ServiceKey>& only);
+nlohmann::json renderStats(const DesiredState& state, const StatsView& stats,
+                           const std::optional<ServiceKey>& only);
+// The reply to a state change: the VIP and backend it named and, when the
+// backend exists, its id and whether its kernel entry is `enabled`.
+nlohmann::json renderChange(const Request& request, const DesiredState& state, bool enabled);
+
+}  // namespace lb4
