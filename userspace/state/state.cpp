@@ -217,15 +217,6 @@ Status DesiredState::setDrained(const ServiceKey& vipKey, const IpAddress& addr,
   return {};
 }
 
-Status DesiredState::setMac(const ServiceKey& vipKey, const IpAddress& addr, const MacAddress& mac) {
-  auto backend = findBackendFor(*this, "set MAC of", vipKey, addr);
-  if (!backend) {
-    return std::move(backend).takeError();
-  }
-  (*backend)->mac = mac;
-  return {};
-}
-
 Status DesiredState::setHealth(const ServiceKey& vipKey, const HealthCheck& health) {
   VipConfig* vip = findVip(vipKey);
   if (!vip) {

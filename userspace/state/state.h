@@ -71,7 +71,6 @@ struct DesiredState {
   Status delBackend(const ServiceKey& vip, const IpAddress& addr);
   Status setWeight(const ServiceKey& vip, const IpAddress& addr, uint32_t weight);
   Status setDrained(const ServiceKey& vip, const IpAddress& addr, bool drained);
-  Status setMac(const ServiceKey& vip, const IpAddress& addr, const MacAddress& mac);
   Status setHealth(const ServiceKey& vip, const HealthCheck& health);
   // One backend's own check (overrides the VIP's).
   Status setBackendHealth(const ServiceKey& vip, const IpAddress& addr, const HealthCheck& health);
