@@ -18,6 +18,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <asio.hpp>
 #include <nlohmann/json.hpp>
