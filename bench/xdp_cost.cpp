@@ -123,6 +123,12 @@ std::optional<Instance> makeInstance(const Options& o, uint32_t conntrackSize) {
     return std::nullopt;
   }
   Instance inst{std::move(*dp)};
+  // BPF_PROG_TEST_RUN receives on the loopback device: give it the MAC the
+  // frames are sent to, as lb4d does for each interface it attaches to.
+  if (!check(inst.dp->setInterfaceMac(if_nametoindex("lo"), lb4::bench::FrameSpec{}.dstMac),
+             "set interface MAC")) {
+    return std::nullopt;
+  }
   auto mb = addBackends(*inst.dp, o.backends, 0, false);
   if (!mb) {
     return std::nullopt;

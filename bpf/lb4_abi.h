@@ -18,7 +18,7 @@
 #endif
 
 /* Layout version of every pinned map; stored in lb4_config.abi_version. */
-#define LB4_ABI_VERSION 7
+#define LB4_ABI_VERSION 8
 
 #define LB4_MAX_VIPS 1024
 #define LB4_MAX_BACKENDS 4096
@@ -190,6 +190,18 @@ struct lb4_config {
 LB4_STATIC_ASSERT(sizeof(struct lb4_config) == 20, "lb4_config size");
 
 /*
+ * Value of lb4_ifaces, keyed by ifindex (host order): the MAC of an
+ * interface lb4 is attached to. VIP traffic is only handled when it was
+ * sent to this MAC, so direct routing's new source MAC (the frame's old
+ * destination) is always the receiving interface's own.
+ */
+struct lb4_iface {
+	__u8 mac[6];
+	__u16 pad;
+};
+LB4_STATIC_ASSERT(sizeof(struct lb4_iface) == 8, "lb4_iface size");
+
+/*
  * Passive health signals, per CPU, per backend id: what a backend's own
  * replies say about new connections. Counted on the NAT reply path, the
  * only mode whose replies pass through lb4; read by lb4d's health model.
@@ -243,7 +255,12 @@ LB4_STATIC_ASSERT(sizeof(struct lb4_traffic) == 16, "lb4_traffic size");
 	X(DROP_IPV6_EXT, "drop_ipv6_ext", "IPv6 extension header on traffic to a VIP address") \
 	X(DROP_FIB, "drop_fib", "NAT: no route (unreachable, blackhole, forwarding off)") \
 	X(DROP_FRAG_NEEDED, "drop_frag_needed", "NAT: larger than the egress MTU") \
-	X(DROP_BAD_ICMP, "drop_bad_icmp", "truncated ICMP error about a VIP flow")
+	X(DROP_BAD_ICMP, "drop_bad_icmp", "truncated ICMP error about a VIP flow") \
+	X(PASS_NOT_LOCAL, "pass_not_local", \
+	  "frame not addressed to the receiving interface's MAC (broadcast, multicast, another " \
+	  "host's): passed") \
+	X(PASS_UNKNOWN_IFACE, "pass_unknown_iface", \
+	  "received on an interface whose MAC lb4 was not given (lb4_ifaces): passed")
 
 enum lb4_stat {
 #define LB4_STAT_ENUM(NAME, name, help) LB4_STAT_##NAME,

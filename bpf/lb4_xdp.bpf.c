@@ -11,6 +11,7 @@
 #include "bpf/lib/common.h"
 #include "bpf/lib/conntrack.h"
 #include "bpf/lib/icmp.h"
+#include "bpf/lib/iface.h"
 #include "bpf/lib/maps.h"
 #include "bpf/lib/nat.h"
 #include "bpf/lib/parse.h"
@@ -31,6 +32,9 @@ int lb4_xdp(struct xdp_md *ctx)
 
 	pkt.len = data_end - data;
 	ret = parse_packet(data, data_end, &pkt);
+	if (ret != LB4_CONTINUE)
+		return stat_verdict(ret);
+	ret = ingress_local(ctx);
 	if (ret != LB4_CONTINUE)
 		return stat_verdict(ret);
 	if (pkt.kind == LB4_PKT_ICMP)

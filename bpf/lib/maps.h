@@ -127,6 +127,19 @@ struct {
 	__type(value, __u32);
 } lb4_tx_ports SEC(".maps");
 
+/*
+ * ifindex (host order) -> that interface's MAC (struct lb4_iface), for every
+ * interface lb4 is attached to; written by the daemon with lb4_tx_ports.
+ * Not pinned, for the same reason as lb4_tx_ports: the daemon refills it
+ * before it attaches.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB4_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct lb4_iface);
+} lb4_ifaces SEC(".maps");
+
 /* Backend id -> cached next hop, per CPU. A cache: not pinned, starts empty. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -3,8 +3,8 @@
  * rewrite.h - turns a scheduled packet into the frame sent to its backend.
  * Direct routing (LVS-DR) only rewrites the MACs: destination := backend,
  * source := the frame's old destination, which is the MAC of the interface
- * it arrived on (the frame was routed to the gateway). That keeps one
- * program right on every interface without a per-interface lookup. IP and
+ * it arrived on: only frames sent to that MAC get here (iface.h). That
+ * keeps one program right on every interface without a second lookup. IP and
  * L4 stay as the client sent them. NAT is in nat.h.
  */
 #ifndef LB4_BPF_REWRITE_H

@@ -15,6 +15,7 @@
 #include "common/packet_builder.h"
 #include "common/test_addresses.h"
 #include "fuzz_model.h"
+#include "xdp_fixture.h"
 #include "userspace/common/net.h"
 #include "userspace/dataplane/dataplane.h"
 
@@ -27,6 +28,7 @@ class FuzzRegressionTest : public ::testing::Test {
     auto dp = Dataplane::open({.pinDir = "", .conntrackSize = 4096});
     ASSERT_TRUE(dp.ok()) << dp.error();
     dp_ = std::move(*dp);
+    XdpFixture::receiveOnLoopback(*dp_);
     lb4_backend b{};
     std::memcpy(b.mac, kBackend1Mac.data(), 6);
     b.family = LB4_AF_INET;

@@ -42,6 +42,7 @@
 #include "common/packet_builder.h"
 #include "common/test_addresses.h"
 #include "fuzz_model.h"
+#include "xdp_fixture.h"
 #include "userspace/config/config.h"
 #include "userspace/dataplane/dataplane.h"
 #include "userspace/maglev/maglev.h"
@@ -146,6 +147,7 @@ constexpr const char* kFuzzNatConfig = R"(
 bool isDropReason(uint32_t index) {
   static const std::set<uint32_t> notDrops = {
       LB4_STAT_PASS, LB4_STAT_TX, LB4_STAT_CT_HIT, LB4_STAT_CT_MISS, LB4_STAT_CT_RESCHED,
+      LB4_STAT_PASS_NOT_LOCAL, LB4_STAT_PASS_UNKNOWN_IFACE,
 #ifdef LB4_MODE_NAT
       LB4_STAT_REDIRECT, LB4_STAT_NAT_REPLY, LB4_STAT_FWD_KERNEL, LB4_STAT_ICMP_TO_BACKEND,
       LB4_STAT_ICMP_TO_CLIENT, LB4_STAT_CT_EXPIRED, LB4_STAT_PASS_FRAGMENT, LB4_STAT_PASS_ICMP,
@@ -209,6 +211,7 @@ class XdpFuzzTest : public ::testing::Test {
     auto dp = Dataplane::open({.pinDir = "", .conntrackSize = 4096});
     ASSERT_TRUE(dp.ok()) << dp.error();
     dp_ = std::move(*dp);
+    XdpFixture::receiveOnLoopback(*dp_);
     std::string text = kFuzzConfig;
 #ifdef LB4_MODE_NAT
     text.replace(text.find("#NAT"), 4, kFuzzNatConfig);
@@ -595,6 +598,11 @@ class XdpFuzzTest : public ::testing::Test {
     if (*action != XDP_DROP && drops != 0) {
       return fmt::format("action {} but a drop reason ({}) was counted", *action, reason);
     }
+    if (in.size() >= 6 && !std::equal(kGatewayMac.begin(), kGatewayMac.end(), in.begin()) &&
+        (*action == XDP_TX || *action == XDP_REDIRECT || out != in)) {
+      return fmt::format("frame not for the gateway's MAC forwarded or changed: action {}",
+                         *action);
+    }
     if (notForVip(in) && (*action != XDP_PASS || out != in)) {
       return fmt::format("frame not for a VIP: action {}, {}", *action,
                          out == in ? "unchanged" : "changed");
@@ -665,6 +673,9 @@ class XdpFuzzTest : public ::testing::Test {
         if (counts.l4LengthOdd <= 3) {
           std::cout << "forwarded with " << fuzz::l4LengthProblem(out) << ": " << hex(in) << "\n";
         }
+      }
+      if (!std::equal(kGatewayMac.begin(), kGatewayMac.end(), out.begin() + 6)) {
+        return "direct routing's source MAC is not the gateway's";
       }
       if (!std::equal(in.begin() + 12, in.end(), out.begin() + 12, out.end())) {
         return "direct routing changed more than the MACs";

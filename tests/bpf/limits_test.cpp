@@ -15,6 +15,7 @@
 #include "common/packet_builder.h"
 #include "common/test_addresses.h"
 #include "userspace/common/net.h"
+#include "xdp_fixture.h"
 #include "userspace/dataplane/dataplane.h"
 #include "userspace/maglev/maglev.h"
 
@@ -30,6 +31,7 @@ class LimitsTest : public ::testing::Test {
     auto dp = Dataplane::open({.pinDir = "", .conntrackSize = conntrackSize});
     ASSERT_TRUE(dp.ok()) << dp.error();
     dp_ = std::move(*dp);
+    XdpFixture::receiveOnLoopback(*dp_);
   }
 
   void addBackends() {

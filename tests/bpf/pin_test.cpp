@@ -26,7 +26,11 @@ class PinTest : public ::testing::Test {
   }
 
   Result<std::unique_ptr<Dataplane>> open() {
-    return Dataplane::open({.pinDir = dir_, .conntrackSize = 4096});
+    auto dp = Dataplane::open({.pinDir = dir_, .conntrackSize = 4096});
+    if (dp.ok()) {
+      XdpFixture::receiveOnLoopback(**dp);
+    }
+    return dp;
   }
 
   std::string dir_;

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
+#include <net/if.h>
 #include <netinet/in.h>
 
 #include <cstring>
@@ -35,10 +36,19 @@ class XdpFixture : public ::testing::Test {
     cfg.tcp_fin_timeout = LB4_DEFAULT_TCP_FIN_TIMEOUT;
     cfg.udp_timeout = LB4_DEFAULT_UDP_TIMEOUT;
     ASSERT_TRUE(dp_->setConfig(cfg).ok());
+    receiveOnLoopback(*dp_);
   }
 
 
  public:
+  // BPF_PROG_TEST_RUN without a context receives on the loopback device:
+  // give it the MAC the tests' frames are sent to (kGatewayMac), as lb4d
+  // does for every interface it attaches to.
+  static void receiveOnLoopback(Dataplane& dp) {
+    auto st = dp.setInterfaceMac(if_nametoindex("lo"), kGatewayMac);
+    ASSERT_TRUE(st.ok()) << st.error();
+  }
+
   // Key builders, also used by tests without the fixture.
   static std::array<uint8_t, 16> addr(const char* text) {
     auto a = IpAddress::parse(text);

@@ -119,6 +119,51 @@ TEST_F(XdpTest, NonIpFramesPass) {
   expectPassedUntouched(base().vlan(42).vlan(43).ipv4(kClientV4, kVipV4).tcp(40000, 80).build());
 }
 
+// A switch floods unknown unicast, and broadcast and multicast reach every
+// port: VIP traffic not sent to the receiving interface's MAC is not ours.
+TEST_F(XdpTest, VipTrafficNotForTheGatewayMacPassesUntouched) {
+  const Mac otherHost = {0x02, 0x00, 0x00, 0x00, 0x09, 0x09};
+  const Mac broadcast = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  const Mac multicast = {0x01, 0x00, 0x5e, 0x00, 0x00, 0x01};
+  const Mac multicast6 = {0x33, 0x33, 0x00, 0x00, 0x00, 0x01};
+  uint64_t n = 0;
+  for (const Mac& dst : {otherHost, broadcast, multicast, multicast6}) {
+    expectPassedUntouched(PacketBuilder().eth(kClientMac, dst).ipv4(kClientV4, kVipV4)
+                              .tcp(40000, 80).build());
+    expectPassedUntouched(PacketBuilder().eth(kClientMac, dst).ipv6(kClientV6, kVipV6)
+                              .udp(40000, 53).build());
+    n += 2;
+  }
+  EXPECT_EQ(stat(LB4_STAT_PASS_NOT_LOCAL), n);
+  EXPECT_EQ(stat(LB4_STAT_TX), 0U);
+  EXPECT_EQ(stat(LB4_STAT_CT_MISS), 0U);
+}
+
+// Direct routing's source MAC is the receiving interface's own, whatever it is.
+TEST_F(XdpTest, DirectRoutingSourceMacIsTheInterfaceMac) {
+  const Mac ifaceMac = {0x02, 0x00, 0x00, 0x00, 0x07, 0x07};
+  ASSERT_TRUE(dp_->setInterfaceMac(if_nametoindex("lo"), ifaceMac).ok());
+  auto in = PacketBuilder().eth(kClientMac, ifaceMac).ipv4(kClientV4, kVipV4).tcp(40000, 80)
+                .build();
+  RunResult r = run(in);
+  EXPECT_EQ(r.action, XDP_TX);
+  EXPECT_TRUE(FramesEqual(r.frame, withMacs(in, kBackend1Mac, ifaceMac)));
+  // The old MAC is no longer the gateway's: frames to it pass.
+  expectPassedUntouched(base().ipv4(kClientV4, kVipV4).tcp(40000, 80).build());
+  EXPECT_EQ(stat(LB4_STAT_PASS_NOT_LOCAL), 1U);
+}
+
+// An interface whose MAC lb4 was not given (the program attached by hand,
+// or an interface lb4d does not know): nothing there is forwarded.
+TEST_F(XdpTest, UnknownInterfacePassesUntouched) {
+  auto in = base().ipv4(kClientV4, kVipV4).tcp(40000, 80).build();
+  expectForwarded(in, kBackend1Mac);
+  ASSERT_TRUE(dp_->deleteTxPort(if_nametoindex("lo")).ok());  // forgets its MAC
+  expectPassedUntouched(in);
+  EXPECT_EQ(stat(LB4_STAT_PASS_UNKNOWN_IFACE), 1U);
+  EXPECT_EQ(stat(LB4_STAT_TX), 1U);
+}
+
 TEST_F(XdpTest, AllPortsVipMatchesAnyPort) {
   addBackend(2, kBackend2Mac, kBackend2V4);
   addVip(kOtherV4, 0, IPPROTO_TCP, 5, LB4_VIP_F_ALL_PORTS);

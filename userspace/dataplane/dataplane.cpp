@@ -6,9 +6,11 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <net/if.h>
 #include <netinet/in.h>
 
 #include <cerrno>
+#include <cstring>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -48,6 +50,9 @@ BpfMap<lb4_vip_key, uint32_t> natAddrMap(const lb4_xdp* s) {
 }
 BpfMap<uint32_t, uint32_t> txPortMap(const lb4_xdp* s) {
   return BpfMap<uint32_t, uint32_t>(s->maps.lb4_tx_ports);
+}
+BpfMap<uint32_t, lb4_iface> ifaceMap(const lb4_xdp* s) {
+  return BpfMap<uint32_t, lb4_iface>(s->maps.lb4_ifaces);
 }
 
 // Size of the ring installed for vipId, 0 when there is none.
@@ -378,11 +383,33 @@ Status Dataplane::storeNatCount() {
 }
 
 Status Dataplane::addTxPort(uint32_t ifindex) {
-  return txPortMap(skel_.get()).update(ifindex, ifindex, ifindexName(ifindex));
+  char name[IF_NAMESIZE] = {};
+  if (::if_indextoname(ifindex, name) == nullptr) {
+    return makeError("interface {}: {}", ifindexName(ifindex), errnoText(errno));
+  }
+  auto mac = interfaceMac(name);
+  if (!mac) {
+    return std::move(mac).takeError();
+  }
+  if (auto st = setInterfaceMac(ifindex, *mac); !st) {
+    return st;
+  }
+  if (auto st = txPortMap(skel_.get()).update(ifindex, ifindex, ifindexName(ifindex)); !st) {
+    (void)ifaceMap(skel_.get()).erase(ifindex, ifindexName(ifindex));
+    return st;
+  }
+  return {};
 }
 
 Status Dataplane::deleteTxPort(uint32_t ifindex) {
+  (void)ifaceMap(skel_.get()).erase(ifindex, ifindexName(ifindex));
   return txPortMap(skel_.get()).erase(ifindex, ifindexName(ifindex));
+}
+
+Status Dataplane::setInterfaceMac(uint32_t ifindex, const std::array<uint8_t, 6>& mac) {
+  lb4_iface value{};
+  std::memcpy(value.mac, mac.data(), mac.size());
+  return ifaceMap(skel_.get()).update(ifindex, value, ifindexName(ifindex));
 }
 
 Result<uint32_t> Dataplane::testRun(std::vector<uint8_t>& packet, uint32_t ingressIfindex) const {

@@ -107,10 +107,16 @@ class Dataplane {
   // Writes the number of lb4_nat_addrs entries into lb4_config.nat_backends.
   Status storeNatCount();
 
-  // Interfaces NAT may XDP_REDIRECT to (lb4_tx_ports). Must be called in the
-  // network namespace of the interfaces: a devmap resolves ifindexes there.
+  // Interfaces lb4 is attached to: NAT may XDP_REDIRECT to them
+  // (lb4_tx_ports), and their MAC (read now) goes to lb4_ifaces, without
+  // which the program passes everything received there. Must be called in
+  // the network namespace of the interfaces: a devmap resolves ifindexes
+  // there.
   Status addTxPort(uint32_t ifindex);
   Status deleteTxPort(uint32_t ifindex);
+  // Sets the MAC lb4_ifaces holds for `ifindex` (addTxPort reads it from the
+  // interface; tests give the loopback device one).
+  Status setInterfaceMac(uint32_t ifindex, const std::array<uint8_t, 6>& mac);
 
   // Conntrack access for tests and diagnostics.
   Result<std::optional<lb4_flow_value>> lookupFlow(const lb4_flow_key& key) const;
