@@ -26,6 +26,8 @@
 #define LB4_MAX_RING_SIZE 655373
 #define LB4_DEFAULT_RING_SIZE 65537
 #define LB4_DEFAULT_CT_SIZE 1048576
+/* Entries of lb4_nat_reverse (one per NAT flow); nat_reverse_size. */
+#define LB4_DEFAULT_NAT_REVERSE_SIZE 65536
 /* Maximum number of interfaces in lb4_tx_ports. */
 #define LB4_MAX_IFACES 64
 /* NAT conntrack timeouts (seconds), defaults of lb4_config. */

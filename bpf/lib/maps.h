@@ -86,12 +86,12 @@ struct {
 
 /*
  * NAT flows only: the backend's reply 5-tuple -> VIP (reverse entry). A map
- * of its own so that lb4_conntrack entries stay small; sized like it by
- * userspace.
+ * of its own so that lb4_conntrack entries stay small; sized by userspace
+ * (nat_reverse_size), as only NAT flows need an entry.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, LB4_DEFAULT_CT_SIZE);
+	__uint(max_entries, LB4_DEFAULT_NAT_REVERSE_SIZE);
 	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__type(key, struct lb4_flow_key);
 	__type(value, struct lb4_nat_value);

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "userspace/dataplane/pin_dir.h"
 #include "xdp_fixture.h"
 
 namespace lb4::test {
@@ -127,6 +128,21 @@ TEST_F(PinTest, PinnedConntrackSizeWins) {
   auto dp = Dataplane::open({.pinDir = dir_, .conntrackSize = 8192});
   ASSERT_TRUE(dp.ok()) << dp.error();
   EXPECT_TRUE((*dp)->adopted());
+}
+
+// The NAT reverse table is sized on its own (nat_reverse_size), not like
+// conntrack; a pinned one keeps its size when another is asked for.
+TEST_F(PinTest, NatReverseTableIsSizedOnItsOwn) {
+  {
+    auto dp = Dataplane::open({.pinDir = dir_, .conntrackSize = 65536, .natReverseSize = 2048});
+    ASSERT_TRUE(dp.ok()) << dp.error();
+  }
+  EXPECT_EQ(pinnedMaxEntries((dir_ + "/lb4_conntrack").c_str()), 65536U);
+  EXPECT_EQ(pinnedMaxEntries((dir_ + "/lb4_nat_reverse").c_str()), 2048U);
+  auto dp = Dataplane::open({.pinDir = dir_, .conntrackSize = 65536, .natReverseSize = 8192});
+  ASSERT_TRUE(dp.ok()) << dp.error();
+  EXPECT_TRUE((*dp)->adopted());
+  EXPECT_EQ(pinnedMaxEntries((dir_ + "/lb4_nat_reverse").c_str()), 2048U);
 }
 
 TEST_F(PinTest, WrongAbiVersionIsRefused) {

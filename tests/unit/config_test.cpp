@@ -19,6 +19,7 @@ TEST(ConfigTest, FullFile) {
 state_file: /tmp/lb4-state.json
 pin_root: /sys/fs/bpf/lb4x
 conntrack_size: 65536
+nat_reverse_size: 4096
 ring_size: 257
 log_level: debug
 interfaces: [veth0]
@@ -37,6 +38,7 @@ vips:
   ASSERT_TRUE(cfg.ok()) << cfg.error();
   EXPECT_EQ(cfg->socketPath, "/tmp/lb4.sock");
   EXPECT_EQ(cfg->conntrackSize, 65536u);
+  EXPECT_EQ(cfg->natReverseSize, 4096u);
   ASSERT_EQ(cfg->initial.vips.size(), 2u);
   EXPECT_EQ(cfg->initial.vips[0].ringSize, 257u);
   EXPECT_EQ(cfg->initial.vips[1].ringSize, 13u);
@@ -177,6 +179,8 @@ TEST(ConfigTest, HostileStructureIsAnErrorNotACrash) {
       {"interfaces: [\"../x\"]\n", "not a valid interface name"},
       {"ring_size: 4294967311\n", "lb4.yaml:1: ring_size: cannot read"},
       {"conntrack_size: 10\n", "lb4.yaml:1: conntrack_size: must be from"},
+      {"nat_reverse_size: 10\n", "lb4.yaml:1: nat_reverse_size: must be from"},
+      {"nat_reverse_size: many\n", "lb4.yaml:1: nat_reverse_size: cannot read"},
       {"vips:\n  - vip: 198.18.1.1:80/tcp\n    backends:\n      - address: 198.18.0.1\n"
        "        weight: -1\n",
        "lb4.yaml:5: vips[0].backends[0].weight: weight -1 out of range"},

@@ -278,6 +278,7 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& nam
   }
   if (auto s = checkKeys(ctx, root, "",
                          {"socket", "socket_group", "state_file", "pin_root", "conntrack_size",
+                          "nat_reverse_size",
                           "conntrack_tcp_timeout_s", "conntrack_tcp_fin_timeout_s",
                           "conntrack_udp_timeout_s", "ring_size", "log_level", "neighbour_retry_ms", "scoring", "interfaces",
                           "vips"});
@@ -290,6 +291,7 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& nam
       !(s = readScalar(ctx, root, "state_file", "", cfg.stateFile)) ||
       !(s = readScalar(ctx, root, "pin_root", "", cfg.pinRoot)) ||
       !(s = readScalar(ctx, root, "conntrack_size", "", cfg.conntrackSize)) ||
+      !(s = readScalar(ctx, root, "nat_reverse_size", "", cfg.natReverseSize)) ||
       !(s = readScalar(ctx, root, "conntrack_tcp_timeout_s", "", cfg.tcpTimeoutS)) ||
       !(s = readScalar(ctx, root, "conntrack_tcp_fin_timeout_s", "", cfg.tcpFinTimeoutS)) ||
       !(s = readScalar(ctx, root, "conntrack_udp_timeout_s", "", cfg.udpTimeoutS)) ||
@@ -303,6 +305,9 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& nam
   }
   if (cfg.conntrackSize < 1024 || cfg.conntrackSize > (1U << 26)) {
     return ctx.at(root["conntrack_size"], "conntrack_size", "must be from 1024 to 67108864");
+  }
+  if (cfg.natReverseSize < 1024 || cfg.natReverseSize > (1U << 26)) {
+    return ctx.at(root["nat_reverse_size"], "nat_reverse_size", "must be from 1024 to 67108864");
   }
   for (auto [name, value] : {std::pair{"conntrack_tcp_timeout_s", cfg.tcpTimeoutS},
                              std::pair{"conntrack_tcp_fin_timeout_s", cfg.tcpFinTimeoutS},

@@ -27,7 +27,8 @@ Controller::~Controller() = default;
 
 Status Controller::openDataplane() {
   DataplaneOptions options{.pinDir = config_.pinRoot + "/maps",
-                           .conntrackSize = config_.conntrackSize};
+                           .conntrackSize = config_.conntrackSize,
+                           .natReverseSize = config_.natReverseSize};
   auto dp = Dataplane::open(options);
   if (!dp) {
     return std::move(dp).takeError();

@@ -115,24 +115,28 @@ Result<std::unique_ptr<Dataplane>> Dataplane::open(const DataplaneOptions& optio
   }
   dp->skel_.reset(skel);
 
-  uint32_t ctSize = options.conntrackSize;
+  std::pair<bpf_map*, uint32_t> sized[] = {{skel->maps.lb4_conntrack, options.conntrackSize},
+                                           {skel->maps.lb4_nat_reverse, options.natReverseSize}};
   if (pinDir.empty()) {
     disablePinning(skel->obj);
   } else {
     dp->adopted_ = hasPinnedMaps(skel->obj);
-    // Reuse requires identical max_entries; the pinned conntrack wins
-    // (the kernel may also have rounded it up to a multiple of the CPUs).
-    // lb4_nat_reverse is created with the same size, so one check covers it.
-    uint32_t pinned = pinnedMaxEntries(bpf_map__pin_path(skel->maps.lb4_conntrack));
-    if (pinned != 0 && pinned != ctSize) {
-      spdlog::warn("conntrack in {} has {} entries, keeping it (asked for {})", pinDir, pinned,
-                   ctSize);
-      ctSize = pinned;
+    // Reuse requires identical max_entries and a map's size is fixed at
+    // creation: a pinned map keeps its size until the maps are removed
+    // (`lb4ctl detach`), and says so.
+    for (auto& [map, size] : sized) {
+      uint32_t pinned = pinnedMaxEntries(bpf_map__pin_path(map));
+      if (pinned != 0 && pinned != size) {
+        spdlog::warn("{} in {} has {} entries, keeping it (asked for {}; sizes take effect "
+                     "once the pinned maps are removed with `lb4ctl detach`)",
+                     bpf_map__name(map), pinDir, pinned, size);
+        size = pinned;
+      }
     }
   }
-  for (bpf_map* ct : {skel->maps.lb4_conntrack, skel->maps.lb4_nat_reverse}) {
-    if (int err = bpf_map__set_max_entries(ct, ctSize); err != 0) {
-      return makeError("size map {} to {}: {}", bpf_map__name(ct), ctSize, errnoText(err));
+  for (auto& [map, size] : sized) {
+    if (int err = bpf_map__set_max_entries(map, size); err != 0) {
+      return makeError("size map {} to {}: {}", bpf_map__name(map), size, errnoText(err));
     }
   }
 

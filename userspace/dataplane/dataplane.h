@@ -24,7 +24,10 @@ namespace lb4 {
 
 struct DataplaneOptions {
   std::string pinDir;  // empty: no pinning (tests, benchmarks)
+  // Entries of lb4_conntrack and lb4_nat_reverse, in total: a per-CPU LRU
+  // splits them evenly over the possible CPUs.
   uint32_t conntrackSize = LB4_DEFAULT_CT_SIZE;
+  uint32_t natReverseSize = LB4_DEFAULT_NAT_REVERSE_SIZE;
 };
 
 using GlobalStats = std::array<uint64_t, LB4_STAT_MAX>;
