@@ -115,6 +115,13 @@ void printList(const json& vips) {
       std::string mac = nat                  ? "(routed)"
                         : b["mac"].is_null() ? "(resolving)"
                                              : b["mac"].get<std::string>();
+      // Where the MAC came from, and how long ago the neighbour table confirmed it.
+      if (!nat && b.contains("mac_source") && b["mac_source"].is_string()) {
+        mac += " " + b["mac_source"].get<std::string>();
+        if (b.contains("mac_age_s") && b["mac_age_s"].is_number()) {
+          mac += fmt::format(" {}s", b["mac_age_s"].get<int64_t>());
+        }
+      }
       std::cout << fmt::format("  {:<28} {:>6} {:>9} {:<9} {:<17}\n",
                                b["address"].get<std::string>(), b["weight"].get<uint32_t>(),
                                b["effective_weight"].get<uint32_t>(), state, mac);

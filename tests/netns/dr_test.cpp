@@ -73,6 +73,55 @@ TEST_F(DrTopologyTest, DeletedBackendGetsNoNewFlowsAndOtherFlowsContinue) {
   EXPECT_GE(j["exchanges"].get<int>(), 40) << all;
 }
 
+// A backend's MAC changes (NIC swap, VM migration): lb4 follows the
+// gateway's neighbour table, rewrites the backend entry and shows where the
+// MAC came from; new connections reach the backend at its new MAC, also
+// after del-backend + add-backend.
+TEST_F(DrTopologyTest, BackendMacChangeIsFollowedFromTheNeighbourTable) {
+  configureDr();
+  auto before = connect(60);
+  ASSERT_EQ(before.value("ok", 0), 60) << before.dump();
+  auto backendOf = [&](const std::string& addr) {
+    auto r = ctl({"list", "--json"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    if (j.is_array() && !j.empty()) {
+      for (const auto& b : j[0]["backends"]) {
+        if (b["address"].get<std::string>().rfind(addr, 0) == 0) {
+          return b;
+        }
+      }
+    }
+    return nlohmann::json::object();
+  };
+  auto b1 = backendOf("198.18.0.11");
+  ASSERT_TRUE(b1["mac"].is_string()) << b1.dump();
+  EXPECT_EQ(b1["mac_source"], "neighbour") << b1.dump();
+  EXPECT_TRUE(b1["mac_age_s"].is_number()) << b1.dump();
+  const std::string kNewMac = "02:00:5e:12:00:11";
+  ASSERT_NE(b1["mac"], kNewMac);
+
+  auto set = runCommand({"ip", "-n", ns("b1"), "link", "set", "dev", "eth0", "address", kNewMac});
+  ASSERT_EQ(set.status, 0) << set.err;
+  auto neigh = runCommand({"ip", "-n", ns("gw"), "neigh", "replace", "198.18.0.11", "lladdr",
+                           kNewMac, "dev", "eth0", "nud", "reachable"});
+  ASSERT_EQ(neigh.status, 0) << neigh.err;
+  for (int i = 0; i < 200 && backendOf("198.18.0.11")["mac"] != kNewMac; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(backendOf("198.18.0.11")["mac"], kNewMac);
+
+  auto after = connect(60);
+  EXPECT_EQ(after.value("ok", 0), 60) << after.dump();
+  EXPECT_GT(after["by_backend"].value("b1", 0), 0) << after.dump();
+
+  ctlOk({"del-backend", kVip, "198.18.0.11"});
+  ctlOk({"add-backend", kVip, "198.18.0.11"});
+  EXPECT_EQ(backendOf("198.18.0.11")["mac"], kNewMac);
+  auto readded = connect(60);
+  EXPECT_EQ(readded.value("ok", 0), 60) << readded.dump();
+}
+
 TEST_F(DrTopologyTest, BadArgumentsFailClearlyAndChangeNothing) {
   configureDr();
   auto before = ctl({"list", "--json"});

@@ -56,6 +56,8 @@ struct BackendRuntime {
   uint32_t effectiveWeight = 0;      // its weight in the VIP's table
   std::string health = "serve";      // the health verdict's action
   std::optional<MacAddress> mac;     // configured or resolved
+  std::string macSource;             // "configured", "neighbour", "restored" (pinned entry)
+  std::optional<int64_t> macAgeS;    // since the neighbour table last confirmed it
 };
 
 struct RuntimeView {

@@ -13,12 +13,32 @@
 #include "userspace/daemon/kernel_sync.h"
 
 namespace lb4 {
+namespace {
+
+// How often the MACs of DR backends are re-read from the neighbour table
+// (besides following its events).
+constexpr std::chrono::milliseconds kNeighbourRefresh{5000};
+
+// The indexes of the interfaces that exist among `names`.
+std::set<int> ifindexesOf(const std::vector<std::string>& names) {
+  std::set<int> out;
+  for (const auto& name : names) {
+    if (int i = static_cast<int>(if_nametoindex(name.c_str())); i != 0) {
+      out.insert(i);
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 Controller::Controller(asio::io_context& io, DaemonConfig config)
     : io_(io),
       config_(std::move(config)),
       verdicts_{.hosts = {}, .startUp = config_.scoring.startUp},
-      neighbours_(io.get_executor(), std::chrono::milliseconds(config_.neighbourRetryMs)),
+      neighbours_(io.get_executor(), std::chrono::milliseconds(config_.neighbourRetryMs),
+                  kNeighbourRefresh),
+      monitor_(io.get_executor()),
       started_(std::chrono::steady_clock::now()) {
   neighbours_.onChange([this] { reapply("apply resolved neighbours"); });
 }
@@ -93,7 +113,19 @@ std::optional<MacAddress> Controller::pinnedMac(const BackendConfig& backend) co
   return mac;
 }
 
+void Controller::follow() {
+  monitor_.onNeighbour([this](const NeighbourEvent& ev) { neighbours_.observe(ev); });
+  monitor_.onResync([this] { neighbours_.refresh(); });
+  if (auto s = monitor_.open(); !s) {
+    spdlog::warn("{}; backend MACs are re-read every {} s only", s.error(),
+                 kNeighbourRefresh.count() / 1000);
+  }
+}
+
 ViewPlan Controller::plan(const DesiredState& state) {
+  // A DR backend's MAC comes from the neighbour table of an interface lb4
+  // transmits on, never from another interface's.
+  neighbours_.setInterfaces(ifindexesOf(state.interfaces));
   MacTable macs;
   for (const BackendConfig* b : macsNeeded(state)) {
     const IpAddress& addr = b->endpoint.addr;
@@ -181,6 +213,7 @@ void Controller::setVerdicts(HealthVerdicts verdicts) {
 }
 
 Status Controller::start() {
+  follow();
   auto loaded = loadState(config_.stateFile);
   if (!loaded) {
     return std::move(loaded).takeError();
@@ -226,6 +259,7 @@ void Controller::stop() {
     attachment.release();
   }
   neighbours_.stop();
+  monitor_.stop();
   for (const auto& w : waiters_) {
     w.timer->cancel();
   }
@@ -253,13 +287,25 @@ DaemonStatus Controller::status() const {
 
 RuntimeView Controller::runtime() const {
   RuntimeView rt{.backends = {}, .allDown = allDown_};
+  auto now = std::chrono::steady_clock::now();
   for (const auto& vip : state_.vips) {
     for (const auto& b : vip.backends) {
-      rt.backends[b.id] = BackendRuntime{
-          .enabled = applied_.backendEnabled(b.id),
-          .effectiveWeight = applied_.effectiveWeight(vip.id, b.id),
-          .health = std::string(actionName(verdictOf(verdicts_, vip, b).action)),
-          .mac = b.mac ? b.mac : neighbours_.cached(b.endpoint.addr)};
+      BackendRuntime r{.enabled = applied_.backendEnabled(b.id),
+                       .effectiveWeight = applied_.effectiveWeight(vip.id, b.id),
+                       .health = std::string(actionName(verdictOf(verdicts_, vip, b).action)),
+                       .mac = b.mac,
+                       .macSource = {},
+                       .macAgeS = {}};
+      if (b.mac) {
+        r.macSource = "configured";
+      } else if (vip.mode == ForwardingMode::kDr) {
+        if (auto l = neighbours_.learned(b.endpoint.addr)) {
+          r.mac = l->mac;
+          r.macSource = std::string(macSourceName(l->source));
+          r.macAgeS = std::chrono::duration_cast<std::chrono::seconds>(now - l->confirmed).count();
+        }
+      }
+      rt.backends[b.id] = std::move(r);
     }
   }
   return rt;

@@ -29,6 +29,7 @@
 #include "userspace/daemon/health_verdicts.h"
 #include "userspace/daemon/kernel_view.h"
 #include "userspace/daemon/neighbour_cache.h"
+#include "userspace/daemon/rtnl_monitor.h"
 #include "userspace/dataplane/dataplane.h"
 #include "userspace/state/state.h"
 
@@ -80,6 +81,8 @@ class Controller {
   // The view of `state` with the MACs known now (cache, neighbour table, or
   // the pinned entry of a restarted daemon).
   ViewPlan plan(const DesiredState& state);
+  // Starts following rtnetlink neighbour and link events.
+  void follow();
   std::optional<MacAddress> pinnedMac(const BackendConfig& backend) const;
   // Writes the difference to `applied_`; on failure restores `applied_`.
   Status applyView(const KernelView& view);
@@ -113,6 +116,7 @@ class Controller {
   std::set<uint32_t> allDown_;  // VIPs running on their last table (every backend down)
   HealthVerdicts verdicts_;
   NeighbourCache neighbours_;
+  RtnlMonitor monitor_;
   std::vector<Waiter> waiters_;
   StateListener stateListener_;
   HealthTable healthTable_;

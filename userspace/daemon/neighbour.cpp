@@ -15,7 +15,12 @@
 
 namespace lb4 {
 
-Result<std::optional<MacAddress>> lookupNeighbour(const IpAddress& addr) {
+bool usableNeighbourState(uint16_t state) {
+  return state != 0 && !(state & (NUD_INCOMPLETE | NUD_FAILED | NUD_NOARP));
+}
+
+Result<std::optional<NeighbourEntry>> lookupNeighbour(const IpAddress& addr,
+                                                      const std::set<int>& ifindexes) {
   UniqueFd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
   if (!fd) {
     return makeError("open netlink socket: {}", std::strerror(errno));
@@ -33,7 +38,7 @@ Result<std::optional<MacAddress>> lookupNeighbour(const IpAddress& addr) {
     return makeError("dump neighbour table: {}", std::strerror(errno));
   }
   const size_t addrLen = addr.family == Family::kIpv4 ? 4 : 16;
-  std::optional<MacAddress> found;
+  std::optional<NeighbourEntry> found;
   std::vector<char> buf(64 * 1024);
   while (true) {
     ssize_t n = ::recv(fd.get(), buf.data(), buf.size(), 0);
@@ -56,7 +61,7 @@ Result<std::optional<MacAddress>> lookupNeighbour(const IpAddress& addr) {
         continue;
       }
       auto* nd = static_cast<ndmsg*>(NLMSG_DATA(h));
-      if (nd->ndm_state & (NUD_INCOMPLETE | NUD_FAILED | NUD_NOARP)) {
+      if (!usableNeighbourState(nd->ndm_state) || !ifindexes.count(nd->ndm_ifindex)) {
         continue;
       }
       const uint8_t* dst = nullptr;
@@ -70,9 +75,14 @@ Result<std::optional<MacAddress>> lookupNeighbour(const IpAddress& addr) {
         }
       }
       if (dst && lladdr && std::memcmp(dst, addr.bytes.data(), addrLen) == 0) {
-        MacAddress mac;
-        std::memcpy(mac.data(), lladdr, 6);
-        found = mac;
+        bool stale = nd->ndm_state & NUD_STALE;
+        if (!found || (!stale && (found->state & NUD_STALE))) {
+          NeighbourEntry e;
+          std::memcpy(e.mac.data(), lladdr, 6);
+          e.ifindex = nd->ndm_ifindex;
+          e.state = nd->ndm_state;
+          found = e;
+        }
       }
     }
   }

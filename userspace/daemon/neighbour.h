@@ -4,14 +4,29 @@
 // it send an ARP request or neighbour solicitation).
 #pragma once
 
+#include <cstdint>
 #include <optional>
+#include <set>
 
 #include "userspace/common/net.h"
 
 namespace lb4 {
 
-// The MAC of `addr` if the neighbour table holds a usable entry.
-Result<std::optional<MacAddress>> lookupNeighbour(const IpAddress& addr);
+struct NeighbourEntry {
+  MacAddress mac{};
+  int ifindex = 0;
+  uint16_t state = 0;  // NUD_* bits
+};
+
+// True for a state whose link-layer address can be used (not incomplete,
+// failed or noarp).
+bool usableNeighbourState(uint16_t state);
+
+// The entry of `addr` if the neighbour table holds a usable one on one of
+// `ifindexes` (the interfaces lb4 transmits on); a confirmed entry is
+// preferred over a stale one.
+Result<std::optional<NeighbourEntry>> lookupNeighbour(const IpAddress& addr,
+                                                      const std::set<int>& ifindexes);
 
 // Asks the kernel to resolve `addr`; the answer shows up in the neighbour
 // table shortly after.
