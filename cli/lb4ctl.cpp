@@ -11,7 +11,9 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -31,8 +33,8 @@ Result<json> call(const std::string& socketPath, const lb4::Request& request) {
   }
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (socketPath.size() >= sizeof(addr.sun_path)) {
-    return lb4::makeError("connect {}: path too long", socketPath);
+  if (auto s = lb4::validateSocketPath(socketPath); !s) {
+    return lb4::makeError("connect: {}", s.error());
   }
   std::memcpy(addr.sun_path, socketPath.c_str(), socketPath.size());
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
@@ -210,6 +212,65 @@ void printStatus(const json& s) {
 
 volatile std::sig_atomic_t gStop = 0;
 
+// lb4ctl's exit codes: 0 done, 1 refused (by lb4ctl or lb4d), 2 bad command
+// line, 3 done but pending (a DR backend added whose MAC is not resolved yet).
+constexpr int kExitPending = 3;
+
+size_t editDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The first word of the command line that is neither an option nor an
+// option's value: where the subcommand should be.
+std::optional<std::string> firstWord(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--socket") {
+      ++i;  // its value
+      continue;
+    }
+    if (!a.empty() && a.front() == '-') {
+      continue;
+    }
+    return std::string(a);
+  }
+  return std::nullopt;
+}
+
+// "unknown command 'lsit' (did you mean 'list'?)", or nullopt when `word`
+// names a subcommand.
+std::optional<std::string> unknownCommand(const CLI::App& app, const std::string& word) {
+  std::string best;
+  size_t bestDistance = SIZE_MAX;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    if (sub->get_name() == word) {
+      return std::nullopt;
+    }
+    size_t d = editDistance(word, sub->get_name());
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = sub->get_name();
+    }
+  }
+  if (bestDistance <= std::max<size_t>(2, word.size() / 3)) {
+    return fmt::format("unknown command '{}' (did you mean '{}'?)", word, best);
+  }
+  return fmt::format("unknown command '{}' (lb4ctl --help lists the commands)", word);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -229,7 +290,8 @@ int main(int argc, char** argv) {
   std::string modeText = "dr";
   std::string macText;
   uint32_t ringSize = 0;
-  uint32_t weight = lb4::kDefaultWeight;
+  std::string weightText = std::to_string(lb4::kDefaultWeight);
+  uint32_t waitMs = lb4::kDefaultMacWaitMs;
   bool noGeneric = false;
   double watch = 0;
   int watchCount = 0;
@@ -242,7 +304,8 @@ int main(int argc, char** argv) {
   stats->add_option("vip", vipText, "only this VIP");
   stats->add_option("--watch", watch, "repeat every SECONDS with rates (Ctrl-C stops)")
       ->check(CLI::Range(0.1, 3600.0));
-  stats->add_option("--count", watchCount, "with --watch: stop after N rounds")->check(CLI::NonNegativeNumber);
+  stats->add_option("--count", watchCount, "with --watch: stop after N rounds (0 = until Ctrl-C)")
+      ->check(CLI::Range(0, 1000000));
   auto* attach = app.add_subcommand("attach", "attach lb4 to an interface");
   std::vector<std::string> attachIfaces;
   attach->add_option("interface", attachIfaces,
@@ -262,15 +325,23 @@ int main(int argc, char** argv) {
   auto* addBackend = app.add_subcommand("add-backend", "add a backend to a VIP");
   addBackend->add_option("vip", vipText, "ADDR:PORT/PROTO")->required();
   addBackend->add_option("backend", backendText, "backend address")->required();
-  addBackend->add_option("--weight", weight, "weight 0..65535 (0 = no new flows)")->capture_default_str();
-  addBackend->add_option("--mac", macText, "backend MAC (default: from the neighbour table)");
+  addBackend->add_option("--weight", weightText, "weight 0..65535 (0 = no new flows)")
+      ->capture_default_str();
+  auto* macOpt =
+      addBackend->add_option("--mac", macText, "backend MAC, dr only (default: from the neighbour table)");
+  addBackend
+      ->add_option("--wait-ms", waitMs,
+                   "dr: how long lb4d waits for the backend's MAC to resolve before replying; "
+                   "exit code 3 if it is still pending")
+      ->check(CLI::Range(0u, lb4::kMaxMacWaitMs))
+      ->capture_default_str();
   auto* delBackend = app.add_subcommand("del-backend", "remove a backend from a VIP");
   delBackend->add_option("vip", vipText, "ADDR:PORT/PROTO")->required();
   delBackend->add_option("backend", backendText, "backend address")->required();
   auto* setWeight = app.add_subcommand("set-weight", "change a backend's weight");
   setWeight->add_option("vip", vipText, "ADDR:PORT/PROTO")->required();
   setWeight->add_option("backend", backendText, "backend address")->required();
-  setWeight->add_option("weight", weight, "weight 0..65535")->required();
+  setWeight->add_option("weight", weightText, "weight 0..65535")->required();
   auto* drain = app.add_subcommand("drain", "no new flows to a backend; established ones continue");
   drain->add_option("vip", vipText, "ADDR:PORT/PROTO")->required();
   drain->add_option("backend", backendText, "backend address")->required();
@@ -300,6 +371,12 @@ int main(int argc, char** argv) {
   auto* commandOpt = setHealth->add_option("--command", hcCommand, "exec: command and arguments")
                          ->expected(1, -1);
 
+  if (auto word = firstWord(argc, argv)) {
+    if (auto unknown = unknownCommand(app, *word)) {
+      std::fprintf(stderr, "lb4ctl: %s\n", unknown->c_str());
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -337,12 +414,19 @@ int main(int argc, char** argv) {
     bool portZeroOk = req.op == lb4::Op::kAddVip ? allPorts : true;
     auto vip = lb4::ServiceKey::parse(vipText, portZeroOk);
     if (!vip) {
-      return fail(req.op == lb4::Op::kAddVip && vipText.find('/') != std::string::npos
-                      ? vip.error() + " (--all-ports for a VIP on every port)"
-                      : vip.error());
+      // The hint only where --all-ports would have made the VIP valid.
+      bool allPortsWouldDo = req.op == lb4::Op::kAddVip && !allPorts &&
+                             lb4::ServiceKey::parse(vipText, true).ok();
+      return fail(allPortsWouldDo ? vip.error() + " (--all-ports for a VIP on every port)"
+                                  : vip.error());
     }
     if (allPorts && vip->port != 0) {
       return fail("--all-ports takes the VIP without a port (ADDR/PROTO)");
+    }
+    if (req.op == lb4::Op::kAddVip) {
+      if (auto s = lb4::validateVipAddress(vip->addr); !s) {
+        return fail(s.error());
+      }
     }
     req.vip = *vip;
     if (allPorts) {
@@ -354,18 +438,30 @@ int main(int argc, char** argv) {
     if (!endpoint) {
       return fail(endpoint.error());
     }
+    if (req.op == lb4::Op::kAddBackend && req.vip) {
+      if (auto s = lb4::validateBackendAddress(*req.vip, endpoint->addr); !s) {
+        return fail(s.error());
+      }
+    }
     req.backend = *endpoint;
   }
   if (req.op == lb4::Op::kAddBackend || req.op == lb4::Op::kSetWeight) {
-    if (weight > lb4::kMaxWeight) {
-      return fail(fmt::format("weight {} out of range 0..{}", weight, lb4::kMaxWeight));
+    auto weight = lb4::parseWeight(weightText);
+    if (!weight) {
+      return fail(weight.error());
     }
-    req.weight = weight;
+    req.weight = *weight;
   }
-  if (!macText.empty()) {
+  if (req.op == lb4::Op::kAddBackend) {
+    req.waitMs = waitMs;
+  }
+  if (macOpt->count() > 0) {
     auto mac = lb4::parseMac(macText);
     if (!mac) {
       return fail(mac.error());
+    }
+    if (auto s = lb4::validateUnicastMac(*mac); !s) {
+      return fail(s.error());
     }
     req.mac = *mac;
   }
@@ -481,7 +577,7 @@ int main(int argc, char** argv) {
   }
   if (asJson) {
     std::cout << reply->dump(2) << "\n";
-    return 0;
+    return req.op == lb4::Op::kAddBackend && reply->value("pending", false) ? kExitPending : 0;
   }
   switch (req.op) {
     case lb4::Op::kStatus:
@@ -496,16 +592,15 @@ int main(int argc, char** argv) {
     case lb4::Op::kHealth:
       printHealth(*reply);
       break;
-    case lb4::Op::kAttach:
-      std::cout << fmt::format("attached to {} ({} mode, {})\n", (*reply)["interface"].get<std::string>(),
-                               (*reply)["mode"].get<std::string>(), (*reply)["method"].get<std::string>());
-      break;
     case lb4::Op::kAddBackend:
-      if (!reply->value("enabled", false)) {
-        std::cout << "added; its MAC is not resolved yet, it takes traffic once it is\n";
-      } else {
-        std::cout << "ok\n";
+      if (reply->value("pending", false)) {
+        std::cout << fmt::format(
+            "added, pending: its MAC was not resolved within {} ms; it takes traffic once it "
+            "is (lb4ctl list shows it)\n",
+            waitMs);
+        return kExitPending;
       }
+      std::cout << "ok\n";
       break;
     default:
       std::cout << "ok\n";

@@ -23,7 +23,7 @@ const std::array<OpSpec, 14>& opSpecs() {
       {Op::kDetach, "detach", {"interface"}, {}},
       {Op::kAddVip, "add-vip", {"vip"}, {"mode", "ring_size", "all_ports"}},
       {Op::kDelVip, "del-vip", {"vip"}, {}},
-      {Op::kAddBackend, "add-backend", {"vip", "backend"}, {"weight", "mac"}},
+      {Op::kAddBackend, "add-backend", {"vip", "backend"}, {"weight", "mac", "wait_ms"}},
       {Op::kDelBackend, "del-backend", {"vip", "backend"}, {}},
       {Op::kSetWeight, "set-weight", {"vip", "backend", "weight"}, {}},
       {Op::kDrain, "drain", {"vip", "backend"}, {}},
@@ -74,6 +74,11 @@ Status fillRequest(const nlohmann::json& json, Request& req) {
     if (req.op == Op::kAddVip && allPorts && key->port != 0) {
       return makeError("all_ports needs the VIP without a port (ADDR/PROTO)");
     }
+    if (req.op == Op::kAddVip) {
+      if (auto s = validateVipAddress(key->addr); !s) {
+        return s;
+      }
+    }
     req.vip = *key;
   }
   if (json.contains("backend")) {
@@ -85,6 +90,11 @@ Status fillRequest(const nlohmann::json& json, Request& req) {
     if (!endpoint) {
       return std::move(endpoint).takeError();
     }
+    if (req.op == Op::kAddBackend && req.vip) {
+      if (auto s = validateBackendAddress(*req.vip, endpoint->addr); !s) {
+        return s;
+      }
+    }
     req.backend = *endpoint;
   }
   if (json.contains("weight")) {
@@ -92,8 +102,8 @@ Status fillRequest(const nlohmann::json& json, Request& req) {
     if (!weight) {
       return std::move(weight).takeError();
     }
-    if (*weight > kMaxWeight) {
-      return makeError("weight {} out of range 0..{}", *weight, kMaxWeight);
+    if (auto s = validateWeight(*weight); !s) {
+      return s;
     }
     req.weight = *weight;
   }
@@ -105,6 +115,9 @@ Status fillRequest(const nlohmann::json& json, Request& req) {
     auto mac = parseMac(*text);
     if (!mac) {
       return std::move(mac).takeError();
+    }
+    if (auto s = validateUnicastMac(*mac); !s) {
+      return s;
     }
     req.mac = *mac;
   }
@@ -149,6 +162,16 @@ Status fillRequest(const nlohmann::json& json, Request& req) {
       return std::move(hc).takeError();
     }
     req.health = h;
+  }
+  if (json.contains("wait_ms")) {
+    auto wait = uintField(json, "wait_ms");
+    if (!wait) {
+      return std::move(wait).takeError();
+    }
+    if (*wait > kMaxMacWaitMs) {
+      return makeError("wait_ms {} out of range 0..{}", *wait, kMaxMacWaitMs);
+    }
+    req.waitMs = *wait;
   }
   if (json.contains("generic")) {
     if (!json.at("generic").is_boolean()) {
@@ -247,6 +270,9 @@ nlohmann::json Request::toJson() const {
   }
   if (allPorts) {
     j["all_ports"] = *allPorts;
+  }
+  if (waitMs) {
+    j["wait_ms"] = *waitMs;
   }
   if (health) {
     j["health"] = *health;

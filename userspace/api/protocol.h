@@ -22,7 +22,8 @@ namespace lb4 {
 constexpr int kApiVersion = 1;
 // Longest request line accepted; longer ones are refused and the connection closed.
 constexpr size_t kMaxRequestBytes = 64 * 1024;
-constexpr const char* kDefaultSocketPath = "/run/lb4/lb4d.sock";
+constexpr uint32_t kDefaultMacWaitMs = 2000;
+constexpr uint32_t kMaxMacWaitMs = 60000;
 
 enum class Op {
   kStatus,
@@ -54,6 +55,9 @@ struct Request {
   std::optional<std::string> interface;
   std::optional<bool> generic;  // attach: allow generic (skb) mode fallback
   std::optional<bool> allPorts; // add-vip: the VIP (port 0) takes every port
+  // add-backend: how long lb4d waits for a DR backend's MAC before it
+  // replies (then with "pending": true if still unresolved); default 2000.
+  std::optional<uint32_t> waitMs;
   // set-health: fields to change in the VIP's health check (validated
   // against the VIP's current check before anything is applied).
   std::optional<nlohmann::json> health;

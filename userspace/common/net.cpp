@@ -140,6 +140,11 @@ Result<ServiceKey> ServiceKey::parse(std::string_view text, bool allowAllPorts) 
     port = *p;
   }
   if (port == 0 && !allowAllPorts) {
+    if (addr->family == Family::kIpv6 && text.front() != '[') {
+      return makeError("parse VIP '{}': an IPv6 VIP takes its port after brackets, "
+                       "e.g. [2001:db8::1]:80/tcp",
+                       text);
+    }
     return makeError("parse VIP '{}': port must be from 1 to 65535", text);
   }
   return ServiceKey{*addr, port, *proto};

@@ -13,14 +13,45 @@ namespace {
 class Ctx {
  public:
   explicit Ctx(std::string file) : file_(std::move(file)) {}
-  Error at(const YAML::Node& node, std::string_view field, std::string_view detail) const {
+  // "config <file>:<line>: <field>".
+  std::string where(const YAML::Node& node, std::string_view field) const {
     int line = node.Mark().line >= 0 ? node.Mark().line + 1 : 0;
-    return makeError("config {}:{}: {}: {}", file_, line, field, detail);
+    return fmt::format("config {}:{}: {}", file_, line, field);
+  }
+  Error at(const YAML::Node& node, std::string_view field, std::string_view detail) const {
+    return makeError("{}: {}", where(node, field), detail);
   }
 
  private:
   std::string file_;
 };
+
+// yaml-cpp keeps the first of two equal keys and drops the second without a
+// word: refuse any mapping, anywhere in the file, that names a key twice.
+Status checkDuplicateKeys(const Ctx& ctx, const YAML::Node& node, const std::string& where) {
+  if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i) {
+      if (auto s = checkDuplicateKeys(ctx, node[i], fmt::format("{}[{}]", where, i)); !s) {
+        return s;
+      }
+    }
+  } else if (node.IsMap()) {
+    std::set<std::string> seen;
+    for (const auto& kv : node) {
+      if (!kv.first.IsScalar()) {
+        continue;  // refused by checkKeys with its own message
+      }
+      std::string field = where.empty() ? kv.first.Scalar() : where + "." + kv.first.Scalar();
+      if (!seen.insert(kv.first.Scalar()).second) {
+        return ctx.at(kv.first, field, "given twice (each field once)");
+      }
+      if (auto s = checkDuplicateKeys(ctx, kv.second, field); !s) {
+        return s;
+      }
+    }
+  }
+  return {};
+}
 
 Status checkKeys(const Ctx& ctx, const YAML::Node& map, std::string_view where,
                  const std::set<std::string>& allowed) {
@@ -215,11 +246,11 @@ Status readVips(const Ctx& ctx, const YAML::Node& list, DaemonConfig& cfg) {
       }
       std::string addr;
       std::string macText;
-      int64_t weight = kDefaultWeight;
+      std::string weightText;
       if (auto s = readScalar(ctx, b, "address", bwhere, addr); !s) {
         return s;
       }
-      if (auto s = readScalar(ctx, b, "weight", bwhere, weight); !s) {
+      if (auto s = readScalar(ctx, b, "weight", bwhere, weightText); !s) {
         return s;
       }
       if (auto s = readScalar(ctx, b, "mac", bwhere, macText); !s) {
@@ -229,19 +260,26 @@ Status readVips(const Ctx& ctx, const YAML::Node& list, DaemonConfig& cfg) {
       if (!endpoint) {
         return ctx.at(b["address"] ? b["address"] : b, bwhere + ".address", endpoint.error());
       }
-      if (weight < 0 || weight > kMaxWeight) {
-        return ctx.at(b["weight"], bwhere + ".weight",
-                      fmt::format("weight {} out of range 0..{}", weight, kMaxWeight));
+      uint32_t weight = kDefaultWeight;
+      if (b["weight"]) {
+        auto parsed = parseWeight(weightText);
+        if (!parsed) {
+          return ctx.at(b["weight"], bwhere + ".weight", parsed.error());
+        }
+        weight = *parsed;
       }
       std::optional<MacAddress> mac;
-      if (!macText.empty()) {
+      if (b["mac"]) {
         auto parsed = parseMac(macText);
         if (!parsed) {
           return ctx.at(b["mac"], bwhere + ".mac", parsed.error());
         }
+        if (auto s = validateUnicastMac(*parsed); !s) {
+          return ctx.at(b["mac"], bwhere + ".mac", s.error());
+        }
         mac = *parsed;
       }
-      if (auto s = state.addBackend(*key, *endpoint, static_cast<uint32_t>(weight), mac); !s) {
+      if (auto s = state.addBackend(*key, *endpoint, weight, mac); !s) {
         return ctx.at(b, bwhere, s.error());
       }
       if (YAML::Node health = b["health"]) {
@@ -276,6 +314,9 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& nam
   if (!root || root.IsNull()) {
     return cfg;
   }
+  if (auto s = checkDuplicateKeys(ctx, root, ""); !s) {
+    return std::move(s).takeError();
+  }
   if (auto s = checkKeys(ctx, root, "",
                          {"socket", "socket_group", "state_file", "pin_root", "conntrack_size",
                           "nat_reverse_size",
@@ -299,6 +340,15 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& nam
       !(s = readScalar(ctx, root, "log_level", "", cfg.logLevel)) ||
       !(s = readScalar(ctx, root, "neighbour_retry_ms", "", cfg.neighbourRetryMs))) {
     return std::move(s).takeError();
+  }
+  for (auto [name, value] : {std::pair{"socket", &cfg.socketPath},
+                             std::pair{"state_file", &cfg.stateFile},
+                             std::pair{"pin_root", &cfg.pinRoot}}) {
+    Status valid = std::string_view(name) == "socket" ? validateSocketPath(*value)
+                                                      : validateFilePath(name, *value);
+    if (!valid) {
+      return ctx.at(root[name], name, valid.error());
+    }
   }
   if (auto r = validateRingSize(cfg.defaultRingSize); !r) {
     return ctx.at(root["ring_size"], "ring_size", r.error());
@@ -341,6 +391,7 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& nam
       if (auto r = cfg.initial.addInterface(ifname); !r) {
         return ctx.at(ifaces[i], fmt::format("interfaces[{}]", i), r.error());
       }
+      cfg.interfaceOrigins.push_back(ctx.where(ifaces[i], fmt::format("interfaces[{}]", i)));
     }
   }
   if (YAML::Node vips = root["vips"]) {
@@ -349,6 +400,23 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& nam
     }
   }
   return cfg;
+}
+
+Status validateDaemonSettings(const DaemonConfig& config) {
+  if (auto s = validateSocketPath(config.socketPath); !s) {
+    return s;
+  }
+  if (auto s = validateFilePath("state_file", config.stateFile); !s) {
+    return s;
+  }
+  if (auto s = validateFilePath("pin_root", config.pinRoot); !s) {
+    return s;
+  }
+  static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error"};
+  if (!levels.count(config.logLevel)) {
+    return makeError("log level '{}': expected trace, debug, info, warn or error", config.logLevel);
+  }
+  return {};
 }
 
 Result<DaemonConfig> loadConfig(const std::string& path) {

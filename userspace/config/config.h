@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "userspace/common/result.h"
 #include "userspace/scoring/host_info.h"
@@ -14,7 +15,7 @@
 namespace lb4 {
 
 struct DaemonConfig {
-  std::string socketPath = "/run/lb4/lb4d.sock";
+  std::string socketPath = kDefaultSocketPath;
   std::string socketGroup;  // empty: root only (0600); else 0660 with this group
   std::string stateFile = "/var/lib/lb4/state.json";
   std::string pinRoot = "/sys/fs/bpf/lb4";
@@ -30,9 +31,16 @@ struct DaemonConfig {
   uint32_t neighbourRetryMs = 1000;  // how often unresolved backend MACs are retried
   ScoringConfig scoring;             // scoring: section (host_info thresholds)
   DesiredState initial;              // interfaces and vips: sections
+  // Where each of initial.interfaces was given ("config <file>:<line>:
+  // interfaces[<i>]"), for errors found when lb4d starts.
+  std::vector<std::string> interfaceOrigins;
 };
 
 Result<DaemonConfig> loadConfig(const std::string& path);
 Result<DaemonConfig> parseConfig(const std::string& text, const std::string& name);
+
+// The settings lb4d checks again once the command line has overridden the
+// file's: paths and names that must be valid before anything is applied.
+Status validateDaemonSettings(const DaemonConfig& config);
 
 }  // namespace lb4

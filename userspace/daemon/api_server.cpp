@@ -21,9 +21,6 @@ namespace {
 using asio::experimental::as_tuple;
 using Stream = asio::local::stream_protocol;
 
-// How long an add-backend reply waits for the backend to be enabled.
-constexpr std::chrono::milliseconds kEnableWait{2000};
-
 // True when something already answers on `path` (another lb4d).
 bool socketInUse(const std::string& path) {
   asio::io_context io;
@@ -160,7 +157,9 @@ asio::awaitable<std::string> ApiServer::dispatch(const std::string& line) {
   if (request->op == Op::kAddBackend &&
       !controller_.backendEnabled(*request->vip, request->backend->addr)) {
     (*result)["enabled"] = co_await controller_.awaitBackendEnabled(
-        *request->vip, request->backend->addr, kEnableWait);
+        *request->vip, request->backend->addr,
+        std::chrono::milliseconds(request->waitMs.value_or(kDefaultMacWaitMs)));
+    (*result)["pending"] = !(*result)["enabled"].get<bool>();
   }
   co_return replyOk(*result);
 }

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "userspace/common/defaults.h"
 #include "userspace/common/result.h"
 
 namespace lb4 {
@@ -52,8 +53,8 @@ struct ScoringConfig {
   uint32_t overloadVsucc = 0;
   uint32_t overloadVerr = 5;
   // Consecutive probe results that bring a backend up / take it down.
-  uint32_t rise = 2;
-  uint32_t fall = 3;
+  uint32_t rise = kDefaultRise;
+  uint32_t fall = kDefaultFall;
   // A new backend starts up (trusted); false = it starts down and needs
   // `rise` probe successes first.
   bool startUp = true;

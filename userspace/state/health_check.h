@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "userspace/common/result.h"
+#include "userspace/state/rules.h"
 
 namespace lb4 {
 
@@ -18,8 +19,8 @@ struct HealthCheck {
   uint16_t port = 0;         // 0: the backend's port (or the VIP's)
   uint32_t intervalMs = 2000;
   uint32_t timeoutMs = 1000;
-  uint32_t rise = 2;  // consecutive successes that bring a backend up
-  uint32_t fall = 3;  // consecutive failures that take it down
+  uint32_t rise = kDefaultRise;
+  uint32_t fall = kDefaultFall;
   std::string httpPath = "/";
   uint16_t httpStatusMin = 200;
   uint16_t httpStatusMax = 399;

@@ -76,6 +76,9 @@ Status DesiredState::addVip(const ServiceKey& key, ForwardingMode mode, uint32_t
   if (findVip(key)) {
     return makeError("add VIP {}: already exists", key.toString());
   }
+  if (auto s = validateVipAddress(key.addr); !s) {
+    return makeError("add VIP {}: {}", key.toString(), s.error());
+  }
   if (auto s = validateRingSize(ringSize); !s) {
     return makeError("add VIP {}: {}", key.toString(), s.error());
   }
@@ -104,17 +107,6 @@ Status DesiredState::delVip(const ServiceKey& key) {
   return {};
 }
 
-namespace {
-
-Status validateWeight(uint32_t weight) {
-  if (weight > kMaxWeight) {
-    return makeError("weight {} out of range 0..{}", weight, kMaxWeight);
-  }
-  return {};
-}
-
-}  // namespace
-
 Status DesiredState::addBackend(const ServiceKey& vipKey, const Endpoint& endpoint, uint32_t weight,
                                 std::optional<MacAddress> mac) {
   auto fail = [&](const std::string& why) {
@@ -127,14 +119,8 @@ Status DesiredState::addBackend(const ServiceKey& vipKey, const Endpoint& endpoi
   if (auto s = validateWeight(weight); !s) {
     return fail(s.error());
   }
-  if (endpoint.addr.family != vipKey.addr.family) {
-    return fail("backend and VIP must be the same address family");
-  }
-  if (vip->mode == ForwardingMode::kDr && endpoint.port != 0 && endpoint.port != vipKey.port) {
-    return fail("dr mode forwards to the VIP's port; a different backend port needs nat mode");
-  }
-  if (vipKey.port == 0 && endpoint.port != 0) {
-    return fail("an all-ports VIP keeps the client's destination port; give no backend port");
+  if (auto s = validateBackend(vipKey, vip->mode, endpoint, mac); !s) {
+    return fail(s.error());
   }
   if (vip->findBackend(endpoint.addr)) {
     return fail("backend already exists");
@@ -426,24 +412,23 @@ Status DesiredState::validate() const {
     if (v.id >= LB4_MAX_VIPS || !vipIds.insert(v.id).second) {
       return makeError("VIP {}: id {} invalid or reused", name, v.id);
     }
+    if (auto s = validateVipAddress(v.key.addr); !s) {
+      return makeError("VIP {}: {}", name, s.error());
+    }
     if (auto s = validateRingSize(v.ringSize); !s) {
       return makeError("VIP {}: {}", name, s.error());
     }
     std::set<IpAddress> addrs;
     for (const auto& b : v.backends) {
       const std::string bname = b.endpoint.toString();
-      if (b.endpoint.addr.family != v.key.addr.family) {
-        return makeError("VIP {}: backend {} is not in the VIP's address family", name, bname);
+      if (auto s = validateBackend(v.key, v.mode, b.endpoint, b.mac); !s) {
+        return makeError("VIP {}: backend {}: {}", name, bname, s.error());
       }
       if (!addrs.insert(b.endpoint.addr).second) {
         return makeError("VIP {}: backend {} listed twice", name, bname);
       }
-      if (b.weight > kMaxWeight) {
-        return makeError("VIP {}: backend {}: weight {} out of range 0..{}", name, bname, b.weight,
-                         kMaxWeight);
-      }
-      if (v.mode == ForwardingMode::kDr && b.endpoint.port != 0 && b.endpoint.port != v.key.port) {
-        return makeError("VIP {}: backend {}: dr mode cannot change the port", name, bname);
+      if (auto s = validateWeight(b.weight); !s) {
+        return makeError("VIP {}: backend {}: {}", name, bname, s.error());
       }
       if (b.id == 0 || b.id >= LB4_MAX_BACKENDS || !backendIds.insert(b.id).second) {
         return makeError("VIP {}: backend {}: id {} invalid or reused", name, bname, b.id);

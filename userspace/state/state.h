@@ -15,15 +15,12 @@
 #include "userspace/common/net.h"
 #include "userspace/common/result.h"
 #include "userspace/state/health_check.h"
+#include "userspace/state/rules.h"
 
 namespace lb4 {
 
-enum class ForwardingMode : uint8_t { kDr = LB4_MODE_DR, kNat = LB4_MODE_NAT };
 std::string_view modeName(ForwardingMode mode);
 Result<ForwardingMode> parseMode(std::string_view text);
-
-constexpr uint32_t kMaxWeight = 65535;
-constexpr uint32_t kDefaultWeight = 100;
 
 struct BackendConfig {
   Endpoint endpoint;
