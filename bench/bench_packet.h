@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/checksum.h"
+
 namespace lb4::bench {
 
 using Mac = std::array<uint8_t, 6>;
@@ -42,22 +44,8 @@ inline std::array<uint8_t, 16> parseAddr(const char* text) {
   return out;
 }
 
-inline uint32_t sumWords(const uint8_t* p, size_t n, uint32_t sum) {
-  for (size_t i = 0; i + 1 < n; i += 2) {
-    sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
-  }
-  if (n & 1) {
-    sum += static_cast<uint32_t>(p[n - 1] << 8);
-  }
-  return sum;
-}
-
-inline uint16_t foldSum(uint32_t sum) {
-  while (sum >> 16) {
-    sum = (sum & 0xffff) + (sum >> 16);
-  }
-  return static_cast<uint16_t>(~sum);
-}
+using lb4::test::checksum;
+using lb4::test::sumWords;
 
 inline void put16(std::vector<uint8_t>& f, size_t off, uint16_t v) {
   f[off] = static_cast<uint8_t>(v >> 8);
@@ -89,7 +77,7 @@ inline std::vector<uint8_t> buildFrame(const FrameSpec& s) {
     f[ip + 9] = s.proto;
     std::memcpy(&f[ip + 12], s.src.data(), 4);
     std::memcpy(&f[ip + 16], s.dst.data(), 4);
-    put16(f, ip + 10, foldSum(sumWords(&f[ip], 20, 0)));
+    put16(f, ip + 10, checksum(&f[ip], 20));
     pseudo = sumWords(&f[ip + 12], 8, 0);
   }
   pseudo += s.proto + static_cast<uint32_t>(l4Len);
@@ -105,7 +93,7 @@ inline std::vector<uint8_t> buildFrame(const FrameSpec& s) {
     put16(f, l4 + 4, static_cast<uint16_t>(l4Len));
     csum = l4 + 6;
   }
-  uint16_t c = foldSum(sumWords(&f[l4], l4Len, pseudo));
+  uint16_t c = checksum(&f[l4], l4Len, pseudo);
   if (s.proto == IPPROTO_UDP && c == 0) {
     c = 0xffff;
   }

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/checksum.h"
+
 namespace lb4::test::fuzz {
 
 inline uint16_t get16(const std::vector<uint8_t>& f, size_t off) {
@@ -22,22 +24,6 @@ inline void put16(std::vector<uint8_t>& f, size_t off, uint16_t v) {
   f[off + 1] = static_cast<uint8_t>(v);
 }
 
-// RFC 1071 sum (not complemented, not folded past 32 bits).
-inline uint32_t sum16(const uint8_t* p, size_t len, uint32_t sum = 0) {
-  for (size_t i = 0; i + 1 < len; i += 2) {
-    sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
-  }
-  if (len & 1) {
-    sum += static_cast<uint32_t>(p[len - 1] << 8);
-  }
-  return sum;
-}
-inline uint16_t fold(uint32_t sum) {
-  while (sum >> 16) {
-    sum = (sum & 0xffff) + (sum >> 16);
-  }
-  return static_cast<uint16_t>(sum);
-}
 
 constexpr uint8_t kTcp = 6;
 constexpr uint8_t kUdp = 17;
@@ -107,7 +93,7 @@ inline Layers layersOf(const std::vector<uint8_t>& f) {
 }
 
 inline bool ipv4HeaderChecksumOk(const std::vector<uint8_t>& f, const Layers& x) {
-  return x.complete && !x.v6 && fold(sum16(&f[x.l3], x.hlen)) == 0xffff;
+  return x.complete && !x.v6 && foldSum(sumWords(&f[x.l3], x.hlen)) == 0xffff;
 }
 
 // TCP or UDP checksum over the L4 length the IP header announces.
@@ -118,12 +104,12 @@ inline bool l4ChecksumOk(const std::vector<uint8_t>& f, const Layers& x) {
   if (x.proto == kUdp && !x.v6 && x.l4len >= 8 && get16(f, x.l4 + 6) == 0) {
     return true;  // IPv4 UDP without a checksum
   }
-  uint32_t sum = sum16(x.src, x.v6 ? 16 : 4);
-  sum = sum16(x.dst, x.v6 ? 16 : 4, sum);
+  uint32_t sum = sumWords(x.src, x.v6 ? 16 : 4);
+  sum = sumWords(x.dst, x.v6 ? 16 : 4, sum);
   sum += x.proto;
   sum += static_cast<uint32_t>(x.l4len >> 16) + static_cast<uint32_t>(x.l4len & 0xffff);
-  sum = sum16(&f[x.l4], x.l4len, sum);
-  return fold(sum) == 0xffff;
+  sum = sumWords(&f[x.l4], x.l4len, sum);
+  return foldSum(sum) == 0xffff;
 }
 
 // Recomputes the IPv4 header checksum and the L4 checksum where the frame
@@ -134,7 +120,7 @@ inline void fixChecksums(std::vector<uint8_t>& f) {
     size_t hlen = std::max<size_t>(x.hlen, 20);
     if (x.l3 + hlen <= f.size()) {
       put16(f, x.l3 + 10, 0);
-      put16(f, x.l3 + 10, static_cast<uint16_t>(~fold(sum16(&f[x.l3], hlen))));
+      put16(f, x.l3 + 10, checksum(&f[x.l3], hlen));
     }
   }
   x = layersOf(f);
@@ -146,11 +132,11 @@ inline void fixChecksums(std::vector<uint8_t>& f) {
     return;
   }
   put16(f, csumOff, 0);
-  uint32_t sum = sum16(x.src, x.v6 ? 16 : 4);
-  sum = sum16(x.dst, x.v6 ? 16 : 4, sum);
+  uint32_t sum = sumWords(x.src, x.v6 ? 16 : 4);
+  sum = sumWords(x.dst, x.v6 ? 16 : 4, sum);
   sum += x.proto;
   sum += static_cast<uint32_t>(x.l4len >> 16) + static_cast<uint32_t>(x.l4len & 0xffff);
-  uint16_t c = static_cast<uint16_t>(~fold(sum16(&f[x.l4], x.l4len, sum)));
+  uint16_t c = checksum(&f[x.l4], x.l4len, sum);
   put16(f, csumOff, x.proto == kUdp && c == 0 ? 0xffff : c);
 }
 

@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/common/checksum.h"
+
 #include <gtest/gtest.h>
 
 namespace lb4::test {
@@ -165,18 +167,8 @@ class PacketBuilder {
     return out;
   }
 
-  // One's-complement sum folded to 16 bits, complemented (RFC 1071).
   static uint16_t checksum(const uint8_t* data, size_t len, uint32_t sum) {
-    for (size_t i = 0; i + 1 < len; i += 2) {
-      sum += static_cast<uint32_t>(data[i] << 8 | data[i + 1]);
-    }
-    if (len & 1) {
-      sum += static_cast<uint32_t>(data[len - 1] << 8);
-    }
-    while (sum >> 16) {
-      sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return static_cast<uint16_t>(~sum & 0xffff);
+    return lb4::test::checksum(data, len, sum);
   }
 
  private:

@@ -37,11 +37,35 @@ std::string libxdpText(int err) {
   return buf;
 }
 
+// While libxdp tries its dispatcher, a kernel that refuses it makes libbpf
+// and libxdp warn (e.g. "permission error while running as root; try
+// raising 'ulimit -l'") although the single-program fallback that follows
+// is expected: their messages go to the debug log then, and attach() says
+// in one line which method it took and why.
+bool gTryingDispatcher = false;
+
 int libxdpPrint(enum libxdp_print_level level, const char* format, va_list args) {
-  spdlog::level::level_enum to = level == LIBXDP_WARN   ? spdlog::level::warn
+  spdlog::level::level_enum to = gTryingDispatcher ? spdlog::level::debug
+                                 : level == LIBXDP_WARN ? spdlog::level::warn
                                  : level == LIBXDP_INFO ? spdlog::level::info
                                                         : spdlog::level::debug;
   return detail::logLibraryMessage("libxdp", to, format, args);
+}
+
+libbpf_print_fn_t gLibbpfPrint = nullptr;
+
+int quietLibbpfPrint(enum libbpf_print_level, const char* format, va_list args) {
+  return gLibbpfPrint ? gLibbpfPrint(LIBBPF_DEBUG, format, args) : 0;
+}
+
+// xdp_program__attach() with the libraries' messages on the debug log.
+int attachQuietly(xdp_program* prog, int ifindex, enum xdp_attach_mode mode) {
+  gTryingDispatcher = true;
+  gLibbpfPrint = libbpf_set_print(quietLibbpfPrint);
+  int err = xdp_program__attach(prog, ifindex, mode, 0);
+  libbpf_set_print(gLibbpfPrint);
+  gTryingDispatcher = false;
+  return err;
 }
 
 void installLibxdpLogging() {
@@ -158,16 +182,17 @@ Result<XdpAttachment> XdpAttachment::attach(int programFd, const std::string& if
   }
 
   XdpMode mode = XdpMode::kNative;
-  int err = xdp_program__attach(prog.get(), ifindex, XDP_MODE_NATIVE, 0);
+  int err = attachQuietly(prog.get(), ifindex, XDP_MODE_NATIVE);
   if (err != 0 && allowGeneric) {
     spdlog::warn("attach {} to {} in native mode failed ({}); using generic (skb) mode, "
                  "which is much slower",
                  kProgramName, ifname, libxdpText(err));
     mode = XdpMode::kGeneric;
-    err = xdp_program__attach(prog.get(), ifindex, XDP_MODE_SKB, 0);
+    err = attachQuietly(prog.get(), ifindex, XDP_MODE_SKB);
   }
   if (err != 0) {
-    return makeError("attach {} to {}: {}", kProgramName, ifname, libxdpText(err));
+    return makeError("attach {} to {}: {} (--log-level debug shows libbpf's and libxdp's messages)",
+                     kProgramName, ifname, libxdpText(err));
   }
 
   MultiprogPtr mp = multiprogOf(ifindex);
@@ -175,8 +200,11 @@ Result<XdpAttachment> XdpAttachment::attach(int programFd, const std::string& if
   att.ifindex_ = ifindex;
   att.mode_ = mode;
   att.method_ = dispatcher ? "dispatcher" : "single program";
-  spdlog::info("attached {} to {} ({} mode, {})", kProgramName, ifname,
-               xdpModeName(mode), att.method_);
+  spdlog::info("attached {} to {} ({} mode, {}){}", kProgramName, ifname, xdpModeName(mode),
+               att.method_,
+               dispatcher ? ""
+                          : ": libxdp's multiprog dispatcher is not available on this kernel "
+                            "(its messages are on the debug log)");
   return att;
 }
 
