@@ -1,13 +1,18 @@
 // lb4d: the lb4 daemon. Owns the data plane: loads and attaches the XDP
 // program, keeps the desired state, serves the control socket. Everything
 // runs on one asio io_context.
+#include <net/if.h>
+
 #include <csignal>
 #include <cstdio>
+#include <exception>
+#include <filesystem>
 
 #include <CLI/CLI.hpp>
 #include <asio.hpp>
 #include <spdlog/spdlog.h>
 
+#include "userspace/common/file_lock.h"
 #include "userspace/common/version.h"
 #include "userspace/config/config.h"
 #include "userspace/daemon/api_server.h"
@@ -15,7 +20,7 @@
 #include "userspace/daemon/health_manager.h"
 #include "userspace/daemon/systemd_notify.h"
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"lb4d - the lb4 layer-4 load balancer daemon"};
   std::string configPath;
   std::string socketPath;
@@ -66,6 +71,36 @@ int main(int argc, char** argv) {
   if (!logLevel.empty()) {
     config.logLevel = logLevel;
   }
+  // Every setting is checked before anything is created or changed.
+  if (auto s = lb4::validateDaemonSettings(config); !s) {
+    std::fprintf(stderr, "lb4d: %s\n", s.error().c_str());
+    return 2;
+  }
+  // The config's interfaces seed a fresh state: each must exist now.
+  if (!std::filesystem::exists(config.stateFile)) {
+    for (size_t i = 0; i < config.initial.interfaces.size(); ++i) {
+      const std::string& ifname = config.initial.interfaces[i];
+      if (if_nametoindex(ifname.c_str()) == 0) {
+        std::string where = i < config.interfaceOrigins.size() ? config.interfaceOrigins[i]
+                                                               : "config: interfaces";
+        std::fprintf(stderr, "lb4d: %s: no interface %s on this host\n", where.c_str(),
+                     ifname.c_str());
+        return 2;
+      }
+    }
+  }
+  // One lb4d per state file and per pin root.
+  auto stateLock = lb4::FileLock::acquire(config.stateFile + ".lock", "state file " + config.stateFile);
+  if (!stateLock) {
+    std::fprintf(stderr, "lb4d: %s\n", stateLock.error().c_str());
+    return 1;
+  }
+  auto pinLock = lb4::FileLock::acquire(lb4::pinRootLockPath(config.pinRoot),
+                                        "pin root " + config.pinRoot);
+  if (!pinLock) {
+    std::fprintf(stderr, "lb4d: %s\n", pinLock.error().c_str());
+    return 1;
+  }
   spdlog::set_level(spdlog::level::from_str(config.logLevel));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
@@ -78,8 +113,14 @@ int main(int argc, char** argv) {
   health.onVerdicts([&controller](const lb4::HealthVerdicts& v) { controller.setVerdicts(v); });
   controller.setHealthTable(
       [&health](const std::optional<lb4::ServiceKey>& vip) { return health.table(vip); });
+  bool pinRootExisted = std::filesystem::exists(config.pinRoot);
   if (auto s = controller.start(); !s) {
     spdlog::error("{}", s.error());
+    if (!pinRootExisted) {
+      // A failed first start leaves no pinned maps behind.
+      std::error_code ec;
+      std::filesystem::remove_all(config.pinRoot, ec);
+    }
     return 1;
   }
   lb4::ApiServer server(io, controller, config.socketPath, config.socketGroup);
@@ -105,4 +146,16 @@ int main(int argc, char** argv) {
   systemd.startWatchdog();
   io.run();
   return 0;
+}
+
+int main(int argc, char** argv) {
+  // No exception ends lb4d with an abort: one line and exit code 1.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lb4d: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "lb4d: unexpected error\n");
+  }
+  return 1;
 }
