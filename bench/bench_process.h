@@ -17,45 +17,23 @@
 #include <utility>
 #include <vector>
 
-extern char** environ;
+#include "tests/common/process.h"
 
 namespace lb4::bench {
 
 inline pid_t spawn(const std::vector<std::string>& argv, const std::string& logPath) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  std::vector<char*> args;
-  for (const auto& a : argv) {
-    args.push_back(const_cast<char*>(a.c_str()));
-  }
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  if (posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ) != 0) {
-    pid = -1;
-  }
-  posix_spawn_file_actions_destroy(&actions);
-  return pid;
+  return test::spawnProcess(argv, logPath, "", O_APPEND);
 }
 
 // Waits for pid up to `limit`, then kills it; returns the exit code (-1 on timeout).
 inline int waitFor(pid_t pid, std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (true) {
-    int status = 0;
-    pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) {
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    if (r < 0 || std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  // Looked at often: the update-latency benchmark times lb4ctl runs.
+  if (auto code = test::waitExit(pid, limit, std::chrono::microseconds(200))) {
+    return *code;
   }
+  ::kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return -1;
 }
 
 // Runs argv to completion (at most `limit`); output appended to logPath.
@@ -82,13 +60,7 @@ class Background {
   ~Background() { stop(); }
   pid_t pid() const { return pid_; }
   void stop() {
-    if (pid_ <= 0) {
-      return;
-    }
-    ::kill(pid_, SIGTERM);
-    if (waitFor(pid_, std::chrono::seconds(3)) == -1) {
-      // waitFor already sent SIGKILL and reaped it.
-    }
+    test::endProcess(pid_, std::chrono::seconds(3));
     pid_ = -1;
   }
 

@@ -131,6 +131,7 @@ class DaemonTest : public ::testing::Test {
     std::error_code ec;
     std::filesystem::remove_all(work_, ec);
     std::filesystem::remove_all(pinRoot_, ec);
+    std::filesystem::remove(pinRootLockPath(pinRoot_), ec);  // left by a killed lb4d
   }
 
   static bool isRoot() { return ::geteuid() == 0; }

@@ -8,7 +8,6 @@
 #include <tuple>
 
 #include "daemon_fixture.h"
-#include "userspace/common/file_lock.h"
 
 namespace lb4::test {
 namespace {
@@ -18,7 +17,6 @@ class InputTest : public DaemonTest {
   void TearDown() override {
     DaemonTest::TearDown();
     std::error_code ec;
-    std::filesystem::remove(pinRootLockPath(pinRoot_), ec);  // left by a killed lb4d
     std::filesystem::remove_all(pinRoot_ + "-other", ec);
   }
 

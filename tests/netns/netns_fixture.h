@@ -21,7 +21,8 @@
 
 #include <nlohmann/json.hpp>
 
-extern char** environ;
+#include "tests/common/process.h"
+#include "userspace/common/file_lock.h"
 
 namespace lb4::test {
 
@@ -39,23 +40,10 @@ inline CommandResult runCommand(const std::vector<std::string>& argv) {
                   ("lb4-cmd-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
   std::string outPath = base.string() + ".out";
   std::string errPath = base.string() + ".err";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, outPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, errPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  std::vector<char*> args;
-  for (const auto& a : argv) {
-    args.push_back(const_cast<char*>(a.c_str()));
-  }
-  args.push_back(nullptr);
-  pid_t pid = 0;
   CommandResult result;
-  if (posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ) == 0) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  if (pid_t pid = spawnProcess(argv, outPath, errPath); pid > 0) {
+    result.status = waitExit(pid).value_or(-1);
   }
-  posix_spawn_file_actions_destroy(&actions);
   auto slurp = [](const std::string& path) {
     std::ifstream in(path);
     return std::string(std::istreambuf_iterator<char>(in), {});
@@ -74,19 +62,7 @@ class Process {
   Process(std::vector<std::string> argv, const std::string& logPath,
           const std::vector<std::string>& extraArgs = {}) {
     argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, logPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) {
-      args.push_back(const_cast<char*>(a.c_str()));
-    }
-    args.push_back(nullptr);
-    if (posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0) {
-      pid_ = -1;
-    }
-    posix_spawn_file_actions_destroy(&actions);
+    pid_ = spawnProcess(argv, logPath);
   }
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -103,14 +79,12 @@ class Process {
 
   // Waits for the process to exit by itself (bounded); returns its exit code.
   int wait(std::chrono::milliseconds limit) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (pid_ > 0 && std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (pid_ <= 0) {
+      return -1;
+    }
+    if (auto code = waitExit(pid_, limit)) {
+      pid_ = -1;
+      return *code;
     }
     stop();
     return -1;
@@ -123,20 +97,7 @@ class Process {
   }
 
   void stop(int sig = SIGTERM) {
-    if (pid_ <= 0) {
-      return;
-    }
-    ::kill(pid_, sig);
-    for (int i = 0; i < 100; ++i) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ::kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
+    endProcess(pid_, std::chrono::seconds(2), sig);
     pid_ = -1;
   }
 
@@ -178,6 +139,7 @@ class DaemonTopologyTest : public ::testing::Test {
     std::error_code ec;
     if (!pinRoot_.empty()) {
       std::filesystem::remove_all(pinRoot_, ec);
+      std::filesystem::remove(pinRootLockPath(pinRoot_), ec);  // left by a killed lb4d
     }
     if (HasFailure()) {
       std::ifstream log(work_ / "lb4d.log");
