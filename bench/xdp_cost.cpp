@@ -103,8 +103,10 @@ std::optional<std::vector<lb4::MaglevBackend>> addBackends(lb4::Dataplane& dp, u
     std::string addr = backendAddr(i, v6);
     auto a = parseAddr(addr.c_str());
     std::memcpy(b.addr, a.data(), 16);
-    uint8_t mac[6] = {0x02, 0, 0, 0, static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id)};
-    std::memcpy(b.mac, mac, 6);
+    // Every backend's MAC is the gateway's (the frames' destination): with
+    // repeat > 1 the program runs again on the frame it rewrote, and only
+    // frames sent to the receiving interface's MAC are balanced.
+    std::memcpy(b.mac, lb4::bench::FrameSpec{}.dstMac.data(), 6);
     b.family = v6 ? LB4_AF_INET6 : LB4_AF_INET;
     b.flags = LB4_BACKEND_F_ENABLED;
     b.gen = 1;
@@ -436,6 +438,12 @@ std::string Runner::setUpNat(lb4::Dataplane& dp, NatFrames& frames) {
   }
   for (auto st : {dp.storeNatCount(), dp.addTxPort(natEgress_), dp.addTxPort(natIngress_)}) {
     if (!st) {
+      return st.error();
+    }
+  }
+  // The frames are sent to FrameSpec's MAC, not to the veths' own.
+  for (uint32_t ifindex : {natEgress_, natIngress_}) {
+    if (auto st = dp.setInterfaceMac(ifindex, FrameSpec{}.dstMac); !st) {
       return st.error();
     }
   }
