@@ -107,6 +107,9 @@ trap 'exit 130' INT TERM
 
 mount --bind "$root" "$root"
 tar -C "$root" -xf "$tarball"
+# mktemp made the root 0700; as / it must be traversable by every user (tests
+# run lb4ctl as nobody).
+chmod 755 "$root"
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null
 if [ -f /etc/apt/sources.list.d/debian.sources ]; then
   cp /etc/apt/sources.list.d/debian.sources "$root/etc/apt/sources.list.d/" &&
