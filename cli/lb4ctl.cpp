@@ -1,15 +1,11 @@
 // lb4ctl: command-line client of lb4d's control socket. Arguments are
 // validated here with the same parsers the daemon uses (and again by the
 // daemon); output is a human table, or the daemon's JSON with --json.
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-#include <cerrno>
+// The core subcommands are defined here; groups of further subcommands live
+// in their own files and join through cli/command.h.
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <cstring>
 #include <iostream>
 #include <optional>
 #include <thread>
@@ -17,259 +13,21 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/client.h"
+#include "cli/command.h"
+#include "cli/print.h"
+#include "cli/suggest.h"
 #include "userspace/api/protocol.h"
-#include "userspace/common/unique_fd.h"
 #include "userspace/common/version.h"
+
+namespace cli = lb4::cli;
 
 namespace {
 
-using lb4::Result;
+using lb4::cli::fail;
 using nlohmann::json;
 
-Result<json> call(const std::string& socketPath, const lb4::Request& request) {
-  lb4::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) {
-    return lb4::makeError("connect {}: {}", socketPath, std::strerror(errno));
-  }
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (auto s = lb4::validateSocketPath(socketPath); !s) {
-    return lb4::makeError("connect: {}", s.error());
-  }
-  std::memcpy(addr.sun_path, socketPath.c_str(), socketPath.size());
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    int err = errno;
-    if (err == EACCES || err == EPERM) {
-      return lb4::makeError("connect {}: {} (the control socket is for root or its group)",
-                            socketPath, std::strerror(err));
-    }
-    if (err == ENOENT || err == ECONNREFUSED) {
-      return lb4::makeError("connect {}: {} (is lb4d running?)", socketPath, std::strerror(err));
-    }
-    return lb4::makeError("connect {}: {}", socketPath, std::strerror(err));
-  }
-  std::string line = request.toJson().dump() + "\n";
-  size_t sent = 0;
-  while (sent < line.size()) {
-    ssize_t n = ::send(fd.get(), line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return lb4::makeError("send to lb4d: {}", std::strerror(errno));
-    }
-    sent += static_cast<size_t>(n);
-  }
-  std::string reply;
-  char buf[4096];
-  while (reply.find('\n') == std::string::npos) {
-    ssize_t n = ::recv(fd.get(), buf, sizeof(buf), 0);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return lb4::makeError("read reply from lb4d: connection closed");
-    }
-    reply.append(buf, static_cast<size_t>(n));
-  }
-  return lb4::parseReply(reply.substr(0, reply.find('\n')));
-}
-
-std::string humanBytes(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
-}
-
-void printList(const json& vips) {
-  if (vips.empty()) {
-    std::cout << "no VIPs configured\n";
-    return;
-  }
-  for (const auto& v : vips) {
-    std::cout << fmt::format("{}  mode {}  ring {}  ({} backends, check {}){}\n",
-                             v["vip"].get<std::string>(), v["mode"].get<std::string>(),
-                             v["ring_size"].get<uint32_t>(), v["backends"].size(),
-                             v["health"]["kind"].get<std::string>(),
-                             v.value("all_backends_down", false)
-                                 ? "  ALL BACKENDS DOWN: serving from the last table (*)"
-                                 : "");
-    if (v["backends"].empty()) {
-      continue;
-    }
-    std::cout << fmt::format("  {:<28} {:>6} {:>9} {:<9} {:<17}\n", "BACKEND", "WEIGHT",
-                             "EFFECTIVE", "STATE", "MAC");
-    // NAT routes to its backends through the FIB: they need no MAC.
-    bool nat = v["mode"] == "nat";
-    for (const auto& b : v["backends"]) {
-      std::string health = b.value("health", "serve");
-      std::string state = b["mac"].is_null() && !nat   ? "no-mac"
-                          : health == "remove"         ? (b["enabled"].get<bool>() ? "down*" : "down")
-                          : b["drained"].get<bool>()   ? "drained"
-                          : health == "quiesce"        ? "overload"
-                          : b["effective_weight"] == 0 ? "no-flows"
-                                                       : "serving";
-      std::string mac = nat                  ? "(routed)"
-                        : b["mac"].is_null() ? "(resolving)"
-                                             : b["mac"].get<std::string>();
-      // Where the MAC came from, and how long ago the neighbour table confirmed it.
-      if (!nat && b.contains("mac_source") && b["mac_source"].is_string()) {
-        mac += " " + b["mac_source"].get<std::string>();
-        if (b.contains("mac_age_s") && b["mac_age_s"].is_number()) {
-          mac += fmt::format(" {}s", b["mac_age_s"].get<int64_t>());
-        }
-      }
-      std::cout << fmt::format("  {:<28} {:>6} {:>9} {:<9} {:<17}\n",
-                               b["address"].get<std::string>(), b["weight"].get<uint32_t>(),
-                               b["effective_weight"].get<uint32_t>(), state, mac);
-    }
-  }
-}
-
-void printStats(const json& stats, const json* previous, double seconds) {
-  const json& g = stats["global"];
-  std::cout << "global:\n";
-  for (const auto& [name, value] : g.items()) {
-    uint64_t v = value.get<uint64_t>();
-    if (v == 0 && name.rfind("drop", 0) == 0) {
-      continue;
-    }
-    std::string rate;
-    if (previous) {
-      uint64_t before = (*previous)["global"].value(name, uint64_t{0});
-      rate = fmt::format("  {:.0f}/s", static_cast<double>(v - before) / seconds);
-    }
-    std::cout << fmt::format("  {:<18} {:>14}{}\n", name, v, rate);
-  }
-  for (size_t i = 0; i < stats["vips"].size(); ++i) {
-    const auto& v = stats["vips"][i];
-    std::cout << fmt::format("{}  {} packets  {}\n", v["vip"].get<std::string>(),
-                             v["packets"].get<uint64_t>(), humanBytes(v["bytes"].get<uint64_t>()));
-    for (size_t j = 0; j < v["backends"].size(); ++j) {
-      const auto& b = v["backends"][j];
-      std::string rate;
-      if (previous && i < (*previous)["vips"].size() && j < (*previous)["vips"][i]["backends"].size()) {
-        uint64_t before = (*previous)["vips"][i]["backends"][j]["packets"].get<uint64_t>();
-        rate = fmt::format("  {:.0f} pkt/s",
-                           static_cast<double>(b["packets"].get<uint64_t>() - before) / seconds);
-      }
-      std::cout << fmt::format("  {:<28} {:>12} packets  {:>10}{}\n", b["address"].get<std::string>(),
-                               b["packets"].get<uint64_t>(), humanBytes(b["bytes"].get<uint64_t>()),
-                               rate);
-    }
-  }
-}
-
-void printHealth(const json& rows) {
-  if (rows.empty()) {
-    std::cout << "no backend is health-checked\n";
-    return;
-  }
-  std::string vip;
-  for (const auto& r : rows) {
-    if (r["vip"] != vip) {
-      vip = r["vip"].get<std::string>();
-      std::cout << fmt::format("{}  ({})\n", vip, r["check"].get<std::string>());
-      std::cout << fmt::format("  {:<26} {:<9} {:<9} {:>7} {:>7} {:>6} {:>6} {:>6} {:>10} {:>8}  {}\n",
-                               "BACKEND", "STATE", "QUEUE", "RSUCC", "RERR", "C.OK", "C.ERR",
-                               "ERR%", "LATENCY", "SINCE", "LAST CHANGE");
-    }
-    std::string latency = r["latency_us"].is_null()
-                              ? "-"
-                              : fmt::format("{:.1f} ms", r["latency_us"].get<double>() / 1000.0);
-    std::cout << fmt::format(
-        "  {:<26} {:<9} {:<9} {:>7} {:>7} {:>6} {:>6} {:>5.1f}% {:>10} {:>7}s  {}\n",
-        r["backend"].get<std::string>(), r["state"].get<std::string>(),
-        r["queue"].get<std::string>(), r["rsucc"].get<uint64_t>(), r["rerr"].get<uint64_t>(),
-        r["contin_succ"].get<uint64_t>(), r["contin_err"].get<uint64_t>(),
-        100.0 * r["error_rate"].get<double>(), latency, r["since_change_ms"].get<int64_t>() / 1000,
-        r["last_reason"].get<std::string>());
-  }
-}
-
-void printStatus(const json& s) {
-  std::cout << fmt::format("lb4d {} (api {}, map layout {}), up {} s\n", s["version"].get<std::string>(),
-                           s["api_version"].get<int>(), s["abi_version"].get<int>(),
-                           s["uptime_s"].get<int64_t>());
-  std::cout << fmt::format("state file {}\n", s["state_file"].get<std::string>());
-  std::cout << fmt::format("{} VIP(s), {} backend(s), {} MAC(s) being resolved\n",
-                           s["vips"].get<size_t>(), s["backends"].get<size_t>(),
-                           s["unresolved_macs"].get<size_t>());
-  if (s["interfaces"].empty()) {
-    std::cout << "not attached to any interface\n";
-  }
-  for (const auto& i : s["interfaces"]) {
-    std::cout << fmt::format("attached to {} ({} mode, {}), maps in {}\n",
-                             i["interface"].get<std::string>(), i.value("mode", "?"),
-                             i.value("method", "?"), i["pin_dir"].get<std::string>());
-  }
-}
-
 volatile std::sig_atomic_t gStop = 0;
-
-// lb4ctl's exit codes: 0 done, 1 refused (by lb4ctl or lb4d), 2 bad command
-// line, 3 done but pending (a DR backend added whose MAC is not resolved yet).
-constexpr int kExitPending = 3;
-
-size_t editDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) {
-    row[j] = j;
-  }
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-// The first word of the command line that is neither an option nor an
-// option's value: where the subcommand should be.
-std::optional<std::string> firstWord(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    if (a == "--socket") {
-      ++i;  // its value
-      continue;
-    }
-    if (!a.empty() && a.front() == '-') {
-      continue;
-    }
-    return std::string(a);
-  }
-  return std::nullopt;
-}
-
-// "unknown command 'lsit' (did you mean 'list'?)", or nullopt when `word`
-// names a subcommand.
-std::optional<std::string> unknownCommand(const CLI::App& app, const std::string& word) {
-  std::string best;
-  size_t bestDistance = SIZE_MAX;
-  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
-    if (sub->get_name() == word) {
-      return std::nullopt;
-    }
-    size_t d = editDistance(word, sub->get_name());
-    if (d < bestDistance) {
-      bestDistance = d;
-      best = sub->get_name();
-    }
-  }
-  if (bestDistance <= std::max<size_t>(2, word.size() / 3)) {
-    return fmt::format("unknown command '{}' (did you mean '{}'?)", word, best);
-  }
-  return fmt::format("unknown command '{}' (lb4ctl --help lists the commands)", word);
-}
 
 }  // namespace
 
@@ -296,6 +54,7 @@ int main(int argc, char** argv) {
   double watch = 0;
   int watchCount = 0;
   lb4::Request req;
+  cli::Commands commands;  // subcommands defined in their own files
 
   auto* status = app.add_subcommand("status", "show the daemon and its attachments");
   auto* list = app.add_subcommand("list", "list VIPs and backends");
@@ -371,10 +130,10 @@ int main(int argc, char** argv) {
   auto* commandOpt = setHealth->add_option("--command", hcCommand, "exec: command and arguments")
                          ->expected(1, -1);
 
-  if (auto word = firstWord(argc, argv)) {
-    if (auto unknown = unknownCommand(app, *word)) {
+  if (auto word = cli::firstWord(argc, argv)) {
+    if (auto unknown = cli::unknownCommand(app, *word)) {
       std::fprintf(stderr, "lb4ctl: %s\n", unknown->c_str());
-      return 2;
+      return cli::kExitUsage;
     }
   }
   try {
@@ -387,13 +146,15 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "lb4ctl: %s\n", e.what());
-    return 2;
+    return cli::kExitUsage;
   }
 
-  auto fail = [](const std::string& message) {
-    std::fprintf(stderr, "lb4ctl: %s\n", message.c_str());
-    return 1;
-  };
+  const cli::Context ctx{socketPath, asJson};
+  for (const auto& command : commands) {
+    if (command.app->parsed()) {
+      return command.run(ctx);
+    }
+  }
   struct Sub {
     CLI::App* app;
     lb4::Op op;
@@ -530,7 +291,7 @@ int main(int argc, char** argv) {
     json replies = json::array();
     for (const auto& name : attachIfaces) {
       req.interface = name;
-      auto reply = call(socketPath, req);
+      auto reply = cli::call(socketPath, req);
       if (!reply) {
         return fail(reply.error());
       }
@@ -552,7 +313,7 @@ int main(int argc, char** argv) {
     std::signal(SIGINT, [](int) { gStop = 1; });
     std::optional<json> previous;
     for (int round = 0; !gStop && (watchCount == 0 || round < watchCount); ++round) {
-      auto reply = call(socketPath, req);
+      auto reply = cli::call(socketPath, req);
       if (!reply) {
         return fail(reply.error());
       }
@@ -560,7 +321,7 @@ int main(int argc, char** argv) {
         std::cout << reply->dump() << std::endl;
       } else {
         std::cout << "\x1b[2J\x1b[H";
-        printStats(*reply, previous ? &*previous : nullptr, watch);
+        cli::printStats(*reply, previous ? &*previous : nullptr, watch);
         std::cout.flush();
       }
       previous = *reply;
@@ -571,26 +332,26 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  auto reply = call(socketPath, req);
+  auto reply = cli::call(socketPath, req);
   if (!reply) {
     return fail(reply.error());
   }
   if (asJson) {
     std::cout << reply->dump(2) << "\n";
-    return req.op == lb4::Op::kAddBackend && reply->value("pending", false) ? kExitPending : 0;
+    return req.op == lb4::Op::kAddBackend && reply->value("pending", false) ? cli::kExitPending : 0;
   }
   switch (req.op) {
     case lb4::Op::kStatus:
-      printStatus(*reply);
+      cli::printStatus(*reply);
       break;
     case lb4::Op::kList:
-      printList(*reply);
+      cli::printList(*reply);
       break;
     case lb4::Op::kStats:
-      printStats(*reply, nullptr, 1);
+      cli::printStats(*reply, nullptr, 1);
       break;
     case lb4::Op::kHealth:
-      printHealth(*reply);
+      cli::printHealth(*reply);
       break;
     case lb4::Op::kAddBackend:
       if (reply->value("pending", false)) {
@@ -598,7 +359,7 @@ int main(int argc, char** argv) {
             "added, pending: its MAC was not resolved within {} ms; it takes traffic once it "
             "is (lb4ctl list shows it)\n",
             waitMs);
-        return kExitPending;
+        return cli::kExitPending;
       }
       std::cout << "ok\n";
       break;

@@ -1,0 +1,146 @@
+#include "cli/print.h"
+
+#include <iostream>
+
+#include <fmt/format.h>
+
+namespace lb4::cli {
+
+using nlohmann::json;
+
+std::string humanBytes(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
+void printList(const json& vips) {
+  if (vips.empty()) {
+    std::cout << "no VIPs configured\n";
+    return;
+  }
+  for (const auto& v : vips) {
+    std::cout << fmt::format("{}  mode {}  ring {}  ({} backends, check {}){}\n",
+                             v["vip"].get<std::string>(), v["mode"].get<std::string>(),
+                             v["ring_size"].get<uint32_t>(), v["backends"].size(),
+                             v["health"]["kind"].get<std::string>(),
+                             v.value("all_backends_down", false)
+                                 ? "  ALL BACKENDS DOWN: serving from the last table (*)"
+                                 : "");
+    if (v["backends"].empty()) {
+      continue;
+    }
+    std::cout << fmt::format("  {:<28} {:>6} {:>9} {:<9} {:<17}\n", "BACKEND", "WEIGHT",
+                             "EFFECTIVE", "STATE", "MAC");
+    // NAT routes to its backends through the FIB: they need no MAC.
+    bool nat = v["mode"] == "nat";
+    for (const auto& b : v["backends"]) {
+      std::string health = b.value("health", "serve");
+      std::string state = b["mac"].is_null() && !nat   ? "no-mac"
+                          : health == "remove"         ? (b["enabled"].get<bool>() ? "down*" : "down")
+                          : b["drained"].get<bool>()   ? "drained"
+                          : health == "quiesce"        ? "overload"
+                          : b["effective_weight"] == 0 ? "no-flows"
+                                                       : "serving";
+      std::string mac = nat                  ? "(routed)"
+                        : b["mac"].is_null() ? "(resolving)"
+                                             : b["mac"].get<std::string>();
+      // Where the MAC came from, and how long ago the neighbour table confirmed it.
+      if (!nat && b.contains("mac_source") && b["mac_source"].is_string()) {
+        mac += " " + b["mac_source"].get<std::string>();
+        if (b.contains("mac_age_s") && b["mac_age_s"].is_number()) {
+          mac += fmt::format(" {}s", b["mac_age_s"].get<int64_t>());
+        }
+      }
+      std::cout << fmt::format("  {:<28} {:>6} {:>9} {:<9} {:<17}\n",
+                               b["address"].get<std::string>(), b["weight"].get<uint32_t>(),
+                               b["effective_weight"].get<uint32_t>(), state, mac);
+    }
+  }
+}
+
+void printStats(const json& stats, const json* previous, double seconds) {
+  const json& g = stats["global"];
+  std::cout << "global:\n";
+  for (const auto& [name, value] : g.items()) {
+    uint64_t v = value.get<uint64_t>();
+    if (v == 0 && name.rfind("drop", 0) == 0) {
+      continue;
+    }
+    std::string rate;
+    if (previous) {
+      uint64_t before = (*previous)["global"].value(name, uint64_t{0});
+      rate = fmt::format("  {:.0f}/s", static_cast<double>(v - before) / seconds);
+    }
+    std::cout << fmt::format("  {:<18} {:>14}{}\n", name, v, rate);
+  }
+  for (size_t i = 0; i < stats["vips"].size(); ++i) {
+    const auto& v = stats["vips"][i];
+    std::cout << fmt::format("{}  {} packets  {}\n", v["vip"].get<std::string>(),
+                             v["packets"].get<uint64_t>(), humanBytes(v["bytes"].get<uint64_t>()));
+    for (size_t j = 0; j < v["backends"].size(); ++j) {
+      const auto& b = v["backends"][j];
+      std::string rate;
+      if (previous && i < (*previous)["vips"].size() && j < (*previous)["vips"][i]["backends"].size()) {
+        uint64_t before = (*previous)["vips"][i]["backends"][j]["packets"].get<uint64_t>();
+        rate = fmt::format("  {:.0f} pkt/s",
+                           static_cast<double>(b["packets"].get<uint64_t>() - before) / seconds);
+      }
+      std::cout << fmt::format("  {:<28} {:>12} packets  {:>10}{}\n", b["address"].get<std::string>(),
+                               b["packets"].get<uint64_t>(), humanBytes(b["bytes"].get<uint64_t>()),
+                               rate);
+    }
+  }
+}
+
+void printHealth(const json& rows) {
+  if (rows.empty()) {
+    std::cout << "no backend is health-checked\n";
+    return;
+  }
+  std::string vip;
+  for (const auto& r : rows) {
+    if (r["vip"] != vip) {
+      vip = r["vip"].get<std::string>();
+      std::cout << fmt::format("{}  ({})\n", vip, r["check"].get<std::string>());
+      std::cout << fmt::format("  {:<26} {:<9} {:<9} {:>7} {:>7} {:>6} {:>6} {:>6} {:>10} {:>8}  {}\n",
+                               "BACKEND", "STATE", "QUEUE", "RSUCC", "RERR", "C.OK", "C.ERR",
+                               "ERR%", "LATENCY", "SINCE", "LAST CHANGE");
+    }
+    std::string latency = r["latency_us"].is_null()
+                              ? "-"
+                              : fmt::format("{:.1f} ms", r["latency_us"].get<double>() / 1000.0);
+    std::cout << fmt::format(
+        "  {:<26} {:<9} {:<9} {:>7} {:>7} {:>6} {:>6} {:>5.1f}% {:>10} {:>7}s  {}\n",
+        r["backend"].get<std::string>(), r["state"].get<std::string>(),
+        r["queue"].get<std::string>(), r["rsucc"].get<uint64_t>(), r["rerr"].get<uint64_t>(),
+        r["contin_succ"].get<uint64_t>(), r["contin_err"].get<uint64_t>(),
+        100.0 * r["error_rate"].get<double>(), latency, r["since_change_ms"].get<int64_t>() / 1000,
+        r["last_reason"].get<std::string>());
+  }
+}
+
+void printStatus(const json& s) {
+  std::cout << fmt::format("lb4d {} (api {}, map layout {}), up {} s\n", s["version"].get<std::string>(),
+                           s["api_version"].get<int>(), s["abi_version"].get<int>(),
+                           s["uptime_s"].get<int64_t>());
+  std::cout << fmt::format("state file {}\n", s["state_file"].get<std::string>());
+  std::cout << fmt::format("{} VIP(s), {} backend(s), {} MAC(s) being resolved\n",
+                           s["vips"].get<size_t>(), s["backends"].get<size_t>(),
+                           s["unresolved_macs"].get<size_t>());
+  if (s["interfaces"].empty()) {
+    std::cout << "not attached to any interface\n";
+  }
+  for (const auto& i : s["interfaces"]) {
+    std::cout << fmt::format("attached to {} ({} mode, {}), maps in {}\n",
+                             i["interface"].get<std::string>(), i.value("mode", "?"),
+                             i.value("method", "?"), i["pin_dir"].get<std::string>());
+  }
+}
+
+}  // namespace lb4::cli
