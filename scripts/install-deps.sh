@@ -11,10 +11,13 @@ PACKAGES=(
   nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev
   iproute2 ethtool util-linux nftables procps
   libsystemd-dev help2man systemd dpkg-dev file
+  bird2 keepalived
 )
 # libsystemd-dev: sd_notify for lb4d.service; help2man: the manual pages;
 # systemd: systemd-analyze verify in the install tests; dpkg-dev and file:
 # the Debian package's Depends (cpack, dpkg-shlibdeps). docs/install.md.
+# bird2 and keepalived: the BGP/BFD speaker and the VRRP daemon of the
+# high-availability setups and their namespace tests. docs/ha.md.
 
 missing=()
 for p in "${PACKAGES[@]}"; do
