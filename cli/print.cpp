@@ -137,6 +137,11 @@ void printStatus(const json& s) {
     std::cout << "not attached to any interface\n";
   }
   for (const auto& i : s["interfaces"]) {
+    if (i.value("state", "attached") == "missing") {
+      std::cout << fmt::format("{} is missing: no such interface (attached again when it appears)\n",
+                               i["interface"].get<std::string>());
+      continue;
+    }
     std::cout << fmt::format("attached to {} ({} mode, {}), maps in {}\n",
                              i["interface"].get<std::string>(), i.value("mode", "?"),
                              i.value("method", "?"), i["pin_dir"].get<std::string>());

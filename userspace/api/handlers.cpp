@@ -84,7 +84,8 @@ nlohmann::json renderStatus(const DaemonStatus& status, const DesiredState& stat
     ifaces.push_back({{"interface", a.interface},
                       {"pin_dir", a.pinDir},
                       {"mode", a.mode},
-                      {"method", a.method}});
+                      {"method", a.method},
+                      {"state", a.state}});
   }
   size_t backends = 0;
   for (const auto& v : state.vips) {

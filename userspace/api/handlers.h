@@ -37,6 +37,9 @@ struct AttachmentInfo {
   std::string pinDir;
   std::string mode;    // "native" or "generic" (skb)
   std::string method;  // "dispatcher" or "single program"
+  // "attached", or "missing": listed in the state, but no such link exists
+  // (lb4 attaches to it when it appears).
+  std::string state = "attached";
 };
 
 struct DaemonStatus {

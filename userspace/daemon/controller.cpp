@@ -76,27 +76,6 @@ void Controller::closeDataplane(bool unpin) {
   dataplane_.reset();
 }
 
-// Adds the interface to lb4_tx_ports (before the program can run there)
-// and attaches the shared program to it.
-Result<XdpAttachment> Controller::attachInterface(const std::string& ifname, bool allowGeneric) {
-  int ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
-  if (ifindex == 0) {
-    return makeError("attach {}: {}", ifname, std::strerror(errno));
-  }
-  if (auto s = dataplane_->addTxPort(static_cast<uint32_t>(ifindex)); !s) {
-    return makeError("attach {}: {}", ifname, s.error());
-  }
-  auto attachment = XdpAttachment::attach(dataplane_->programFd(), ifname, allowGeneric);
-  if (!attachment) {
-    (void)dataplane_->deleteTxPort(static_cast<uint32_t>(ifindex));
-    return makeError("attach {}: {}", ifname, attachment.error());
-  }
-  spdlog::info("attached to {} ({} mode, {}), maps in {}", ifname,
-               xdpModeName(attachment->mode()),
-               attachment->method(), dataplane_->pinDir());
-  return attachment;
-}
-
 // After a restart the pinned backend entry still holds the MAC the flows
 // were using: keep it rather than stop forwarding while ARP runs again.
 std::optional<MacAddress> Controller::pinnedMac(const BackendConfig& backend) const {
@@ -115,7 +94,11 @@ std::optional<MacAddress> Controller::pinnedMac(const BackendConfig& backend) co
 
 void Controller::follow() {
   monitor_.onNeighbour([this](const NeighbourEvent& ev) { neighbours_.observe(ev); });
-  monitor_.onResync([this] { neighbours_.refresh(); });
+  monitor_.onLink([this](const LinkEvent& ev) { linkChanged(ev); });
+  monitor_.onResync([this] {
+    neighbours_.refresh();
+    resyncLinks();
+  });
   if (auto s = monitor_.open(); !s) {
     spdlog::warn("{}; backend MACs are re-read every {} s only", s.error(),
                  kNeighbourRefresh.count() / 1000);
@@ -236,12 +219,8 @@ Status Controller::start() {
       return s;
     }
   }
-  for (const auto& ifname : initial.interfaces) {
-    auto attachment = attachInterface(ifname, true);
-    if (!attachment) {
-      return std::move(attachment).takeError();
-    }
-    attachments_.emplace(ifname, std::move(*attachment));
+  if (auto s = attachListed(initial.interfaces); !s) {
+    return s;
   }
   if (auto s = saveState(initial, config_.stateFile); !s) {
     return makeError("persist state: {}", s.error());
@@ -264,25 +243,6 @@ void Controller::stop() {
     w.timer->cancel();
   }
   spdlog::info("stopping; XDP programs stay attached and keep forwarding");
-}
-
-DaemonStatus Controller::status() const {
-  DaemonStatus st{
-      .version = PROJECT_VERSION_STRING,
-      .stateFile = config_.stateFile,
-      .uptimeS = std::chrono::duration_cast<std::chrono::seconds>(
-                     std::chrono::steady_clock::now() - started_)
-                     .count(),
-      .adopted = dataplane_ != nullptr && dataplane_->adopted(),
-      .interfaces = {},
-      .unresolvedMacs = neighbours_.pendingCount()};
-  for (const auto& [name, attachment] : attachments_) {
-    st.interfaces.push_back(AttachmentInfo{.interface = name,
-                                           .pinDir = dataplane_ ? dataplane_->pinDir() : "",
-                                           .mode = xdpModeName(attachment.mode()),
-                                           .method = attachment.method()});
-  }
-  return st;
 }
 
 RuntimeView Controller::runtime() const {
@@ -374,76 +334,6 @@ Result<lb4_signals> Controller::backendSignals(uint32_t id) const {
     return lb4_signals{};
   }
   return dataplane_->backendSignals(id);
-}
-
-Result<nlohmann::json> Controller::attach(const Request& req) {
-  DesiredState next = state_;
-  if (auto r = next.addInterface(*req.interface); !r) {
-    return std::move(r).takeError();
-  }
-  bool opened = false;
-  if (!dataplane_) {
-    if (auto r = openDataplane(); !r) {
-      return makeError("attach {}: {}", *req.interface, r.error());
-    }
-    opened = true;
-    if (auto r = syncKernel(*dataplane_, applied_, nullptr); !r) {
-      closeDataplane(true);
-      return makeError("attach {}: {}", *req.interface, r.error());
-    }
-  }
-  bool adopted = dataplane_->adopted();
-  auto attachment = attachInterface(*req.interface, req.generic.value_or(true));
-  if (!attachment) {
-    if (opened) {
-      closeDataplane(!adopted);
-    }
-    return std::move(attachment).takeError();
-  }
-  if (auto r = saveState(next, config_.stateFile); !r) {
-    (void)attachment->detach();
-    (void)dataplane_->deleteTxPort(static_cast<uint32_t>(attachment->ifindex()));
-    if (opened) {
-      closeDataplane(!adopted);
-    }
-    return makeError("persist state: {}", r.error());
-  }
-  nlohmann::json result =
-      renderAttach(AttachmentInfo{.interface = *req.interface,
-                                  .pinDir = dataplane_->pinDir(),
-                                  .mode = xdpModeName(attachment->mode()),
-                                  .method = attachment->method()});
-  attachments_.emplace(*req.interface, std::move(*attachment));
-  state_ = std::move(next);
-  return result;
-}
-
-Result<nlohmann::json> Controller::detach(const Request& req) {
-  DesiredState next = state_;
-  if (auto r = next.delInterface(*req.interface); !r) {
-    return std::move(r).takeError();
-  }
-  if (auto r = saveState(next, config_.stateFile); !r) {
-    return makeError("persist state: {}", r.error());
-  }
-  state_ = std::move(next);
-  auto it = attachments_.find(*req.interface);
-  if (it != attachments_.end()) {
-    uint32_t ifindex = static_cast<uint32_t>(it->second.ifindex());
-    if (auto r = it->second.detach(); !r) {
-      spdlog::warn("detach {}: {}", *req.interface, r.error());
-    }
-    if (dataplane_) {
-      (void)dataplane_->deleteTxPort(ifindex);
-    }
-    attachments_.erase(it);
-  }
-  // The maps go with the last interface, as they came with the first.
-  if (attachments_.empty()) {
-    closeDataplane(true);
-  }
-  spdlog::info("detached from {}", *req.interface);
-  return nlohmann::json{{"interface", *req.interface}};
 }
 
 Result<nlohmann::json> Controller::handle(const Request& req) {

@@ -96,6 +96,16 @@ class Controller {
   Status openDataplane();
   void closeDataplane(bool unpin);
   Result<XdpAttachment> attachInterface(const std::string& ifname, bool allowGeneric);
+  // Attaches each listed interface that exists; one that does not is
+  // skipped with a warning (missing until it appears).
+  Status attachListed(const std::vector<std::string>& interfaces);
+  // Link events: a listed interface that disappears becomes missing, one
+  // that appears is attached, an attached one's new MAC goes to lb4_ifaces.
+  void linkChanged(const LinkEvent& ev);
+  void lostInterface(std::map<std::string, XdpAttachment>::iterator it);
+  void attachReturned(const std::string& ifname);
+  // After lost rtnetlink events: compares the attachments with the links.
+  void resyncLinks();
   Result<nlohmann::json> attach(const Request& request);
   Result<nlohmann::json> detach(const Request& request);
 

@@ -105,6 +105,10 @@ void RtnlMonitor::dispatch(size_t n) {
         if (a->rta_type == IFLA_IFNAME) {
           ev.name.assign(static_cast<const char*>(RTA_DATA(a)),
                          strnlen(static_cast<const char*>(RTA_DATA(a)), RTA_PAYLOAD(a)));
+        } else if (a->rta_type == IFLA_ADDRESS && RTA_PAYLOAD(a) == 6) {
+          MacAddress mac;
+          std::memcpy(mac.data(), RTA_DATA(a), 6);
+          ev.mac = mac;
         }
       }
       link_(ev);

@@ -28,6 +28,7 @@ struct LinkEvent {
   bool deleted = false;  // RTM_DELLINK
   int ifindex = 0;
   std::string name;
+  std::optional<MacAddress> mac;  // IFLA_ADDRESS, when it is an Ethernet address
 };
 
 class RtnlMonitor {
