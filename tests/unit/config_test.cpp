@@ -128,11 +128,11 @@ vips:
   EXPECT_EQ(cfg->scoring.overloadTimeout, std::chrono::milliseconds(5000));
   EXPECT_TRUE(cfg->scoring.latencyWeighting);
   const HealthCheck hc = cfg->initial.vips[0].healthCheck();
-  EXPECT_EQ(hc.kind, "http");
+  EXPECT_EQ(hc.kind, lb4::CheckKind::kHttp);
   EXPECT_EQ(hc.httpPath, "/healthz");
   EXPECT_EQ(hc.intervalMs, 500u);
   EXPECT_EQ(hc.fall, 2u);
-  EXPECT_EQ(cfg->initial.vips[1].healthCheck().kind, "none");
+  EXPECT_EQ(cfg->initial.vips[1].healthCheck().kind, lb4::CheckKind::kNone);
 }
 
 TEST(ConfigTest, ScoringAndHealthErrorsNameTheField) {

@@ -47,10 +47,10 @@ TEST(ExampleConfigTest, EveryCommentedSettingParses) {
   ASSERT_EQ(cfg->initial.vips.size(), 2u);
   EXPECT_EQ(cfg->initial.interfaces, std::vector<std::string>{"eth0"});
   const VipConfig& tcp = cfg->initial.vips[0];
-  EXPECT_EQ(tcp.healthCheck().kind, "http");
+  EXPECT_EQ(tcp.healthCheck().kind, lb4::CheckKind::kHttp);
   ASSERT_EQ(tcp.backends.size(), 2u);
   EXPECT_TRUE(tcp.backends[0].mac.has_value());
-  EXPECT_EQ(cfg->initial.vips[1].healthCheck().kind, "udp");
+  EXPECT_EQ(cfg->initial.vips[1].healthCheck().kind, lb4::CheckKind::kUdp);
 }
 
 TEST(ExampleConfigTest, ShownValuesAreTheDefaults) {

@@ -186,7 +186,7 @@ TEST(KernelViewTest, UnseenProbedBackendStartsRemovedOnlyWithoutStartUp) {
             (Verdict{DataplaneAction::kRemove, 0}));
   // A backend that is not probed serves even then.
   HealthCheck none;
-  none.kind = "none";
+  none.kind = CheckKind::kNone;
   ASSERT_TRUE(s.setHealth(vipKey(kVip), none).ok());
   EXPECT_EQ(verdictOf(HealthVerdicts{.hosts = {}, .startUp = false}, s.vips[0],
                       s.vips[0].backends[1]),

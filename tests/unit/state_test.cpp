@@ -146,12 +146,12 @@ TEST(HealthCheckTest, MergeValidateAndRoundTrip) {
       {{"kind", "http"}, {"http_path", "/healthz"}, {"interval_ms", 500}, {"timeout_ms", 200}},
       defaultHealthCheck(true));
   ASSERT_TRUE(hc.ok()) << hc.error();
-  EXPECT_EQ(hc->kind, "http");
+  EXPECT_EQ(hc->kind, CheckKind::kHttp);
   EXPECT_EQ(hc->rise, 2u);
   auto back = HealthCheck::fromJson(hc->toJson(), HealthCheck{});
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(*back, *hc);
-  EXPECT_EQ(defaultHealthCheck(false).kind, "none");
+  EXPECT_EQ(defaultHealthCheck(false).kind, CheckKind::kNone);
 }
 
 TEST(HealthCheckTest, RejectsBadChecks) {
@@ -182,9 +182,9 @@ TEST(HealthCheckTest, RejectsBadChecks) {
 TEST(HealthCheckTest, StateKeepsAVipsCheck) {
   DesiredState s = sample();
   auto web = *ServiceKey::parse("198.18.1.100:80/tcp");
-  EXPECT_EQ(s.findVip(web)->healthCheck().kind, "tcp");
+  EXPECT_EQ(s.findVip(web)->healthCheck().kind, CheckKind::kTcp);
   HealthCheck hc = defaultHealthCheck(true);
-  hc.kind = "exec";
+  hc.kind = CheckKind::kExec;
   EXPECT_FALSE(s.setHealth(web, hc).ok());  // no command
   hc.command = {"/bin/true"};
   ASSERT_TRUE(s.setHealth(web, hc).ok());

@@ -8,9 +8,25 @@ BackendKey healthKey(const VipConfig& vip, const BackendConfig& backend) {
 
 std::optional<ProbeSpec> probeSpecFor(const VipConfig& vip, const BackendConfig& backend) {
   HealthCheck hc = vip.healthCheck(backend);
-  auto kind = parseProbeKind(hc.kind);
+  std::optional<ProbeKind> kind;
+  switch (hc.kind) {
+    case CheckKind::kNone:
+      return std::nullopt;
+    case CheckKind::kTcp:
+      kind = ProbeKind::kTcp;
+      break;
+    case CheckKind::kHttp:
+      kind = ProbeKind::kHttp;
+      break;
+    case CheckKind::kUdp:
+      kind = ProbeKind::kUdp;
+      break;
+    case CheckKind::kExec:
+      kind = ProbeKind::kExec;
+      break;
+  }
   if (!kind) {
-    return std::nullopt;  // "none"
+    return std::nullopt;
   }
   uint16_t port = hc.port ? hc.port : backend.endpoint.port ? backend.endpoint.port : vip.key.port;
   if (port == 0 && *kind != ProbeKind::kExec) {

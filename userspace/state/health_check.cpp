@@ -5,7 +5,7 @@
 namespace lb4 {
 
 nlohmann::json HealthCheck::toJson() const {
-  return {{"kind", kind},
+  return {{"kind", checkKindName(kind)},
           {"port", port},
           {"interval_ms", intervalMs},
           {"timeout_ms", timeoutMs},
@@ -33,6 +33,15 @@ Status readField(const nlohmann::json& json, const char* name, T& out) {
       return makeError("health: field '{}' must be a string", name);
     }
     out = v.get<std::string>();
+  } else if constexpr (std::is_same_v<T, CheckKind>) {
+    if (!v.is_string()) {
+      return makeError("health: field '{}' must be a string", name);
+    }
+    auto kind = parseCheckKind(v.get<std::string>());
+    if (!kind) {
+      return std::move(kind).takeError();
+    }
+    out = *kind;
   } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
     if (!v.is_array()) {
       return makeError("health: field '{}' must be a list of strings", name);
@@ -57,6 +66,32 @@ Status readField(const nlohmann::json& json, const char* name, T& out) {
 }
 
 }  // namespace
+
+std::string_view checkKindName(CheckKind kind) {
+  switch (kind) {
+    case CheckKind::kNone:
+      return "none";
+    case CheckKind::kTcp:
+      return "tcp";
+    case CheckKind::kHttp:
+      return "http";
+    case CheckKind::kUdp:
+      return "udp";
+    case CheckKind::kExec:
+      return "exec";
+  }
+  return "?";
+}
+
+Result<CheckKind> parseCheckKind(std::string_view text) {
+  for (CheckKind kind :
+       {CheckKind::kNone, CheckKind::kTcp, CheckKind::kHttp, CheckKind::kUdp, CheckKind::kExec}) {
+    if (text == checkKindName(kind)) {
+      return kind;
+    }
+  }
+  return makeError("health: kind '{}': expected none, tcp, http, udp or exec", text);
+}
 
 Result<HealthCheck> HealthCheck::fromJson(const nlohmann::json& json, const HealthCheck& base) {
   auto hc = merge(json, base);
@@ -99,10 +134,6 @@ Result<HealthCheck> HealthCheck::merge(const nlohmann::json& json, const HealthC
 }
 
 Status HealthCheck::validate() const {
-  static const std::set<std::string> kinds = {"none", "tcp", "http", "udp", "exec"};
-  if (!kinds.count(kind)) {
-    return makeError("health: kind '{}': expected none, tcp, http, udp or exec", kind);
-  }
   if (intervalMs < 100 || intervalMs > 3600000) {
     return makeError("health: interval_ms {} out of range 100..3600000", intervalMs);
   }
@@ -116,10 +147,10 @@ Status HealthCheck::validate() const {
   if (httpStatusMin < 100 || httpStatusMax > 599 || httpStatusMin > httpStatusMax) {
     return makeError("health: HTTP status range {}..{} invalid", httpStatusMin, httpStatusMax);
   }
-  if (kind == "http" && (httpPath.empty() || httpPath.front() != '/')) {
+  if (kind == CheckKind::kHttp && (httpPath.empty() || httpPath.front() != '/')) {
     return makeError("health: http_path must start with '/'");
   }
-  if (kind == "exec" && command.empty()) {
+  if (kind == CheckKind::kExec && command.empty()) {
     return makeError("health: an exec check needs a command");
   }
   return {};
@@ -127,7 +158,7 @@ Status HealthCheck::validate() const {
 
 HealthCheck defaultHealthCheck(bool tcpService) {
   HealthCheck hc;
-  hc.kind = tcpService ? "tcp" : "none";
+  hc.kind = tcpService ? CheckKind::kTcp : CheckKind::kNone;
   return hc;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -14,8 +15,14 @@
 
 namespace lb4 {
 
+// What a check does; the names are those of the config file and the API.
+enum class CheckKind : uint8_t { kNone, kTcp, kHttp, kUdp, kExec };
+std::string_view checkKindName(CheckKind kind);
+// "none", "tcp", "http", "udp" or "exec"; anything else is an error naming it.
+Result<CheckKind> parseCheckKind(std::string_view text);
+
 struct HealthCheck {
-  std::string kind = "tcp";  // none | tcp | http | udp | exec
+  CheckKind kind = CheckKind::kTcp;
   uint16_t port = 0;         // 0: the backend's port (or the VIP's)
   uint32_t intervalMs = 2000;
   uint32_t timeoutMs = 1000;
