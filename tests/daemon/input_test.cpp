@@ -321,4 +321,31 @@ TEST_F(InputTest, DispatcherFallbackIsOneLineNotLibraryWarnings) {
 }
 
 }  // namespace
+TEST_F(InputTest, AttachWithoutSysAdminIsRefusedNotACrash) {
+  if (!isRoot()) {
+    GTEST_SKIP() << "needs root (XDP on a veth in lb4d's own network namespace)";
+  }
+  // lb4d without CAP_SYS_ADMIN in its bounding set: libxdp would crash in
+  // attach, so lb4d must refuse with one line and keep serving.
+  std::vector<std::string> argv = {
+      "unshare", "--net", "sh", "-c",
+      "ip link add va type veth peer name vb && ip link set va up && ip link set vb up && "
+      "exec setpriv --bounding-set -sys_admin -- \"$0\" \"$@\"",
+      buildPath("userspace/lb4d"), "--socket", socket_, "--state-file", state_, "--pin-root",
+      pinRoot_, "--log-level", "info"};
+  daemon_ = Process(argv, (work_ / "lb4d.log").string());
+  for (int i = 0; i < 500 && !std::filesystem::exists(socket_) && daemon_.running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(std::filesystem::exists(socket_)) << "lb4d did not create its socket";
+  auto r = ctl({"attach", "va"});
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("lacks CAP_SYS_ADMIN"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  ASSERT_TRUE(daemon_.running()) << "lb4d died on attach";
+  auto status = ctl({"status", "--json"});
+  ASSERT_EQ(status.status, 0) << status.err;
+  EXPECT_TRUE(nlohmann::json::parse(status.out)["interfaces"].empty()) << status.out;
+}
+
 }  // namespace lb4::test

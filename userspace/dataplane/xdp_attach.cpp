@@ -3,13 +3,18 @@
 // libxdp first tries its multiprog dispatcher; where the kernel refuses it
 // (as 6.18 does with libxdp 1.3.1) it attaches the program alone. Both paths
 // are supported and the one taken is logged and recorded in method().
+// Attaching needs CAP_SYS_ADMIN besides CAP_NET_ADMIN and CAP_BPF: lb4 finds
+// its running program by id (restart, detach), which the kernel allows only
+// with it, and libxdp 1.3.1 crashes without it; so lb4 refuses first.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -131,6 +136,15 @@ std::optional<Attached> attachedProgram(int ifindex) {
   return out;
 }
 
+bool haveSysAdmin() {
+  __user_cap_header_struct header{.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &header, data) != 0) {
+    return false;
+  }
+  return (data[CAP_SYS_ADMIN / 32].effective & (1u << (CAP_SYS_ADMIN % 32))) != 0;
+}
+
 }  // namespace
 
 Result<XdpAttachment> XdpAttachment::attach(int programFd, const std::string& ifname,
@@ -139,6 +153,11 @@ Result<XdpAttachment> XdpAttachment::attach(int programFd, const std::string& if
   int ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
   if (ifindex == 0) {
     return makeError("attach {} to {}: {}", kProgramName, ifname, errnoText(errno));
+  }
+  if (!haveSysAdmin()) {
+    return makeError("attach {} to {}: lb4d lacks CAP_SYS_ADMIN, which attaching needs (besides "
+                     "CAP_BPF and CAP_NET_ADMIN) to find its running program by id",
+                     kProgramName, ifname);
   }
   XdpAttachment att;
   att.ifname_ = ifname;
