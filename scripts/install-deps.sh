@@ -12,12 +12,15 @@ PACKAGES=(
   iproute2 ethtool util-linux nftables procps
   libsystemd-dev help2man systemd dpkg-dev file
   bird2 keepalived
+  prometheus
 )
 # libsystemd-dev: sd_notify for lb4d.service; help2man: the manual pages;
 # systemd: systemd-analyze verify in the install tests; dpkg-dev and file:
 # the Debian package's Depends (cpack, dpkg-shlibdeps). docs/install.md.
 # bird2 and keepalived: the BGP/BFD speaker and the VRRP daemon of the
 # high-availability setups and their namespace tests. docs/ha.md.
+# prometheus: promtool checks lb4d's exposition and a real Prometheus server
+# scrapes lb4d in a namespace test. docs/observability.md.
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -156,6 +157,10 @@ class DaemonTest : public ::testing::Test {
       argv.push_back(a);
     }
     argv.insert(argv.end(), extra.begin(), extra.end());
+    // No metrics endpoint unless a test asks for one.
+    if (std::find(extra.begin(), extra.end(), "--metrics-listen") == extra.end()) {
+      argv.insert(argv.end(), {"--metrics-listen", ""});
+    }
     return argv;
   }
 

@@ -29,7 +29,8 @@ class InputTest : public DaemonTest {
       argv = {"unshare", "--net"};
     }
     for (const auto& a : {buildPath("userspace/lb4d"), std::string("--socket"), socket,
-                          std::string("--state-file"), state, std::string("--pin-root"), pinRoot}) {
+                          std::string("--state-file"), state, std::string("--pin-root"), pinRoot,
+                          std::string("--metrics-listen"), std::string("")}) {
       argv.push_back(a);
     }
     argv.insert(argv.end(), extra.begin(), extra.end());

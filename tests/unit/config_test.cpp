@@ -229,5 +229,28 @@ TEST(ConfigTest, NatConntrackTimeouts) {
             "config lb4.yaml:1: conntrack_udp_timeout_s: must be from 1 to 86400 seconds");
 }
 
+TEST(ConfigTest, MetricsListen) {
+  auto defaults = parseConfig("", "lb4.yaml");
+  ASSERT_TRUE(defaults.ok()) << defaults.error();
+  EXPECT_EQ(defaults->metricsListen, "127.0.0.1:9474");
+  EXPECT_FALSE(defaults->metricsListenSet);
+  auto off = parseConfig("metrics_listen: \"\"\n", "lb4.yaml");
+  ASSERT_TRUE(off.ok()) << off.error();
+  EXPECT_EQ(off->metricsListen, "");
+  EXPECT_TRUE(off->metricsListenSet);
+  auto v6 = parseConfig("metrics_listen: \"[::1]:9100\"\n", "lb4.yaml");
+  ASSERT_TRUE(v6.ok()) << v6.error();
+  auto bad = parseConfig("log_level: info\nmetrics_listen: 127.0.0.1\n", "lb4.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().rfind("config lb4.yaml:2: metrics_listen: listen address '127.0.0.1': no port", 0),
+            0u)
+      << bad.error();
+  DaemonConfig flag;
+  flag.metricsListen = "0.0.0.0:http";
+  auto s = validateDaemonSettings(flag);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().rfind("metrics_listen: listen address '0.0.0.0:http'", 0), 0u) << s.error();
+}
+
 }  // namespace
 }  // namespace lb4

@@ -68,6 +68,7 @@ TEST(ExampleConfigTest, ShownValuesAreTheDefaults) {
   EXPECT_EQ(shown->defaultRingSize, defaults.defaultRingSize);
   EXPECT_EQ(shown->logLevel, defaults.logLevel);
   EXPECT_EQ(shown->neighbourRetryMs, defaults.neighbourRetryMs);
+  EXPECT_EQ(shown->metricsListen, defaults.metricsListen);
   const ScoringConfig& s = shown->scoring;
   const ScoringConfig& d = defaults.scoring;
   EXPECT_EQ(s.errRate, d.errRate);

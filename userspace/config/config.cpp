@@ -321,7 +321,7 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& nam
                          {"socket", "socket_group", "state_file", "pin_root", "conntrack_size",
                           "nat_reverse_size",
                           "conntrack_tcp_timeout_s", "conntrack_tcp_fin_timeout_s",
-                          "conntrack_udp_timeout_s", "ring_size", "log_level", "neighbour_retry_ms", "scoring", "interfaces",
+                          "conntrack_udp_timeout_s", "ring_size", "log_level", "neighbour_retry_ms", "metrics_listen", "scoring", "interfaces",
                           "vips"});
       !s) {
     return std::move(s).takeError();
@@ -338,8 +338,13 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& nam
       !(s = readScalar(ctx, root, "conntrack_udp_timeout_s", "", cfg.udpTimeoutS)) ||
       !(s = readScalar(ctx, root, "ring_size", "", cfg.defaultRingSize)) ||
       !(s = readScalar(ctx, root, "log_level", "", cfg.logLevel)) ||
-      !(s = readScalar(ctx, root, "neighbour_retry_ms", "", cfg.neighbourRetryMs))) {
+      !(s = readScalar(ctx, root, "neighbour_retry_ms", "", cfg.neighbourRetryMs)) ||
+      !(s = readScalar(ctx, root, "metrics_listen", "", cfg.metricsListen))) {
     return std::move(s).takeError();
+  }
+  cfg.metricsListenSet = static_cast<bool>(root["metrics_listen"]);
+  if (auto m = parseListenAddress(cfg.metricsListen); !m) {
+    return ctx.at(root["metrics_listen"], "metrics_listen", m.error());
   }
   for (auto [name, value] : {std::pair{"socket", &cfg.socketPath},
                              std::pair{"state_file", &cfg.stateFile},
@@ -415,6 +420,9 @@ Status validateDaemonSettings(const DaemonConfig& config) {
   static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error"};
   if (!levels.count(config.logLevel)) {
     return makeError("log level '{}': expected trace, debug, info, warn or error", config.logLevel);
+  }
+  if (auto m = parseListenAddress(config.metricsListen); !m) {
+    return makeError("metrics_listen: {}", m.error());
   }
   return {};
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "userspace/common/result.h"
+#include "userspace/metrics/listen_address.h"
 #include "userspace/scoring/host_info.h"
 #include "userspace/state/state.h"
 
@@ -28,6 +29,11 @@ struct DaemonConfig {
   uint32_t udpTimeoutS = LB4_DEFAULT_UDP_TIMEOUT;
   uint32_t defaultRingSize = LB4_DEFAULT_RING_SIZE;
   std::string logLevel = "info";
+  // Where the Prometheus endpoint listens ("ADDR:PORT"); "" turns it off.
+  std::string metricsListen = kDefaultMetricsListen;
+  // True when the file or the command line chose metricsListen: then a port
+  // lb4d cannot bind stops it; the default only warns (metrics off).
+  bool metricsListenSet = false;
   uint32_t neighbourRetryMs = 1000;  // how often unresolved backend MACs are retried
   ScoringConfig scoring;             // scoring: section (host_info thresholds)
   DesiredState initial;              // interfaces and vips: sections

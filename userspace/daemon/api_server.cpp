@@ -145,9 +145,11 @@ asio::awaitable<void> ApiServer::serve(Stream::socket socket) {
 asio::awaitable<std::string> ApiServer::dispatch(const std::string& line) {
   auto request = parseRequest(line);
   if (!request) {
+    requests_[{"invalid", "error"}] += 1;
     co_return replyError(request.error());
   }
   auto result = controller_.handle(*request);
+  requests_[{std::string(opName(request->op)), result ? "ok" : "error"}] += 1;
   if (!result) {
     spdlog::warn("{}", result.error());
     co_return replyError(result.error());

@@ -4,7 +4,10 @@
 // slow or stalled client only holds its own coroutine.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
+#include <utility>
 
 #include <asio.hpp>
 
@@ -21,6 +24,11 @@ class ApiServer {
   Status listen();
   void stop();
 
+  // Requests answered, by (command, "ok" or "error"); a line that does not
+  // parse as a request counts as command "invalid".
+  using RequestCounts = std::map<std::pair<std::string, std::string>, uint64_t>;
+  const RequestCounts& requestCounts() const { return requests_; }
+
  private:
   asio::awaitable<void> acceptLoop();
   asio::awaitable<void> serve(asio::local::stream_protocol::socket socket);
@@ -31,6 +39,7 @@ class ApiServer {
   std::string path_;
   std::string group_;
   asio::local::stream_protocol::acceptor acceptor_;
+  RequestCounts requests_;
 };
 
 }  // namespace lb4

@@ -39,7 +39,8 @@ Controller::Controller(asio::io_context& io, DaemonConfig config)
       neighbours_(io.get_executor(), std::chrono::milliseconds(config_.neighbourRetryMs),
                   kNeighbourRefresh),
       monitor_(io.get_executor()),
-      started_(std::chrono::steady_clock::now()) {
+      started_(std::chrono::steady_clock::now()),
+      startedWall_(std::chrono::system_clock::now()) {
   neighbours_.onChange([this] { reapply("apply resolved neighbours"); });
 }
 

@@ -31,6 +31,7 @@
 #include "userspace/daemon/neighbour_cache.h"
 #include "userspace/daemon/rtnl_monitor.h"
 #include "userspace/dataplane/dataplane.h"
+#include "userspace/metrics/lb4_metrics.h"
 #include "userspace/state/state.h"
 
 namespace lb4 {
@@ -67,6 +68,11 @@ class Controller {
   // Answers `health` requests (read only).
   using HealthTable = std::function<nlohmann::json(const std::optional<ServiceKey>&)>;
   void setHealthTable(HealthTable table) { healthTable_ = std::move(table); }
+
+  // What the metrics endpoint shows of the state, the kernel and the
+  // attachments (controller_metrics.cpp); health and control-socket
+  // figures are filled in by their owners.
+  void fillMetrics(MetricsSnapshot& out) const;
 
   const DesiredState& state() const { return state_; }
   const DaemonConfig& config() const { return config_; }
@@ -131,6 +137,7 @@ class Controller {
   StateListener stateListener_;
   HealthTable healthTable_;
   std::chrono::steady_clock::time_point started_;
+  std::chrono::system_clock::time_point startedWall_;  // for lb4_start_time_seconds
 };
 
 }  // namespace lb4

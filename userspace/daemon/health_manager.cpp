@@ -104,6 +104,7 @@ void HealthManager::sync(const DesiredState& state) {
       hosts_.remove(it->first);
       lastResult_.erase(it->first);
       lastSignals_.erase(it->first);
+      probeStats_.erase(it->first);
       it = probed_.erase(it);
       removed = true;
     } else {
@@ -142,6 +143,11 @@ void HealthManager::sync(const DesiredState& state) {
 void HealthManager::onResult(const BackendKey& key, const ProbeResult& r) {
   auto now = std::chrono::steady_clock::now();
   lastResult_[key] = r;
+  ProbeStats& stats = probeStats_[key];
+  stats.durations.observe(std::chrono::duration<double>(r.latency).count());
+  if (!r.ok) {
+    stats.failures[std::string(probeFailureReason(r))] += 1;
+  }
   auto change = r.ok ? hosts_.reportProbeSuccess(key, r.latency, now)
                      : hosts_.reportProbeFailure(key, r.detail, now);
   if (!r.ok) {
@@ -203,6 +209,29 @@ nlohmann::json HealthManager::table(const std::optional<ServiceKey>& vip) const 
       j["last_probe"] = r->second.ok ? "ok" : r->second.detail;
     }
     out.push_back(std::move(j));
+  }
+  return out;
+}
+
+std::vector<HealthMetrics> HealthManager::metrics() const {
+  auto now = std::chrono::steady_clock::now();
+  std::vector<HealthMetrics> out;
+  for (const auto& row : hosts_.rows(now)) {
+    auto p = probed_.find(row.key);
+    if (p == probed_.end()) {
+      continue;
+    }
+    HealthMetrics m{.vip = p->second.vip,
+                    .backend = p->second.backend,
+                    .state = std::string(hostStateName(row.state)),
+                    .queue = std::string(queueName(row.queue)),
+                    .durations = Histogram(kProbeDurationBuckets),
+                    .failures = {}};
+    if (auto s = probeStats_.find(row.key); s != probeStats_.end()) {
+      m.durations = s->second.durations;
+      m.failures = s->second.failures;
+    }
+    out.push_back(std::move(m));
   }
   return out;
 }

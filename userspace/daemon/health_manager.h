@@ -20,6 +20,7 @@
 #include "userspace/common/result.h"
 #include "userspace/daemon/health_verdicts.h"
 #include "userspace/health/probe.h"
+#include "userspace/metrics/lb4_metrics.h"
 #include "userspace/scoring/host_info.h"
 
 namespace lb4 {
@@ -48,6 +49,8 @@ class HealthManager {
   HealthVerdicts verdicts() const;
   // The `lb4ctl health` table.
   nlohmann::json table(const std::optional<ServiceKey>& vip) const;
+  // Every probed backend's state, check durations and failures by reason.
+  std::vector<HealthMetrics> metrics() const;
 
  private:
   struct Probed {
@@ -77,6 +80,12 @@ class HealthManager {
   std::map<BackendKey, Probed> probed_;
   std::map<BackendKey, ProbeResult> lastResult_;
   std::map<BackendKey, lb4_signals> lastSignals_;
+  // Durations and failures of each backend's checks since it was added.
+  struct ProbeStats {
+    Histogram durations{kProbeDurationBuckets};
+    std::map<std::string, uint64_t> failures;
+  };
+  std::map<BackendKey, ProbeStats> probeStats_;
   bool running_ = false;
   std::shared_ptr<asio::steady_timer> ticker_;
 };

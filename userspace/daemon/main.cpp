@@ -19,6 +19,7 @@
 #include "userspace/daemon/controller.h"
 #include "userspace/daemon/health_manager.h"
 #include "userspace/daemon/systemd_notify.h"
+#include "userspace/metrics/http_server.h"
 
 int run(int argc, char** argv) {
   CLI::App app{"lb4d - the lb4 layer-4 load balancer daemon"};
@@ -27,11 +28,14 @@ int run(int argc, char** argv) {
   std::string stateFile;
   std::string pinRoot;
   std::string logLevel;
+  std::optional<std::string> metricsListen;
   app.add_option("-c,--config", configPath, "YAML configuration file")->check(CLI::ExistingFile);
   app.add_option("--socket", socketPath, "control socket path (overrides the config)");
   app.add_option("--state-file", stateFile, "state file path (overrides the config)");
   app.add_option("--pin-root", pinRoot, "bpffs directory for pinned maps (overrides the config)");
   app.add_option("--log-level", logLevel, "trace, debug, info, warn or error");
+  app.add_option("--metrics-listen", metricsListen,
+                 "ADDR:PORT of the Prometheus endpoint (overrides the config; \"\" turns it off)");
   std::string checkPath;
   app.add_option("--check-config", checkPath,
                  "validate FILE and exit: 0 when valid, else one error line and 1; "
@@ -70,6 +74,10 @@ int run(int argc, char** argv) {
   }
   if (!logLevel.empty()) {
     config.logLevel = logLevel;
+  }
+  if (metricsListen) {
+    config.metricsListen = *metricsListen;
+    config.metricsListenSet = true;
   }
   // Every setting is checked before anything is created or changed.
   if (auto s = lb4::validateDaemonSettings(config); !s) {
@@ -113,6 +121,29 @@ int run(int argc, char** argv) {
   health.onVerdicts([&controller](const lb4::HealthVerdicts& v) { controller.setVerdicts(v); });
   controller.setHealthTable(
       [&health](const std::optional<lb4::ServiceKey>& vip) { return health.table(vip); });
+  lb4::ApiServer server(io, controller, config.socketPath, config.socketGroup);
+  // The metrics port is taken before anything else: a configured address
+  // lb4d cannot listen on stops it before it touches the data plane (the
+  // default one only warns). It parses: validateDaemonSettings checked it.
+  auto metricsAddress = lb4::parseListenAddress(config.metricsListen).value();
+  lb4::MetricsServer metrics(io, [&] {
+    lb4::MetricsSnapshot snapshot;
+    snapshot.version = lb4::kVersion;
+    snapshot.commit = lb4::kGitCommit;
+    controller.fillMetrics(snapshot);
+    snapshot.health = health.metrics();
+    snapshot.requests = server.requestCounts();
+    return lb4::renderMetrics(snapshot);
+  });
+  if (metricsAddress) {
+    if (auto s = metrics.listen(*metricsAddress); !s) {
+      if (config.metricsListenSet) {
+        spdlog::error("{}", s.error());
+        return 1;
+      }
+      spdlog::warn("{}; serving no metrics (set metrics_listen to choose an address)", s.error());
+    }
+  }
   bool pinRootExisted = std::filesystem::exists(config.pinRoot);
   if (auto s = controller.start(); !s) {
     spdlog::error("{}", s.error());
@@ -123,7 +154,6 @@ int run(int argc, char** argv) {
     }
     return 1;
   }
-  lb4::ApiServer server(io, controller, config.socketPath, config.socketGroup);
   if (auto s = server.listen(); !s) {
     spdlog::error("{}", s.error());
     controller.stop();
@@ -136,6 +166,7 @@ int run(int argc, char** argv) {
     spdlog::info("signal {}: shutting down", sig);
     systemd.stopping();
     server.stop();
+    metrics.stop();
     health.stop();
     controller.stop();
     io.stop();

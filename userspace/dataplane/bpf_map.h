@@ -100,6 +100,41 @@ class BpfMap {
     return {};
   }
 
+  // The number of entries, read in batches of `batch` (BPF_MAP_LOOKUP_BATCH:
+  // one syscall per batch, not one per key); key by key where the map type
+  // has no batch lookup.
+  Result<uint64_t> count(uint32_t batch = 4096) const {
+    std::vector<Key> keys(batch);
+    std::vector<Value> values(batch);
+    Key token{};  // the kernel's position (a bucket index) between batches
+    Key nextToken{};
+    uint64_t total = 0;
+    bool first = true;
+    int fd = bpf_map__fd(map_);
+    while (true) {
+      uint32_t n = batch;
+      int rc = bpf_map_lookup_batch(fd, first ? nullptr : &token, &nextToken, keys.data(),
+                                    values.data(), &n, nullptr);
+      int err = rc == 0 ? 0 : errno;
+      if (rc != 0 && err != ENOENT) {
+        if (first && (err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP)) {
+          uint64_t slow = 0;
+          if (auto st = forEachKey([&](const Key&) { ++slow; }); !st) {
+            return std::move(st).takeError();
+          }
+          return slow;
+        }
+        return Error{detail::mapError("count entries of", map_, {}, err)};
+      }
+      total += n;
+      if (err == ENOENT) {
+        return total;
+      }
+      token = nextToken;
+      first = false;
+    }
+  }
+
   Result<std::vector<Key>> keys() const {
     std::vector<Key> out;
     if (auto st = forEachKey([&](const Key& k) { out.push_back(k); }); !st) {

@@ -344,6 +344,12 @@ Result<lb4_signals> Dataplane::backendSignals(uint32_t id) const {
   return lb4_signals{.accepted = t->packets, .refused = t->bytes};
 }
 
+int possibleCpus() { return detail::numCpus(); }
+
+Result<uint64_t> Dataplane::conntrackEntries() const {
+  return conntrackMap(skel_.get()).count();
+}
+
 Result<std::optional<lb4_flow_value>> Dataplane::lookupFlow(const lb4_flow_key& key) const {
   return conntrackMap(skel_.get()).find(key);
 }

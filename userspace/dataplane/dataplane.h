@@ -121,6 +121,9 @@ class Dataplane {
   // interface; tests give the loopback device one).
   Status setInterfaceMac(uint32_t ifindex, const std::array<uint8_t, 6>& mac);
 
+  // Flows in lb4_conntrack now (a walk of the table in batches).
+  Result<uint64_t> conntrackEntries() const;
+
   // Conntrack access for tests and diagnostics.
   Result<std::optional<lb4_flow_value>> lookupFlow(const lb4_flow_key& key) const;
   Status insertFlow(const lb4_flow_key& key, const lb4_flow_value& value);
@@ -183,6 +186,10 @@ class XdpAttachment {
   XdpMode mode_ = XdpMode::kNative;
   std::string method_;
 };
+
+// The number of possible CPUs (the value count of per-CPU maps; a per-CPU
+// LRU splits its entries over them).
+int possibleCpus();
 
 // The MAC address of an interface, read with SIOCGIFHWADDR.
 Result<std::array<uint8_t, 6>> interfaceMac(const std::string& ifname);

@@ -71,6 +71,13 @@ struct ProbeResult {
   std::string detail;                    // "HTTP 200", "connect: Connection refused", ...
 };
 
+// Why a probe failed, in one word (a metric label): "timeout", "refused"
+// (connection or port refused), "connect" (another connect error), "io"
+// (send or receive failed), "response" (wrong status, body or reply),
+// "exit" (exec check exited non-zero or was killed), "error" (anything
+// else: invalid spec, no process). "" for a success.
+std::string_view probeFailureReason(const ProbeResult& result);
+
 // Runs one probe on the calling coroutine's executor. Never throws (an
 // invalid spec is a failed result); completes within spec.timeout plus
 // scheduling slack. Cancellation (e.g. through a cancellation slot) ends it
