@@ -69,6 +69,14 @@ TEST(ExampleConfigTest, ShownValuesAreTheDefaults) {
   EXPECT_EQ(shown->logLevel, defaults.logLevel);
   EXPECT_EQ(shown->neighbourRetryMs, defaults.neighbourRetryMs);
   EXPECT_EQ(shown->metricsListen, defaults.metricsListen);
+  const BgpConfig& bgp = shown->bgp;
+  EXPECT_EQ(bgp.enabled, defaults.bgp.enabled);
+  EXPECT_EQ(bgp.includeFile, defaults.bgp.includeFile);
+  EXPECT_EQ(bgp.birdSocket, defaults.bgp.birdSocket);
+  EXPECT_EQ(bgp.protocol, defaults.bgp.protocol);
+  EXPECT_EQ(bgp.retryMs, defaults.bgp.retryMs);
+  EXPECT_EQ(bgp.timeoutMs, defaults.bgp.timeoutMs);
+  EXPECT_EQ(bgp.withdrawOnStop, defaults.bgp.withdrawOnStop);
   const ScoringConfig& s = shown->scoring;
   const ScoringConfig& d = defaults.scoring;
   EXPECT_EQ(s.errRate, d.errRate);

@@ -41,6 +41,22 @@ Status applySetHealth(DesiredState& next, const Request& req) {
 
 }  // namespace
 
+nlohmann::json renderGateway(const DaemonStatus& status, const DesiredState& state) {
+  const BgpStatus& b = status.bgp;
+  nlohmann::json bgp = {{"enabled", b.enabled}};
+  if (b.enabled) {
+    bgp["include_file"] = b.includeFile;
+    bgp["bird_socket"] = b.birdSocket;
+    bgp["wanted"] = b.wanted;
+    bgp["announced"] = b.announced;
+    bgp["in_sync"] = b.inSync;
+    bgp["last_error"] = b.lastError.empty() ? nlohmann::json(nullptr) : nlohmann::json(b.lastError);
+    bgp["failures"] = b.failures;
+    bgp["last_ok_s_ago"] = b.lastOkAgoS ? nlohmann::json(*b.lastOkAgoS) : nlohmann::json(nullptr);
+  }
+  return {{"drained", state.gatewayDrained}, {"bgp", std::move(bgp)}};
+}
+
 Status checkVipExists(std::string_view verb, const DesiredState& state,
                       const std::optional<ServiceKey>& vip) {
   if (vip && !state.findVip(*vip)) {
@@ -67,6 +83,10 @@ Status applyChange(DesiredState& next, const Request& req, uint32_t defaultRingS
       return next.setDrained(*req.vip, req.backend->addr, req.op == Op::kDrain);
     case Op::kSetHealth:
       return applySetHealth(next, req);
+    case Op::kGatewayDrain:
+    case Op::kGatewayUndrain:
+      next.gatewayDrained = req.op == Op::kGatewayDrain;
+      return {};
     case Op::kStatus:
     case Op::kList:
     case Op::kStats:
@@ -100,7 +120,8 @@ nlohmann::json renderStatus(const DaemonStatus& status, const DesiredState& stat
           {"interfaces", ifaces},
           {"vips", state.vips.size()},
           {"backends", backends},
-          {"unresolved_macs", status.unresolvedMacs}};
+          {"unresolved_macs", status.unresolvedMacs},
+          {"gateway", renderGateway(status, state)}};
 }
 
 nlohmann::json renderAttach(const AttachmentInfo& a) {

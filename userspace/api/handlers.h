@@ -42,6 +42,19 @@ struct AttachmentInfo {
   std::string state = "attached";
 };
 
+// The BGP announcer as `status` shows it (bgp_announcer.h).
+struct BgpStatus {
+  bool enabled = false;
+  std::string includeFile;
+  std::string birdSocket;
+  std::vector<std::string> wanted;     // prefixes this gateway can serve now
+  std::vector<std::string> announced;  // prefixes BIRD last accepted
+  bool inSync = false;                 // BIRD holds what is wanted
+  std::string lastError;               // of the last failed attempt, until one works
+  uint64_t failures = 0;
+  std::optional<int64_t> lastOkAgoS;   // since BIRD last accepted a change
+};
+
 struct DaemonStatus {
   std::string version;
   std::string stateFile;
@@ -51,6 +64,7 @@ struct DaemonStatus {
   bool adopted = false;
   std::vector<AttachmentInfo> interfaces;
   size_t unresolvedMacs = 0;
+  BgpStatus bgp;
 };
 
 // What the kernel and health say about one backend, for `list`.
@@ -77,6 +91,8 @@ struct StatsView {
 };
 
 nlohmann::json renderStatus(const DaemonStatus& status, const DesiredState& state);
+// status.gateway: {"drained": ..., "bgp": {...}}.
+nlohmann::json renderGateway(const DaemonStatus& status, const DesiredState& state);
 nlohmann::json renderAttach(const AttachmentInfo& attachment);
 nlohmann::json renderList(const DesiredState& state, const RuntimeView& runtime,
                           const std::optional<ServiceKey>& only);

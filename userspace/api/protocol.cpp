@@ -13,8 +13,8 @@ struct OpSpec {
   std::set<std::string_view> optional;
 };
 
-const std::array<OpSpec, 14>& opSpecs() {
-  static const std::array<OpSpec, 14> specs = {{
+const std::array<OpSpec, 16>& opSpecs() {
+  static const std::array<OpSpec, 16> specs = {{
       {Op::kStatus, "status", {}, {}},
       {Op::kList, "list", {}, {"vip"}},
       {Op::kStats, "stats", {}, {"vip"}},
@@ -29,6 +29,8 @@ const std::array<OpSpec, 14>& opSpecs() {
       {Op::kDrain, "drain", {"vip", "backend"}, {}},
       {Op::kUndrain, "undrain", {"vip", "backend"}, {}},
       {Op::kSetHealth, "set-health", {"vip", "health"}, {"backend"}},
+      {Op::kGatewayDrain, "gateway-drain", {}, {}},
+      {Op::kGatewayUndrain, "gateway-undrain", {}, {}},
   }};
   return specs;
 }

@@ -40,6 +40,8 @@ enum class Op {
   kDrain,
   kUndrain,
   kSetHealth,
+  kGatewayDrain,    // announce no VIP from this gateway (persisted)
+  kGatewayUndrain,
 };
 
 std::string_view opName(Op op);

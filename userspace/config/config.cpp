@@ -321,7 +321,7 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& nam
                          {"socket", "socket_group", "state_file", "pin_root", "conntrack_size",
                           "nat_reverse_size",
                           "conntrack_tcp_timeout_s", "conntrack_tcp_fin_timeout_s",
-                          "conntrack_udp_timeout_s", "ring_size", "log_level", "neighbour_retry_ms", "metrics_listen", "scoring", "interfaces",
+                          "conntrack_udp_timeout_s", "ring_size", "log_level", "neighbour_retry_ms", "metrics_listen", "scoring", "bgp", "interfaces",
                           "vips"});
       !s) {
     return std::move(s).takeError();
@@ -383,6 +383,11 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& nam
       return std::move(r).takeError();
     }
   }
+  if (YAML::Node bgp = root["bgp"]) {
+    if (auto r = readBgpConfig(bgp, name, cfg.bgp); !r) {
+      return std::move(r).takeError();
+    }
+  }
   if (YAML::Node ifaces = root["interfaces"]) {
     if (!ifaces.IsSequence()) {
       return ctx.at(ifaces, "interfaces", "expected a list");
@@ -423,6 +428,11 @@ Status validateDaemonSettings(const DaemonConfig& config) {
   }
   if (auto m = parseListenAddress(config.metricsListen); !m) {
     return makeError("metrics_listen: {}", m.error());
+  }
+  if (config.bgp.enabled) {
+    if (auto s = validateBgpConfig(config.bgp); !s) {
+      return makeError("bgp.{}", s.error());
+    }
   }
   return {};
 }

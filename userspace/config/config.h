@@ -10,6 +10,7 @@
 
 #include "userspace/common/result.h"
 #include "userspace/metrics/listen_address.h"
+#include "userspace/config/bgp_config.h"
 #include "userspace/scoring/host_info.h"
 #include "userspace/state/state.h"
 
@@ -36,6 +37,7 @@ struct DaemonConfig {
   bool metricsListenSet = false;
   uint32_t neighbourRetryMs = 1000;  // how often unresolved backend MACs are retried
   ScoringConfig scoring;             // scoring: section (host_info thresholds)
+  BgpConfig bgp;                     // bgp: section (VIP announcements through BIRD)
   DesiredState initial;              // interfaces and vips: sections
   // Where each of initial.interfaces was given ("config <file>:<line>:
   // interfaces[<i>]"), for errors found when lb4d starts.

@@ -42,6 +42,9 @@ Controller::Controller(asio::io_context& io, DaemonConfig config)
       started_(std::chrono::steady_clock::now()),
       startedWall_(std::chrono::system_clock::now()) {
   neighbours_.onChange([this] { reapply("apply resolved neighbours"); });
+  if (config_.bgp.enabled) {
+    announcer_ = std::make_unique<BgpAnnouncer>(io.get_executor(), config_.bgp);
+  }
 }
 
 Controller::~Controller() = default;
@@ -158,6 +161,20 @@ void Controller::adopt(ViewPlan plan) {
       w.timer->cancel();
     }
   }
+  announce();
+}
+
+void Controller::announce() {
+  if (announcer_) {
+    announcer_->announce(servableAddresses(state_, applied_, allDown_, !attachments_.empty()));
+  }
+}
+
+asio::awaitable<void> Controller::withdrawForStop() {
+  if (announcer_ && config_.bgp.withdrawOnStop) {
+    spdlog::info("stopping: withdrawing every VIP from BGP first");
+    (void)co_await announcer_->withdrawAll();
+  }
 }
 
 Status Controller::commit(DesiredState next) {
@@ -242,6 +259,9 @@ void Controller::stop() {
   monitor_.stop();
   for (const auto& w : waiters_) {
     w.timer->cancel();
+  }
+  if (announcer_) {
+    announcer_->stop();
   }
   spdlog::info("stopping; XDP programs stay attached and keep forwarding");
 }

@@ -26,6 +26,7 @@
 #include "userspace/api/handlers.h"
 #include "userspace/api/protocol.h"
 #include "userspace/config/config.h"
+#include "userspace/daemon/bgp_announcer.h"
 #include "userspace/daemon/health_verdicts.h"
 #include "userspace/daemon/kernel_view.h"
 #include "userspace/daemon/neighbour_cache.h"
@@ -46,6 +47,9 @@ class Controller {
   Status start();
   // Keeps forwarding: releases the XDP attachments without detaching.
   void stop();
+  // A graceful stop's first step: when BGP is on and withdraw_on_stop is
+  // set, withdraws every VIP through BIRD (bounded by bgp.timeout_ms).
+  asio::awaitable<void> withdrawForStop();
 
   // Validates, applies and persists one API request; returns its result.
   Result<nlohmann::json> handle(const Request& request);
@@ -98,6 +102,8 @@ class Controller {
   Status commit(DesiredState next);
   // Rewrites the current state (new verdicts or MACs).
   void reapply(std::string_view why);
+  // Tells the announcer (if any) which VIP addresses this gateway can serve now.
+  void announce();
 
   Status openDataplane();
   void closeDataplane(bool unpin);
@@ -136,6 +142,7 @@ class Controller {
   std::vector<Waiter> waiters_;
   StateListener stateListener_;
   HealthTable healthTable_;
+  std::unique_ptr<BgpAnnouncer> announcer_;  // when bgp.enabled
   std::chrono::steady_clock::time_point started_;
   std::chrono::system_clock::time_point startedWall_;  // for lb4_start_time_seconds
 };

@@ -153,7 +153,8 @@ DaemonStatus Controller::status() const {
                      .count(),
       .adopted = dataplane_ != nullptr && dataplane_->adopted(),
       .interfaces = {},
-      .unresolvedMacs = neighbours_.pendingCount()};
+      .unresolvedMacs = neighbours_.pendingCount(),
+      .bgp = announcer_ ? announcer_->status() : BgpStatus{}};
   for (const auto& name : state_.interfaces) {
     auto it = attachments_.find(name);
     if (it == attachments_.end()) {
@@ -213,6 +214,7 @@ Result<nlohmann::json> Controller::attach(const Request& req) {
                                   .state = "attached"});
   attachments_.emplace(*req.interface, std::move(*attachment));
   state_ = std::move(next);
+  announce();
   reapply("attach");
   return result;
 }
@@ -242,6 +244,7 @@ Result<nlohmann::json> Controller::detach(const Request& req) {
   if (state_.interfaces.empty()) {
     closeDataplane(true);
   }
+  announce();
   spdlog::info("detached from {}", *req.interface);
   return nlohmann::json{{"interface", *req.interface}};
 }

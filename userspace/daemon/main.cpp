@@ -168,8 +168,16 @@ int run(int argc, char** argv) {
     server.stop();
     metrics.stop();
     health.stop();
-    controller.stop();
-    io.stop();
+    // BGP routes are withdrawn first (bounded by bgp.timeout_ms), so the
+    // router moves new flows away while this gateway still forwards.
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          co_await controller.withdrawForStop();
+          controller.stop();
+          io.stop();
+        },
+        asio::detached);
   });
   std::signal(SIGPIPE, SIG_IGN);
   spdlog::info("lb4d ready");

@@ -277,7 +277,12 @@ nlohmann::json DesiredState::toJson() const {
     }
     vipList.push_back(std::move(jv));
   }
-  return {{"version", 1}, {"interfaces", interfaces}, {"last_gen", lastGen}, {"vips", vipList}};
+  nlohmann::json out = {
+      {"version", 1}, {"interfaces", interfaces}, {"last_gen", lastGen}, {"vips", vipList}};
+  if (gatewayDrained) {
+    out["gateway_drained"] = true;
+  }
+  return out;
 }
 
 namespace {
@@ -317,6 +322,13 @@ Result<DesiredState> DesiredState::fromJson(const nlohmann::json& json) {
   }
   state.interfaces = *ifaces;
   state.lastGen = *lastGen;
+  if (json.contains("gateway_drained")) {
+    auto drained = field<bool>(json, "gateway_drained", "read state");
+    if (!drained) {
+      return std::move(drained).takeError();
+    }
+    state.gatewayDrained = *drained;
+  }
   if (!vips->is_array()) {
     return makeError("read state: 'vips' must be a list");
   }

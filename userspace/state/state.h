@@ -56,6 +56,9 @@ struct DesiredState {
   std::vector<std::string> interfaces;
   std::vector<VipConfig> vips;
   uint32_t lastGen = 0;  // last backend generation handed out
+  // `lb4ctl gateway drain`: announce no VIP (BGP) until undrained; the
+  // data plane keeps forwarding what still arrives.
+  bool gatewayDrained = false;
 
   const VipConfig* findVip(const ServiceKey& key) const;
   VipConfig* findVip(const ServiceKey& key);
