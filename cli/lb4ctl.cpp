@@ -15,6 +15,7 @@
 
 #include "cli/client.h"
 #include "cli/command.h"
+#include "cli/gateway_commands.h"
 #include "cli/print.h"
 #include "cli/suggest.h"
 #include "userspace/api/protocol.h"
@@ -57,6 +58,7 @@ int main(int argc, char** argv) {
   cli::Commands commands;  // subcommands defined in their own files
 
   auto* status = app.add_subcommand("status", "show the daemon and its attachments");
+  cli::addGatewayCommands(app, commands);
   auto* list = app.add_subcommand("list", "list VIPs and backends");
   list->add_option("vip", vipText, "only this VIP (ADDR:PORT/PROTO)");
   auto* stats = app.add_subcommand("stats", "packet and byte counters");

@@ -146,6 +146,28 @@ void printStatus(const json& s) {
                              i["interface"].get<std::string>(), i.value("mode", "?"),
                              i.value("method", "?"), i["pin_dir"].get<std::string>());
   }
+  const json& gw = s.value("gateway", json::object());
+  if (gw.value("drained", false)) {
+    std::cout << "gateway drained: no VIP is announced (lb4ctl gateway undrain)\n";
+  }
+  const json& bgp = gw.value("bgp", json::object());
+  if (!bgp.value("enabled", false)) {
+    std::cout << "BGP: off\n";
+    return;
+  }
+  std::string announced;
+  for (const auto& p : bgp["announced"]) {
+    announced += (announced.empty() ? "" : " ") + p.get<std::string>();
+  }
+  std::cout << fmt::format("BGP: {} announced through BIRD ({}, include {}){}\n",
+                           announced.empty() ? "nothing" : announced,
+                           bgp["bird_socket"].get<std::string>(),
+                           bgp["include_file"].get<std::string>(),
+                           bgp.value("in_sync", false) ? "" : "; a change is pending");
+  if (!bgp["last_error"].is_null()) {
+    std::cout << fmt::format("BGP error ({} failure(s), retrying): {}\n",
+                             bgp["failures"].get<uint64_t>(), bgp["last_error"].get<std::string>());
+  }
 }
 
 }  // namespace lb4::cli

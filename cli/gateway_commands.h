@@ -1,0 +1,10 @@
+// `lb4ctl gateway drain [--wait]` and `lb4ctl gateway undrain`.
+#pragma once
+
+#include "cli/command.h"
+
+namespace lb4::cli {
+
+void addGatewayCommands(CLI::App& app, Commands& commands);
+
+}  // namespace lb4::cli
