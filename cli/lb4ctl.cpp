@@ -16,6 +16,7 @@
 #include "cli/client.h"
 #include "cli/command.h"
 #include "cli/gateway_commands.h"
+#include "cli/observe_commands.h"
 #include "cli/print.h"
 #include "cli/suggest.h"
 #include "userspace/api/protocol.h"
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
   int watchCount = 0;
   lb4::Request req;
   cli::Commands commands;  // subcommands defined in their own files
+  cli::addObserveCommands(app, commands);
 
   auto* status = app.add_subcommand("status", "show the daemon and its attachments");
   cli::addGatewayCommands(app, commands);

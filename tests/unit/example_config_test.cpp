@@ -67,6 +67,7 @@ TEST(ExampleConfigTest, ShownValuesAreTheDefaults) {
   EXPECT_EQ(shown->udpTimeoutS, defaults.udpTimeoutS);
   EXPECT_EQ(shown->defaultRingSize, defaults.defaultRingSize);
   EXPECT_EQ(shown->logLevel, defaults.logLevel);
+  EXPECT_EQ(shown->logFormat, defaults.logFormat);
   EXPECT_EQ(shown->neighbourRetryMs, defaults.neighbourRetryMs);
   EXPECT_EQ(shown->metricsListen, defaults.metricsListen);
   const BgpConfig& bgp = shown->bgp;

@@ -93,9 +93,55 @@ Status applyChange(DesiredState& next, const Request& req, uint32_t defaultRingS
     case Op::kHealth:
     case Op::kAttach:
     case Op::kDetach:
+    case Op::kLogLevel:
       break;
   }
   return makeError("{}: not a state change", opName(req.op));
+}
+
+std::string describeChange(const Request& req, const DesiredState& state) {
+  std::string op(opName(req.op));
+  std::string vip = req.vip ? req.vip->toString() : "?";
+  std::string backend = req.backend ? req.backend->toString() : "?";
+  const VipConfig* v = req.vip ? state.findVip(*req.vip) : nullptr;
+  switch (req.op) {
+    case Op::kAddVip:
+      if (v) {
+        return fmt::format("add-vip {} mode {} ring {}", vip, modeName(v->mode), v->ringSize);
+      }
+      return fmt::format("add-vip {}", vip);
+    case Op::kDelVip:
+      return fmt::format("del-vip {}", vip);
+    case Op::kAddBackend: {
+      std::string out = fmt::format("add-backend {} to {} weight {}", backend, vip,
+                                    req.weight.value_or(kDefaultWeight));
+      if (req.mac) {
+        out += " mac " + formatMac(*req.mac);
+      }
+      return out;
+    }
+    case Op::kDelBackend:
+      return fmt::format("del-backend {} from {}", backend, vip);
+    case Op::kSetWeight:
+      return fmt::format("set-weight {} of {} to {}", backend, vip, req.weight.value_or(0));
+    case Op::kDrain:
+    case Op::kUndrain:
+      return fmt::format("{} {} of {}", op, backend, vip);
+    case Op::kSetHealth: {
+      std::string fields;
+      if (req.health) {
+        for (const auto& [key, value] : req.health->items()) {
+          fields += fmt::format(" {}={}", key, value.is_string() ? value.get<std::string>() : value.dump());
+        }
+      }
+      if (req.backend) {
+        return fmt::format("set-health of backend {} of {}:{}", backend, vip, fields);
+      }
+      return fmt::format("set-health of {}:{}", vip, fields);
+    }
+    default:
+      return op;
+  }
 }
 
 nlohmann::json renderStatus(const DaemonStatus& status, const DesiredState& state) {

@@ -31,6 +31,12 @@ Status checkVipExists(std::string_view verb, const DesiredState& state,
 // `defaultRingSize` is the table size of a VIP added without one.
 Status applyChange(DesiredState& next, const Request& request, uint32_t defaultRingSize);
 
+// The log line of an applied state change, naming what changed:
+// "add-backend 198.18.0.13 to 198.18.1.100:80/tcp weight 100",
+// "set-weight 198.18.0.13 of 198.18.1.100:80/tcp to 50". `state` is the
+// state after the change (for what the request left to defaults).
+std::string describeChange(const Request& request, const DesiredState& state);
+
 // One XDP attachment as `status` and `attach` show it.
 struct AttachmentInfo {
   std::string interface;

@@ -13,8 +13,8 @@ struct OpSpec {
   std::set<std::string_view> optional;
 };
 
-const std::array<OpSpec, 16>& opSpecs() {
-  static const std::array<OpSpec, 16> specs = {{
+const std::array<OpSpec, 17>& opSpecs() {
+  static const std::array<OpSpec, 17> specs = {{
       {Op::kStatus, "status", {}, {}},
       {Op::kList, "list", {}, {"vip"}},
       {Op::kStats, "stats", {}, {"vip"}},
@@ -31,6 +31,7 @@ const std::array<OpSpec, 16>& opSpecs() {
       {Op::kSetHealth, "set-health", {"vip", "health"}, {"backend"}},
       {Op::kGatewayDrain, "gateway-drain", {}, {}},
       {Op::kGatewayUndrain, "gateway-undrain", {}, {}},
+      {Op::kLogLevel, "log-level", {}, {"level"}},
   }};
   return specs;
 }
@@ -175,6 +176,16 @@ Status fillRequest(const nlohmann::json& json, Request& req) {
     }
     req.waitMs = *wait;
   }
+  if (json.contains("level")) {
+    auto text = stringField(json, "level");
+    if (!text) {
+      return std::move(text).takeError();
+    }
+    if (auto s = validateLogLevel(*text); !s) {
+      return s;
+    }
+    req.level = *text;
+  }
   if (json.contains("generic")) {
     if (!json.at("generic").is_boolean()) {
       return makeError("field 'generic' must be true or false");
@@ -278,6 +289,9 @@ nlohmann::json Request::toJson() const {
   }
   if (health) {
     j["health"] = *health;
+  }
+  if (level) {
+    j["level"] = *level;
   }
   return j;
 }

@@ -42,6 +42,7 @@ enum class Op {
   kSetHealth,
   kGatewayDrain,    // announce no VIP from this gateway (persisted)
   kGatewayUndrain,
+  kLogLevel,
 };
 
 std::string_view opName(Op op);
@@ -63,6 +64,9 @@ struct Request {
   // set-health: fields to change in the VIP's health check (validated
   // against the VIP's current check before anything is applied).
   std::optional<nlohmann::json> health;
+  // log-level: the level to set (trace, debug, info, warn, error); none
+  // asks for the current one.
+  std::optional<std::string> level;
 
   nlohmann::json toJson() const;
 };

@@ -321,7 +321,7 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& nam
                          {"socket", "socket_group", "state_file", "pin_root", "conntrack_size",
                           "nat_reverse_size",
                           "conntrack_tcp_timeout_s", "conntrack_tcp_fin_timeout_s",
-                          "conntrack_udp_timeout_s", "ring_size", "log_level", "neighbour_retry_ms", "metrics_listen", "scoring", "bgp", "interfaces",
+                          "conntrack_udp_timeout_s", "ring_size", "log_level", "log_format", "neighbour_retry_ms", "metrics_listen", "scoring", "bgp", "interfaces",
                           "vips"});
       !s) {
     return std::move(s).takeError();
@@ -338,6 +338,7 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& nam
       !(s = readScalar(ctx, root, "conntrack_udp_timeout_s", "", cfg.udpTimeoutS)) ||
       !(s = readScalar(ctx, root, "ring_size", "", cfg.defaultRingSize)) ||
       !(s = readScalar(ctx, root, "log_level", "", cfg.logLevel)) ||
+      !(s = readScalar(ctx, root, "log_format", "", cfg.logFormat)) ||
       !(s = readScalar(ctx, root, "neighbour_retry_ms", "", cfg.neighbourRetryMs)) ||
       !(s = readScalar(ctx, root, "metrics_listen", "", cfg.metricsListen))) {
     return std::move(s).takeError();
@@ -370,6 +371,9 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& nam
     if (value < 1 || value > 86400) {
       return ctx.at(root[name], name, "must be from 1 to 86400 seconds");
     }
+  }
+  if (auto f = validateLogFormat(cfg.logFormat); !f) {
+    return ctx.at(root["log_format"], "log_format", "expected text or json");
   }
   static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error"};
   if (!levels.count(cfg.logLevel)) {
@@ -425,6 +429,9 @@ Status validateDaemonSettings(const DaemonConfig& config) {
   static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error"};
   if (!levels.count(config.logLevel)) {
     return makeError("log level '{}': expected trace, debug, info, warn or error", config.logLevel);
+  }
+  if (auto f = validateLogFormat(config.logFormat); !f) {
+    return f;
   }
   if (auto m = parseListenAddress(config.metricsListen); !m) {
     return makeError("metrics_listen: {}", m.error());

@@ -30,6 +30,7 @@ struct DaemonConfig {
   uint32_t udpTimeoutS = LB4_DEFAULT_UDP_TIMEOUT;
   uint32_t defaultRingSize = LB4_DEFAULT_RING_SIZE;
   std::string logLevel = "info";
+  std::string logFormat = "text";  // "text" (one line per event) or "json" (one object per line)
   // Where the Prometheus endpoint listens ("ADDR:PORT"); "" turns it off.
   std::string metricsListen = kDefaultMetricsListen;
   // True when the file or the command line chose metricsListen: then a port

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "userspace/daemon/kernel_sync.h"
+#include "userspace/daemon/logging.h"
 
 namespace lb4 {
 namespace {
@@ -388,6 +389,8 @@ Result<nlohmann::json> Controller::handle(const Request& req) {
       return attach(req);
     case Op::kDetach:
       return detach(req);
+    case Op::kLogLevel:
+      return handleLogLevel(req);
     default:
       break;
   }
@@ -398,7 +401,7 @@ Result<nlohmann::json> Controller::handle(const Request& req) {
   if (auto r = commit(std::move(next)); !r) {
     return std::move(r).takeError();
   }
-  spdlog::info("{}", req.toJson().dump());
+  spdlog::info("{}", describeChange(req, state_));
   bool enabled = req.vip && req.backend && backendEnabled(*req.vip, req.backend->addr);
   return renderChange(req, state_, enabled);
 }

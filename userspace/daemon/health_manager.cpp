@@ -161,7 +161,11 @@ void HealthManager::onResult(const BackendKey& key, const ProbeResult& r) {
 
 void HealthManager::changed(const BackendKey& key, const Transition& transition) {
   auto level = transition.to == HostState::kIdle ? spdlog::level::info : spdlog::level::warn;
-  spdlog::log(level, "backend {} {}", key, describe(transition));
+  if (auto p = probed_.find(key); p != probed_.end()) {
+    spdlog::log(level, "backend {} of {}: {}", p->second.backend, p->second.vip, describe(transition));
+  } else {
+    spdlog::log(level, "backend {}: {}", key, describe(transition));
+  }
 }
 
 HealthVerdicts HealthManager::verdicts() const {

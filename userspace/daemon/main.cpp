@@ -18,6 +18,7 @@
 #include "userspace/daemon/api_server.h"
 #include "userspace/daemon/controller.h"
 #include "userspace/daemon/health_manager.h"
+#include "userspace/daemon/logging.h"
 #include "userspace/daemon/systemd_notify.h"
 #include "userspace/metrics/http_server.h"
 
@@ -28,12 +29,15 @@ int run(int argc, char** argv) {
   std::string stateFile;
   std::string pinRoot;
   std::string logLevel;
+  std::string logFormat;
   std::optional<std::string> metricsListen;
   app.add_option("-c,--config", configPath, "YAML configuration file")->check(CLI::ExistingFile);
   app.add_option("--socket", socketPath, "control socket path (overrides the config)");
   app.add_option("--state-file", stateFile, "state file path (overrides the config)");
   app.add_option("--pin-root", pinRoot, "bpffs directory for pinned maps (overrides the config)");
   app.add_option("--log-level", logLevel, "trace, debug, info, warn or error");
+  app.add_option("--log-format", logFormat,
+                 "text (one line per event) or json (one object per line, for collectors)");
   app.add_option("--metrics-listen", metricsListen,
                  "ADDR:PORT of the Prometheus endpoint (overrides the config; \"\" turns it off)");
   std::string checkPath;
@@ -75,6 +79,9 @@ int run(int argc, char** argv) {
   if (!logLevel.empty()) {
     config.logLevel = logLevel;
   }
+  if (!logFormat.empty()) {
+    config.logFormat = logFormat;
+  }
   if (metricsListen) {
     config.metricsListen = *metricsListen;
     config.metricsListenSet = true;
@@ -109,8 +116,7 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "lb4d: %s\n", pinLock.error().c_str());
     return 1;
   }
-  spdlog::set_level(spdlog::level::from_str(config.logLevel));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  lb4::setupLogging(config.logFormat, config.logLevel);
 
   asio::io_context io;
   lb4::Controller controller(io, config);

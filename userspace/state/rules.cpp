@@ -53,6 +53,22 @@ Status validateWeight(uint64_t weight) {
   return {};
 }
 
+Status validateLogLevel(std::string_view level) {
+  for (std::string_view l : {"trace", "debug", "info", "warn", "error"}) {
+    if (level == l) {
+      return {};
+    }
+  }
+  return makeError("log level '{}': expected trace, debug, info, warn or error", level);
+}
+
+Status validateLogFormat(std::string_view format) {
+  if (format == "text" || format == "json") {
+    return {};
+  }
+  return makeError("log format '{}': expected text or json", format);
+}
+
 Result<uint32_t> parseWeight(std::string_view text) {
   auto decimal = [](std::string_view t) {
     return !t.empty() && (t.size() == 1 || t.front() != '0') &&

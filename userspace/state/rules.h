@@ -18,6 +18,11 @@ enum class ForwardingMode : uint8_t { kDr = LB4_MODE_DR, kNat = LB4_MODE_NAT };
 
 // "weight 70000 out of range 0..65535".
 Status validateWeight(uint64_t weight);
+// "log level 'loud': expected trace, debug, info, warn or error".
+Status validateLogLevel(std::string_view level);
+// "log format 'xml': expected text or json".
+Status validateLogFormat(std::string_view format);
+
 // A weight as the operator types it: decimal digits only, no sign, space,
 // base prefix or leading zero ("0", "7", "65535").
 Result<uint32_t> parseWeight(std::string_view text);

@@ -1,0 +1,10 @@
+// lb4ctl's observability subcommands: log-level.
+#pragma once
+
+#include "cli/command.h"
+
+namespace lb4::cli {
+
+void addObserveCommands(CLI::App& app, Commands& commands);
+
+}  // namespace lb4::cli
