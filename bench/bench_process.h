@@ -87,6 +87,7 @@ class Lb4Daemon {
   const std::filesystem::path& work() const { return work_; }
   const std::string& pinRoot() const { return pinRoot_; }
   const std::string& log() const { return log_; }
+  const std::string& socket() const { return socket_; }
   bool running() const { return daemon_.pid() > 0; }
 
   // An empty work directory.
@@ -102,12 +103,14 @@ class Lb4Daemon {
     args.insert(args.begin(), {buildDir_ + "/cli/lb4ctl", "--socket", socket_});
     return run(args, log_, limit) == 0;
   }
-  // Starts lb4d in namespace `netns` and waits for its socket.
-  bool start(const std::string& netns) {
-    daemon_ = Background({"nsenter", "--net=/run/netns/" + netns, buildDir_ + "/userspace/lb4d",
-                          "--socket", socket_, "--state-file", (work_ / "state.json").string(),
-                          "--pin-root", pinRoot_, "--log-level", "warn"},
-                         log_);
+  // Starts lb4d in namespace `netns` (with `extra` arguments) and waits for its socket.
+  bool start(const std::string& netns, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv = {"nsenter", "--net=/run/netns/" + netns,
+                                     buildDir_ + "/userspace/lb4d", "--socket", socket_,
+                                     "--state-file", (work_ / "state.json").string(),
+                                     "--pin-root", pinRoot_, "--log-level", "warn"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    daemon_ = Background(argv, log_);
     for (int i = 0; i < 250 && !std::filesystem::exists(socket_); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }

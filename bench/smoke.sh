@@ -36,4 +36,8 @@ expect netns_rate '^rate\.summary traffic=udp4 flows=1000 subject=lb4_dr pps_med
 expect netns_rate '^rate\.summary traffic=udp4 flows=1000 subject=lb4_nat pps_median='
 expect netns_rate '^rate\.ratio traffic=udp4 flows=1000 lb4_nat_to_nft_dnat median='
 
+timeout 120 "$b/bench/lb4_metrics_scrape" --vips 2 --backends 2 --scrapes 2 --settle-s 0 \
+  --build-dir "$b" >"$out" 2>&1
+expect metrics_scrape '"scrape_ms_median":'
+
 exit $fail
