@@ -18,6 +18,7 @@
 #include "cli/gateway_commands.h"
 #include "cli/observe_commands.h"
 #include "cli/print.h"
+#include "cli/stats_watch.h"
 #include "cli/suggest.h"
 #include "userspace/api/protocol.h"
 #include "userspace/common/version.h"
@@ -29,7 +30,6 @@ namespace {
 using lb4::cli::fail;
 using nlohmann::json;
 
-volatile std::sig_atomic_t gStop = 0;
 
 }  // namespace
 
@@ -314,26 +314,7 @@ int main(int argc, char** argv) {
   }
 
   if (req.op == lb4::Op::kStats && watch > 0) {
-    std::signal(SIGINT, [](int) { gStop = 1; });
-    std::optional<json> previous;
-    for (int round = 0; !gStop && (watchCount == 0 || round < watchCount); ++round) {
-      auto reply = cli::call(socketPath, req);
-      if (!reply) {
-        return fail(reply.error());
-      }
-      if (asJson) {
-        std::cout << reply->dump() << std::endl;
-      } else {
-        std::cout << "\x1b[2J\x1b[H";
-        cli::printStats(*reply, previous ? &*previous : nullptr, watch);
-        std::cout.flush();
-      }
-      previous = *reply;
-      if (watchCount == 0 || round + 1 < watchCount) {
-        std::this_thread::sleep_for(std::chrono::duration<double>(watch));
-      }
-    }
-    return 0;
+    return cli::watchStats(ctx, req, watch, watchCount);
   }
 
   auto reply = cli::call(socketPath, req);

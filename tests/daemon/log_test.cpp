@@ -67,5 +67,41 @@ TEST_F(LogTest, BadLogFormatIsOneLineBeforeAnythingIsCreated) {
   EXPECT_FALSE(std::filesystem::exists(socket_));
 }
 
+// stats --watch: JSON lines with rates from the second round on, and no
+// terminal control codes when stdout is not a terminal (here a file).
+TEST_F(LogTest, StatsWatchPrintsRatesAsJsonLinesAndNoTerminalCodesToAFile) {
+  startDaemon();
+  ASSERT_EQ(ctl({"add-vip", "198.18.1.100:80/tcp"}).status, 0);
+  ASSERT_EQ(ctl({"add-backend", "198.18.1.100:80/tcp", "198.18.0.13", "--mac",
+                 "02:00:00:00:00:01"})
+                .status,
+            0);
+  auto r = ctl({"stats", "--watch", "0.2", "--count", "3", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::vector<nlohmann::json> rounds;
+  for (std::string line; std::getline(lines, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << line;
+    rounds.push_back(j);
+  }
+  ASSERT_EQ(rounds.size(), 3u) << r.out;
+  EXPECT_FALSE(rounds[0].contains("rates"));
+  for (size_t i = 1; i < rounds.size(); ++i) {
+    const auto& rates = rounds[i]["rates"];
+    EXPECT_GE(rates["interval_s"].get<double>(), 0.2) << rates.dump();
+    ASSERT_EQ(rates["vips"].size(), 1u) << rates.dump();
+    EXPECT_EQ(rates["vips"][0]["vip"], "198.18.1.100:80/tcp");
+    EXPECT_EQ(rates["vips"][0]["packets_per_s"], 0.0);
+    ASSERT_EQ(rates["vips"][0]["backends"].size(), 1u);
+    EXPECT_EQ(rates["vips"][0]["backends"][0]["address"], "198.18.0.13");
+  }
+  auto text = ctl({"stats", "--watch", "0.1", "--count", "2"});
+  ASSERT_EQ(text.status, 0) << text.err;
+  EXPECT_EQ(text.out.find('\x1b'), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("rates:\n  198.18.1.100:80/tcp  0 pkt/s  0 B/s"), std::string::npos)
+      << text.out;
+}
+
 }  // namespace
 }  // namespace lb4::test
