@@ -18,7 +18,7 @@
 #endif
 
 /* Layout version of every pinned map; stored in lb4_config.abi_version. */
-#define LB4_ABI_VERSION 8
+#define LB4_ABI_VERSION 9
 
 #define LB4_MAX_VIPS 1024
 #define LB4_MAX_BACKENDS 4096
@@ -101,8 +101,10 @@ struct lb4_backend {
 	__u8 flags;    /* LB4_BACKEND_F_* */
 	__u16 pad;
 	__u32 gen; /* bumped each time the id is given to a new backend */
+	__u32 ifindex; /* direct routing: attached interface the backend is on (0: the receiving one) */
+	__u32 pad2;
 };
-LB4_STATIC_ASSERT(sizeof(struct lb4_backend) == 32, "lb4_backend size");
+LB4_STATIC_ASSERT(sizeof(struct lb4_backend) == 40, "lb4_backend size");
 
 /* Key of lb4_conntrack: the flow as the client sent it. */
 struct lb4_flow_key {
@@ -244,7 +246,8 @@ LB4_STATIC_ASSERT(sizeof(struct lb4_traffic) == 16, "lb4_traffic size");
 	X(DROP_FRAGMENT, "drop_fragment", "IPv4 fragment addressed to a VIP") \
 	X(DROP_BAD_BACKEND, "drop_bad_backend", "ring names a backend not enabled") \
 	X(DROP_CT_FULL, "drop_ct_full", "conntrack insert failed") \
-	X(REDIRECT, "redirect", "NAT: forwarded with XDP_REDIRECT (lb4_tx_ports)") \
+	X(REDIRECT, "redirect", \
+	  "forwarded with XDP_REDIRECT to another attached interface (lb4_tx_ports)") \
 	X(NAT_REPLY, "nat_reply", "NAT: backend reply translated back to the VIP") \
 	X(FWD_KERNEL, "fwd_kernel", \
 	  "NAT: translated, left to the kernel (no neighbour entry yet, or egress not in " \
@@ -262,7 +265,9 @@ LB4_STATIC_ASSERT(sizeof(struct lb4_traffic) == 16, "lb4_traffic size");
 	  "frame not addressed to the receiving interface's MAC (broadcast, multicast, another " \
 	  "host's): passed") \
 	X(PASS_UNKNOWN_IFACE, "pass_unknown_iface", \
-	  "received on an interface whose MAC lb4 was not given (lb4_ifaces): passed")
+	  "received on an interface whose MAC lb4 was not given (lb4_ifaces): passed") \
+	X(DROP_NO_EGRESS, "drop_no_egress", \
+	  "DR: the backend's interface is not attached (any more): no lb4_ifaces/lb4_tx_ports entry")
 
 enum lb4_stat {
 #define LB4_STAT_ENUM(NAME, name, help) LB4_STAT_##NAME,

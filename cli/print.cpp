@@ -41,7 +41,8 @@ void printList(const json& vips) {
     bool nat = v["mode"] == "nat";
     for (const auto& b : v["backends"]) {
       std::string health = b.value("health", "serve");
-      std::string state = b["mac"].is_null() && !nat   ? "no-mac"
+      std::string state = !b.value("reachable", true)  ? "unreachable"
+                          : b["mac"].is_null() && !nat ? "no-mac"
                           : health == "remove"         ? (b["enabled"].get<bool>() ? "down*" : "down")
                           : b["drained"].get<bool>()   ? "drained"
                           : health == "quiesce"        ? "overload"
@@ -60,6 +61,9 @@ void printList(const json& vips) {
       std::cout << fmt::format("  {:<28} {:>6} {:>9} {:<9} {:<17}\n",
                                b["address"].get<std::string>(), b["weight"].get<uint32_t>(),
                                b["effective_weight"].get<uint32_t>(), state, mac);
+      if (b.contains("unreachable")) {
+        std::cout << fmt::format("    unreachable: {}\n", b["unreachable"].get<std::string>());
+      }
     }
   }
 }
@@ -122,6 +126,10 @@ void printHealth(const json& rows) {
         r["contin_succ"].get<uint64_t>(), r["contin_err"].get<uint64_t>(),
         100.0 * r["error_rate"].get<double>(), latency, r["since_change_ms"].get<int64_t>() / 1000,
         r["last_reason"].get<std::string>());
+    if (r.contains("unreachable")) {
+      std::cout << fmt::format("    gets no traffic: unreachable ({})\n",
+                               r["unreachable"].get<std::string>());
+    }
   }
 }
 

@@ -4,8 +4,11 @@
  * Direct routing (LVS-DR) only rewrites the MACs: destination := backend,
  * source := the frame's old destination, which is the MAC of the interface
  * it arrived on: only frames sent to that MAC get here (iface.h). That
- * keeps one program right on every interface without a second lookup. IP and
- * L4 stay as the client sent them. NAT is in nat.h.
+ * keeps one program right on every interface without a second lookup. A
+ * backend on another attached link (lb4_backend.ifindex, set by lb4d from
+ * its route) is reached with XDP_REDIRECT through lb4_tx_ports, with that
+ * interface's own MAC (lb4_ifaces) as the source. IP and L4 stay as the
+ * client sent them. NAT is in nat.h.
  */
 #ifndef LB4_BPF_REWRITE_H
 #define LB4_BPF_REWRITE_H
@@ -22,12 +25,27 @@ static __always_inline int rewrite_dr(struct xdp_md *ctx,
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
+	__u32 out = backend->ifindex;
+	struct lb4_iface *iface;
+	int action;
 
 	if ((void *)(eth + 1) > data_end)
 		return LB4_DROP_TRUNC_ETH;
-	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
+	if (out == 0 || out == ctx->ingress_ifindex) {
+		__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
+		__builtin_memcpy(eth->h_dest, backend->mac, ETH_ALEN);
+		return XDP_TX;
+	}
+	/* The backend is on another attached link: its MAC as the source. */
+	iface = bpf_map_lookup_elem(&lb4_ifaces, &out);
+	if (!iface)
+		return LB4_DROP_NO_EGRESS;
+	action = bpf_redirect_map(&lb4_tx_ports, out, 0);
+	if (action != XDP_REDIRECT)
+		return LB4_DROP_NO_EGRESS;
+	__builtin_memcpy(eth->h_source, iface->mac, ETH_ALEN);
 	__builtin_memcpy(eth->h_dest, backend->mac, ETH_ALEN);
-	return XDP_TX;
+	return XDP_REDIRECT;
 }
 
 static __always_inline int rewrite_packet(struct xdp_md *ctx,

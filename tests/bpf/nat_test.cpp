@@ -1,6 +1,7 @@
 // Packet tests of NAT mode: forward and reply translation, FIB next hops
 // (XDP_REDIRECT, XDP_TX, kernel fallback), ICMP errors in both directions,
-// conntrack expiry, and the fragment / extension header / echo policies.
+// conntrack expiry, and the fragment / extension header / echo policies;
+// and direct routing to a backend on the other link of this two-link gateway.
 // Every expected frame is built from scratch by PacketBuilder, which
 // computes all checksums itself; the program's incremental arithmetic is
 // never trusted.
@@ -699,6 +700,47 @@ TEST_F(NatExpiryTest, ConfiguredTimeoutsApply) {
   insertFlow(IPPROTO_TCP, 10);
   EXPECT_EQ(runOn(tcpFromClient(), clientIf_).action, XDP_REDIRECT);
   EXPECT_EQ(stat(LB4_STAT_CT_EXPIRED), 1U);
+}
+
+// Direct routing with clients on one link and the backend on the other
+// (issue 12 item 3): the frame leaves through the backend's interface
+// (XDP_REDIRECT via lb4_tx_ports) with that interface's own MAC as source;
+// a backend on the receiving link is still sent back with XDP_TX; a backend
+// whose interface is no longer attached is dropped, counted, never sent
+// back out of the client link.
+TEST_F(NatTest, DirectRoutingToABackendOnAnotherLinkLeavesThroughThatLink) {
+  auto addDr = [&](uint32_t ifindex) {
+    lb4_backend b{};
+    auto a = addr(kBackend2V4);
+    std::memcpy(b.addr, a.data(), 16);
+    std::memcpy(b.mac, kBackend2Mac.data(), 6);
+    b.family = LB4_AF_INET;
+    b.flags = LB4_BACKEND_F_ENABLED;
+    b.gen = 1;
+    b.ifindex = ifindex;
+    ASSERT_TRUE(dp_->setBackend(9, b).ok());
+  };
+  addDr(backendIf_);
+  addVip(kOtherV4, 80, IPPROTO_TCP, 9);
+  setRing(9, {9});
+  auto in = fromClient().ipv4(kClientV4, kOtherV4).tcp(40000, 80).build();
+  expectFrame(in, clientIf_, XDP_REDIRECT, withMacs(in, kBackend2Mac, kGatewayBackendMac));
+  EXPECT_EQ(stat(LB4_STAT_REDIRECT), 1U);
+  EXPECT_EQ(stat(LB4_STAT_TX), 0U);
+
+  // The same backend entry, received on the backend's own link: XDP_TX.
+  auto onBackendLink = PacketBuilder().eth(kClientMac, kGatewayBackendMac)
+                           .ipv4(kClientV4, kOtherV4).tcp(40001, 80).build();
+  expectFrame(onBackendLink, backendIf_, XDP_TX,
+              withMacs(onBackendLink, kBackend2Mac, kGatewayBackendMac));
+  EXPECT_EQ(stat(LB4_STAT_TX), 1U);
+
+  // Its interface detached (no lb4_ifaces / lb4_tx_ports entry): dropped.
+  ASSERT_TRUE(dp_->deleteTxPort(backendIf_).ok());
+  RunResult r = runOn(in, clientIf_);
+  EXPECT_EQ(r.action, XDP_DROP);
+  EXPECT_EQ(stat(LB4_STAT_DROP_NO_EGRESS), 1U);
+  EXPECT_EQ(stat(LB4_STAT_TX), 1U);
 }
 
 TEST_F(NatExpiryTest, DirectRoutingEntriesNeverExpire) {

@@ -1,6 +1,7 @@
-// Links that change under lb4 (direct routing, namespaces): the gateway's
-// interface disappears and returns; lb4d reports it missing, starts without
-// it, and attaches to it again when a link of that name appears.
+// Links under lb4 (direct routing, namespaces): the gateway's interface
+// disappears and returns (lb4d reports it missing, starts without it, and
+// attaches to it again when a link of that name appears); clients and
+// backends on different links of the gateway (scripts/netns/split_topology.sh).
 #include "netns_fixture.h"
 
 namespace lb4::test {
@@ -97,6 +98,96 @@ TEST_F(LinkTest, InterfaceThatDisappearsIsMissingLb4dStartsWithoutItAndReattache
   del = runCommand({"ip", "-n", ns("gw"), "link", "del", "eth0"});
   ASSERT_EQ(del.status, 0) << del.err;
   EXPECT_TRUE(waitInterfaceState("eth0", "missing")) << status().dump();
+}
+
+
+// Clients on the gateway's eth0, backends on eth1's segment.
+class SplitTopologyTest : public DaemonTopologyTest {
+ protected:
+  static constexpr const char* kVip = "198.18.1.100:80/tcp";
+  static constexpr int kBackends = 2;
+
+  void SetUp() override {
+    setUpTopology("lb4s", "scripts/netns/split_topology.sh", kBackends);
+    if (HasFatalFailure()) {
+      return;
+    }
+    for (int i = 1; i <= kBackends; ++i) {
+      servers_.emplace_back(
+          std::vector<std::string>{"ip", "netns", "exec", ns("b" + std::to_string(i)),
+                                   buildPath("tests/tools/lb4-testnet"), "serve", "--name",
+                                   "b" + std::to_string(i), "--port", "80", "--bind", "::",
+                                   "--http-port", "8080"},
+          (work_ / ("server" + std::to_string(i) + ".log")).string());
+    }
+    startDaemon();
+  }
+
+  nlohmann::json connect(int count) {
+    auto r = runCommand({"ip", "netns", "exec", ns("cl"), buildPath("tests/tools/lb4-testnet"),
+                         "connect", "--to", kVip, "--count", std::to_string(count), "--timeout-ms",
+                         "2000"});
+    auto json = nlohmann::json::parse(r.out, nullptr, false);
+    EXPECT_FALSE(json.is_discarded()) << r.out << r.err;
+    return json.is_discarded() ? nlohmann::json::object() : json;
+  }
+
+  nlohmann::json backends() {
+    auto r = ctl({"list", "--json"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    return j.is_array() && !j.empty() ? j[0]["backends"] : nlohmann::json::array();
+  }
+};
+
+TEST_F(SplitTopologyTest, DirectRoutingReachesBackendsOnAnotherLink) {
+  // Only the client link attached: no attached interface reaches the
+  // backends, and list and health say so instead of "serving".
+  ctlOk({"attach", "eth0"});
+  ctlOk({"add-vip", kVip, "--mode", "dr"});
+  for (int i = 1; i <= kBackends; ++i) {
+    auto r = ctl({"add-backend", kVip, "198.18.2.1" + std::to_string(i), "--wait-ms", "200"});
+    EXPECT_NE(r.status, 0) << r.out << r.err;  // not enabled
+  }
+  for (const auto& b : backends()) {
+    EXPECT_FALSE(b.value("reachable", true)) << b.dump();
+    EXPECT_FALSE(b.value("enabled", true)) << b.dump();
+    EXPECT_NE(b.value("unreachable", "").find("eth1, which lb4 is not attached to"),
+              std::string::npos)
+        << b.dump();
+  }
+  auto human = ctl({"list"});
+  EXPECT_NE(human.out.find("unreachable"), std::string::npos) << human.out;
+  EXPECT_EQ(human.out.find("serving"), std::string::npos) << human.out;
+  auto health = ctl({"health", "--json"});
+  auto rows = nlohmann::json::parse(health.out, nullptr, false);
+  ASSERT_TRUE(rows.is_array()) << health.out << health.err;
+  EXPECT_EQ(rows.size(), static_cast<size_t>(kBackends)) << rows.dump();
+  for (const auto& row : rows) {
+    EXPECT_FALSE(row.value("reachable", true)) << row.dump();
+  }
+
+  // The backends' link attached too: every connection is answered, sent
+  // out of eth1 (redirect), none back out of the client link (tx).
+  ctlOk({"attach", "eth1"});
+  bool enabled = false;
+  for (int i = 0; i < 100 && !enabled; ++i) {
+    enabled = true;
+    for (const auto& b : backends()) {
+      enabled = enabled && b.value("enabled", false) && b.value("reachable", false);
+    }
+    if (!enabled) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ASSERT_TRUE(enabled) << backends().dump();
+  auto result = connect(10);
+  EXPECT_EQ(result.value("ok", 0), 10) << result.dump();
+  auto stats = ctl({"stats", "--json"});
+  auto j = nlohmann::json::parse(stats.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << stats.out;
+  EXPECT_GE(j["global"].value("redirect", 0), 10) << j["global"].dump();
+  EXPECT_EQ(j["global"].value("tx", 0), 0) << j["global"].dump();
 }
 
 }  // namespace

@@ -72,6 +72,26 @@ TEST(KernelViewTest, HealthyBackendsWithKnownMacsServeAtTheirWeights) {
   EXPECT_EQ(v.effectiveWeight(s.vips[0].id, 2), 50u);
 }
 
+// Direct routing: each backend's entry names the attached interface it is
+// on; one that no attached interface reaches is disabled and reported, not
+// served (and its MAC is not asked for).
+TEST(KernelViewTest, BackendOnNoAttachedLinkIsDisabledAndReported) {
+  DesiredState s = twoBackends();
+  EgressTable egress = {{ip(kBackend1V4), 7}, {ip(kBackend2V4), 0}};
+  MacTable macs = {{ip(kBackend1V4), kBackend1Mac}};
+  ViewPlan p = buildKernelView(s, HealthVerdicts{}, macs, KernelView{}, &egress);
+  EXPECT_TRUE(p.view.backendEnabled(1));
+  EXPECT_EQ(p.view.backends.at(1).ifindex, 7u);
+  EXPECT_FALSE(p.view.backendEnabled(2));
+  EXPECT_EQ(p.unreachable, (std::set<uint32_t>{2}));
+  EXPECT_TRUE(p.missingMacs.empty());
+  EXPECT_EQ(ringOf(p.view, s.vips[0].id), (Ring{{1, 100}}));
+  // Without link knowledge (no interface): the receiving interface, as before.
+  ViewPlan q = buildKernelView(s, HealthVerdicts{}, bothMacs(), KernelView{});
+  EXPECT_EQ(q.view.backends.at(1).ifindex, 0u);
+  EXPECT_TRUE(q.unreachable.empty());
+}
+
 TEST(KernelViewTest, BackendWithoutMacIsDisabledAndItsAddressReported) {
   DesiredState s = twoBackends();
   MacTable macs = {{ip(kBackend1V4), kBackend1Mac}};

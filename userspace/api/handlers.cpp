@@ -195,6 +195,10 @@ nlohmann::json renderList(const DesiredState& state, const RuntimeView& runtime,
       jb["mac"] = rt.mac ? nlohmann::json(formatMac(*rt.mac)) : nlohmann::json(nullptr);
       jb["mac_source"] = rt.mac ? nlohmann::json(rt.macSource) : nlohmann::json(nullptr);
       jb["mac_age_s"] = rt.macAgeS ? nlohmann::json(*rt.macAgeS) : nlohmann::json(nullptr);
+      jb["reachable"] = rt.unreachable.empty();
+      if (!rt.unreachable.empty()) {
+        jb["unreachable"] = rt.unreachable;
+      }
       backends.push_back(std::move(jb));
     }
     out.push_back({{"vip", vip.key.toString()},

@@ -81,6 +81,8 @@ struct BackendRuntime {
   std::optional<MacAddress> mac;     // configured or resolved
   std::string macSource;             // "configured", "neighbour", "restored" (pinned entry)
   std::optional<int64_t> macAgeS;    // since the neighbour table last confirmed it
+  // Direct routing: why no attached interface reaches it; empty when one does.
+  std::string unreachable;
 };
 
 struct RuntimeView {

@@ -127,7 +127,11 @@ ViewPlan Controller::plan(const DesiredState& state) {
       macs[addr] = *pinned;
     }
   }
-  return buildKernelView(state, verdicts_, macs, applied_);
+  if (!dataplane_) {
+    return buildKernelView(state, verdicts_, macs, applied_);
+  }
+  EgressTable egress = egressOf(state);
+  return buildKernelView(state, verdicts_, macs, applied_, &egress);
 }
 
 Status Controller::applyView(const KernelView& view) {
@@ -277,7 +281,13 @@ RuntimeView Controller::runtime() const {
                        .health = std::string(actionName(verdictOf(verdicts_, vip, b).action)),
                        .mac = b.mac,
                        .macSource = {},
-                       .macAgeS = {}};
+                       .macAgeS = {},
+                       .unreachable = {}};
+      if (vip.mode == ForwardingMode::kDr) {
+        if (auto u = unreachable_.find(b.endpoint.addr); u != unreachable_.end()) {
+          r.unreachable = u->second;
+        }
+      }
       if (b.mac) {
         r.macSource = "configured";
       } else if (vip.mode == ForwardingMode::kDr) {
@@ -384,7 +394,7 @@ Result<nlohmann::json> Controller::handle(const Request& req) {
       if (!healthTable_) {
         return makeError("health: this daemon runs no health checks");
       }
-      return healthTable_(req.vip);
+      return markUnreachable(healthTable_(req.vip));
     case Op::kAttach:
       return attach(req);
     case Op::kDetach:

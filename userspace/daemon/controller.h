@@ -118,6 +118,12 @@ class Controller {
   void attachReturned(const std::string& ifname);
   // After lost rtnetlink events: compares the attachments with the links.
   void resyncLinks();
+  // Where each direct-routing backend of `state` is: the attached interface
+  // its route leaves by when it is on that interface's segment, else 0 (the
+  // reason goes to unreachable_).
+  EgressTable egressOf(const DesiredState& state);
+  // Health rows of unreachable backends say so (`reachable`, `unreachable`).
+  nlohmann::json markUnreachable(nlohmann::json rows) const;
   Result<nlohmann::json> attach(const Request& request);
   Result<nlohmann::json> detach(const Request& request);
 
@@ -137,6 +143,7 @@ class Controller {
   KernelView applied_;
   std::set<uint32_t> allDown_;  // VIPs running on their last table (every backend down)
   HealthVerdicts verdicts_;
+  std::map<IpAddress, std::string> unreachable_;  // DR backend address -> why no attached link reaches it
   NeighbourCache neighbours_;
   RtnlMonitor monitor_;
   std::vector<Waiter> waiters_;

@@ -13,6 +13,7 @@
 
 #include "userspace/daemon/controller.h"
 #include "userspace/daemon/kernel_sync.h"
+#include "userspace/daemon/neighbour.h"
 
 namespace lb4 {
 
@@ -142,6 +143,83 @@ void Controller::resyncLinks() {
       attachReturned(ifname);
     }
   }
+}
+
+EgressTable Controller::egressOf(const DesiredState& state) {
+  std::map<int, std::string> attached;  // ifindex -> name
+  for (const auto& [name, attachment] : attachments_) {
+    attached[attachment.ifindex()] = name;
+  }
+  EgressTable egress;
+  std::map<IpAddress, std::string> why;
+  for (const auto& vip : state.vips) {
+    if (vip.mode != ForwardingMode::kDr) {
+      continue;
+    }
+    for (const auto& b : vip.backends) {
+      const IpAddress& addr = b.endpoint.addr;
+      if (egress.count(addr)) {
+        continue;
+      }
+      auto route = lookupRoute(addr);
+      char name[IF_NAMESIZE] = {};
+      std::string dev = route && if_indextoname(static_cast<unsigned>(route->ifindex), name)
+                            ? std::string(name)
+                            : "?";
+      int ifindex = 0;
+      if (!route) {
+        why[addr] = route.error();
+      } else if (route->local) {
+        why[addr] = "an address of the gateway itself";
+      } else if (route->viaGateway) {
+        why[addr] = fmt::format("routed through a gateway on {}: not on an attached segment", dev);
+      } else if (!attached.count(route->ifindex)) {
+        why[addr] = fmt::format("on {}, which lb4 is not attached to", dev);
+      } else {
+        ifindex = route->ifindex;
+      }
+      egress[addr] = ifindex;
+    }
+  }
+  for (const auto& [addr, reason] : why) {
+    auto old = unreachable_.find(addr);
+    if (old == unreachable_.end() || old->second != reason) {
+      spdlog::warn("backend {}: unreachable for direct routing ({}); it gets no traffic",
+                   addr.toString(), reason);
+    }
+  }
+  for (const auto& [addr, reason] : unreachable_) {
+    if (!why.count(addr) && egress.count(addr)) {
+      spdlog::info("backend {}: reachable again", addr.toString());
+    }
+  }
+  unreachable_ = std::move(why);
+  return egress;
+}
+
+nlohmann::json Controller::markUnreachable(nlohmann::json rows) const {
+  for (auto& row : rows) {
+    const VipConfig* vip = nullptr;
+    for (const auto& v : state_.vips) {
+      if (v.key.toString() == row.value("vip", "")) {
+        vip = &v;
+      }
+    }
+    if (!vip || vip->mode != ForwardingMode::kDr) {
+      continue;
+    }
+    for (const auto& b : vip->backends) {
+      if (b.endpoint.toString() != row.value("backend", "")) {
+        continue;
+      }
+      auto u = unreachable_.find(b.endpoint.addr);
+      row["reachable"] = u == unreachable_.end();
+      if (u != unreachable_.end()) {
+        row["unreachable"] = u->second;
+      }
+    }
+  }
+  return rows;
 }
 
 DaemonStatus Controller::status() const {

@@ -46,7 +46,8 @@ std::vector<const BackendConfig*> macsNeeded(const DesiredState& state) {
 }
 
 ViewPlan buildKernelView(const DesiredState& state, const HealthVerdicts& health,
-                         const MacTable& macs, const KernelView& applied) {
+                         const MacTable& macs, const KernelView& applied,
+                         const EgressTable* egress) {
   ViewPlan plan;
   KernelView& view = plan.view;
   for (const auto& vip : state.vips) {
@@ -92,12 +93,22 @@ ViewPlan buildKernelView(const DesiredState& state, const HealthVerdicts& health
       const Verdict& verdict = verdicts[i];
       // NAT routes to the backend through the FIB: no MAC needed.
       std::optional<MacAddress> mac;
+      int ifindex = 0;
+      bool reachable = true;
+      if (!nat && egress) {
+        auto e = egress->find(b.endpoint.addr);
+        ifindex = e == egress->end() ? 0 : e->second;
+        reachable = ifindex != 0;
+        if (!reachable) {
+          plan.unreachable.insert(b.id);
+        }
+      }
       if (!nat) {
         if (b.mac) {
           mac = b.mac;
         } else if (auto it = macs.find(b.endpoint.addr); it != macs.end()) {
           mac = it->second;
-        } else {
+        } else if (reachable) {
           plan.missingMacs.insert(b.endpoint.addr);
         }
       }
@@ -110,13 +121,14 @@ ViewPlan buildKernelView(const DesiredState& state, const HealthVerdicts& health
       entry.port = htons(b.endpoint.port);
       entry.family = static_cast<uint8_t>(b.endpoint.addr.family);
       entry.gen = b.gen;
+      entry.ifindex = static_cast<uint32_t>(ifindex);
       bool inLastRing = false;
       if (failOpen) {
         for (const auto& in : previousRing->second) {
           inLastRing = inLastRing || in.id == b.id;
         }
       }
-      bool enabled = (nat || mac.has_value()) &&
+      bool enabled = (nat || (mac.has_value() && reachable)) &&
                      (verdict.action != DataplaneAction::kRemove || inLastRing);
       if (nat) {
         lb4_vip_key natKey;

@@ -47,17 +47,26 @@ using MacTable = std::map<IpAddress, MacAddress>;
 // backends without a configured MAC (pointers into `state`).
 std::vector<const BackendConfig*> macsNeeded(const DesiredState& state);
 
+// Where direct-routing backends are: the ifindex of the attached interface
+// on whose segment each address is, 0 when no attached interface reaches it
+// (such a backend stays disabled).
+using EgressTable = std::map<IpAddress, int>;
+
 struct ViewPlan {
   KernelView view;
   // VIPs whose every backend is down: they keep their last table (fail open).
   std::set<uint32_t> allDown;
   // Needed MACs that `macs` did not hold: those backends stay disabled.
   std::set<IpAddress> missingMacs;
+  // Direct-routing backends (ids) that no attached interface reaches.
+  std::set<uint32_t> unreachable;
 };
 
 // `applied` is what the kernel holds now; a VIP that fails open keeps the
-// table it has there.
+// table it has there. `egress` null: nothing is known about links, and
+// direct routing transmits on the receiving interface (entry ifindex 0).
 ViewPlan buildKernelView(const DesiredState& state, const HealthVerdicts& verdicts,
-                         const MacTable& macs, const KernelView& applied);
+                         const MacTable& macs, const KernelView& applied,
+                         const EgressTable* egress = nullptr);
 
 }  // namespace lb4

@@ -88,6 +88,64 @@ Result<std::optional<NeighbourEntry>> lookupNeighbour(const IpAddress& addr,
   }
 }
 
+Result<RouteInfo> lookupRoute(const IpAddress& addr) {
+  UniqueFd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+  if (!fd) {
+    return makeError("open netlink socket: {}", std::strerror(errno));
+  }
+  const size_t addrLen = addr.family == Family::kIpv4 ? 4 : 16;
+  struct {
+    nlmsghdr hdr;
+    rtmsg msg;
+    char attrs[64];
+  } req{};
+  req.hdr.nlmsg_len = NLMSG_LENGTH(sizeof(rtmsg));
+  req.hdr.nlmsg_type = RTM_GETROUTE;
+  req.hdr.nlmsg_flags = NLM_F_REQUEST;
+  req.hdr.nlmsg_seq = 1;
+  req.msg.rtm_family = addr.family == Family::kIpv4 ? AF_INET : AF_INET6;
+  req.msg.rtm_dst_len = static_cast<unsigned char>(addrLen * 8);
+  auto* rta = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(&req) + NLMSG_ALIGN(req.hdr.nlmsg_len));
+  rta->rta_type = RTA_DST;
+  rta->rta_len = static_cast<unsigned short>(RTA_LENGTH(addrLen));
+  std::memcpy(RTA_DATA(rta), addr.bytes.data(), addrLen);
+  req.hdr.nlmsg_len = NLMSG_ALIGN(req.hdr.nlmsg_len) + RTA_ALIGN(rta->rta_len);
+  if (::send(fd.get(), &req, req.hdr.nlmsg_len, 0) < 0) {
+    return makeError("look up the route to {}: {}", addr.toString(), std::strerror(errno));
+  }
+  std::vector<char> buf(16 * 1024);
+  ssize_t n;
+  do {
+    n = ::recv(fd.get(), buf.data(), buf.size(), 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    return makeError("look up the route to {}: {}", addr.toString(), std::strerror(errno));
+  }
+  int len = static_cast<int>(n);
+  for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+    if (h->nlmsg_type == NLMSG_ERROR) {
+      auto* err = static_cast<nlmsgerr*>(NLMSG_DATA(h));
+      return makeError("no route to {}: {}", addr.toString(), std::strerror(-err->error));
+    }
+    if (h->nlmsg_type != RTM_NEWROUTE) {
+      continue;
+    }
+    auto* rt = static_cast<rtmsg*>(NLMSG_DATA(h));
+    RouteInfo info;
+    info.local = rt->rtm_type == RTN_LOCAL;
+    int attrLen = static_cast<int>(RTM_PAYLOAD(h));
+    for (auto* a = RTM_RTA(rt); RTA_OK(a, attrLen); a = RTA_NEXT(a, attrLen)) {
+      if (a->rta_type == RTA_OIF && RTA_PAYLOAD(a) == sizeof(int)) {
+        std::memcpy(&info.ifindex, RTA_DATA(a), sizeof(int));
+      } else if (a->rta_type == RTA_GATEWAY || a->rta_type == RTA_VIA) {
+        info.viaGateway = true;
+      }
+    }
+    return info;
+  }
+  return makeError("look up the route to {}: no answer", addr.toString());
+}
+
 void solicitNeighbour(const IpAddress& addr) {
   int af = addr.family == Family::kIpv4 ? AF_INET : AF_INET6;
   UniqueFd fd(::socket(af, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));

@@ -28,6 +28,16 @@ bool usableNeighbourState(uint16_t state);
 Result<std::optional<NeighbourEntry>> lookupNeighbour(const IpAddress& addr,
                                                       const std::set<int>& ifindexes);
 
+// The kernel's route to `addr` (RTM_GETROUTE in this network namespace):
+// its egress interface, and whether it goes through a gateway (then the
+// address is not on the segment of that interface).
+struct RouteInfo {
+  int ifindex = 0;
+  bool viaGateway = false;
+  bool local = false;  // an address of this host
+};
+Result<RouteInfo> lookupRoute(const IpAddress& addr);
+
 // Asks the kernel to resolve `addr`; the answer shows up in the neighbour
 // table shortly after.
 void solicitNeighbour(const IpAddress& addr);
