@@ -37,6 +37,7 @@ Controller::Controller(asio::io_context& io, DaemonConfig config)
     : io_(io),
       config_(std::move(config)),
       verdicts_{.hosts = {}, .startUp = config_.scoring.startUp},
+      routeTimer_(io),
       neighbours_(io.get_executor(), std::chrono::milliseconds(config_.neighbourRetryMs),
                   kNeighbourRefresh),
       monitor_(io.get_executor()),
@@ -100,6 +101,7 @@ std::optional<MacAddress> Controller::pinnedMac(const BackendConfig& backend) co
 void Controller::follow() {
   monitor_.onNeighbour([this](const NeighbourEvent& ev) { neighbours_.observe(ev); });
   monitor_.onLink([this](const LinkEvent& ev) { linkChanged(ev); });
+  monitor_.onRoute([this] { routesChanged(); });
   monitor_.onResync([this] {
     neighbours_.refresh();
     resyncLinks();
@@ -262,6 +264,7 @@ void Controller::stop() {
   }
   neighbours_.stop();
   monitor_.stop();
+  routeTimer_.cancel();
   for (const auto& w : waiters_) {
     w.timer->cancel();
   }

@@ -122,6 +122,8 @@ class Controller {
   // its route leaves by when it is on that interface's segment, else 0 (the
   // reason goes to unreachable_).
   EgressTable egressOf(const DesiredState& state);
+  // A route or address changed: re-derive where DR backends are, soon.
+  void routesChanged();
   // Health rows of unreachable backends say so (`reachable`, `unreachable`).
   nlohmann::json markUnreachable(nlohmann::json rows) const;
   Result<nlohmann::json> attach(const Request& request);
@@ -143,6 +145,10 @@ class Controller {
   KernelView applied_;
   std::set<uint32_t> allDown_;  // VIPs running on their last table (every backend down)
   HealthVerdicts verdicts_;
+  // Route and address events, coalesced: the DR backends' egress is looked
+  // up again at most every kRouteSettle.
+  asio::steady_timer routeTimer_;
+  bool routeArmed_ = false;
   std::map<IpAddress, std::string> unreachable_;  // DR backend address -> why no attached link reaches it
   NeighbourCache neighbours_;
   RtnlMonitor monitor_;

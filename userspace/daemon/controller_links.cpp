@@ -16,6 +16,13 @@
 #include "userspace/daemon/neighbour.h"
 
 namespace lb4 {
+namespace {
+
+// How long route and address events settle before DR backends' egress is
+// looked up again (a routing daemon may send thousands in a burst).
+constexpr std::chrono::milliseconds kRouteSettle{200};
+
+}  // namespace
 
 // Adds the interface to lb4_tx_ports (before the program can run there)
 // and attaches the shared program to it.
@@ -195,6 +202,20 @@ EgressTable Controller::egressOf(const DesiredState& state) {
   }
   unreachable_ = std::move(why);
   return egress;
+}
+
+void Controller::routesChanged() {
+  if (routeArmed_ || !dataplane_) {
+    return;
+  }
+  routeArmed_ = true;
+  routeTimer_.expires_after(kRouteSettle);
+  routeTimer_.async_wait([this](const asio::error_code& ec) {
+    routeArmed_ = false;
+    if (!ec) {
+      reapply("follow a route change");
+    }
+  });
 }
 
 nlohmann::json Controller::markUnreachable(nlohmann::json rows) const {

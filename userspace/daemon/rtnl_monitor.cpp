@@ -25,7 +25,8 @@ Status RtnlMonitor::open() {
   }
   sockaddr_nl sa{};
   sa.nl_family = AF_NETLINK;
-  sa.nl_groups = RTMGRP_NEIGH | RTMGRP_LINK;
+  sa.nl_groups = RTMGRP_NEIGH | RTMGRP_LINK | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE |
+                 RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
   if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) < 0) {
     int err = errno;
     ::close(fd);
@@ -95,6 +96,10 @@ void RtnlMonitor::dispatch(size_t n) {
       if (haveDst) {
         neighbour_(ev);
       }
+    } else if ((h->nlmsg_type == RTM_NEWROUTE || h->nlmsg_type == RTM_DELROUTE ||
+                h->nlmsg_type == RTM_NEWADDR || h->nlmsg_type == RTM_DELADDR) &&
+               route_) {
+      route_();
     } else if ((h->nlmsg_type == RTM_NEWLINK || h->nlmsg_type == RTM_DELLINK) && link_) {
       auto* ifi = static_cast<ifinfomsg*>(NLMSG_DATA(h));
       LinkEvent ev;

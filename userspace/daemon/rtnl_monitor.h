@@ -1,5 +1,5 @@
-// RtnlMonitor: the kernel's rtnetlink neighbour and link events
-// (RTNLGRP_NEIGH, RTNLGRP_LINK), read on the io_context from a netlink
+// RtnlMonitor: the kernel's rtnetlink neighbour, link, route and address
+// events (RTNLGRP_NEIGH, RTNLGRP_LINK, the IPv4/IPv6 route and address groups), read on the io_context from a netlink
 // socket wrapped in an asio stream descriptor. Each event is handed to its
 // callback; a lost batch (the socket's buffer overran) is reported through
 // onResync so the listeners re-read the tables they follow.
@@ -44,6 +44,9 @@ class RtnlMonitor {
   void onNeighbour(std::function<void(const NeighbourEvent&)> f) { neighbour_ = std::move(f); }
   void onLink(std::function<void(const LinkEvent&)> f) { link_ = std::move(f); }
   void onResync(std::function<void()> f) { resync_ = std::move(f); }
+  // Any IPv4 or IPv6 route or address change (RTNLGRP_IPV4_ROUTE,
+  // RTNLGRP_IPV6_ROUTE, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR); not parsed.
+  void onRoute(std::function<void()> f) { route_ = std::move(f); }
 
  private:
   void read();
@@ -54,6 +57,7 @@ class RtnlMonitor {
   std::function<void(const NeighbourEvent&)> neighbour_;
   std::function<void(const LinkEvent&)> link_;
   std::function<void()> resync_;
+  std::function<void()> route_;
 };
 
 }  // namespace lb4
