@@ -3,10 +3,12 @@
 // every VIP from BGP (the drain is kept in the state file, so it survives a
 // restart); the data plane keeps forwarding whatever still arrives. With
 // --wait, lb4ctl reports until BIRD has accepted the withdrawal and VIP
-// traffic through this gateway has stopped.
+// traffic through this gateway has stopped. `check ADDR` answers, by exit
+// code, whether this gateway can serve a VIP address (keepalived tracking).
 #include "cli/gateway_commands.h"
 
 #include <chrono>
+#include <cstdio>
 #include <cstdint>
 #include <iostream>
 #include <memory>
@@ -115,6 +117,10 @@ void addGatewayCommands(CLI::App& app, Commands& commands) {
                     "(default 3)")
       ->check(CLI::Range(1.0, 600.0));
   auto* undrain = gateway->add_subcommand("undrain", "announce the servable VIPs again");
+  auto address = std::make_shared<std::string>();
+  auto* check = gateway->add_subcommand(
+      "check", "exit 0 when this gateway can serve the VIP address now, else 1 (track scripts)");
+  check->add_option("address", *address, "VIP address")->required();
 
   commands.push_back(Command{drain, [opt](const Context& ctx) {
                                auto reply = call(ctx.socketPath, requestOf(Op::kGatewayDrain));
@@ -126,6 +132,27 @@ void addGatewayCommands(CLI::App& app, Commands& commands) {
                                  return 0;
                                }
                                return waitForDrain(ctx, *opt);
+                             }});
+  commands.push_back(Command{check, [address](const Context& ctx) {
+                               auto addr = IpAddress::parse(*address);
+                               if (!addr) {
+                                 std::fprintf(stderr, "lb4ctl: %s\n", addr.error().c_str());
+                                 return kExitUsage;
+                               }
+                               std::string prefix = fmt::format(
+                                   "{}/{}", addr->toString(), addr->family == Family::kIpv4 ? 32 : 128);
+                               auto st = call(ctx.socketPath, requestOf(Op::kStatus));
+                               if (!st) {
+                                 return fail(st.error());
+                               }
+                               for (const auto& p : (*st)["gateway"]["servable"]) {
+                                 if (p.get<std::string>() == prefix) {
+                                   std::cout << prefix << " is servable here\n";
+                                   return 0;
+                                 }
+                               }
+                               return fail(prefix + " is not servable on this gateway (no VIP on it "
+                                                    "has a backend taking new flows, or drained)");
                              }});
   commands.push_back(Command{undrain, [](const Context& ctx) {
                                auto reply = call(ctx.socketPath, requestOf(Op::kGatewayUndrain));

@@ -1,4 +1,4 @@
-// `lb4ctl gateway drain [--wait]` and `lb4ctl gateway undrain`.
+// `lb4ctl gateway drain [--wait]`, `gateway undrain`, `gateway check ADDR`.
 #pragma once
 
 #include "cli/command.h"

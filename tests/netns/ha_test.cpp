@@ -374,6 +374,12 @@ TEST_F(HaTest, VipWhoseBackendsAreAllDownOnOneGatewayIsWithdrawnThereOnly) {
   expectHops(kVip1, {kGw1, kGw2});
   json bgp = ctlJson(gws_[0], {"status"})["gateway"]["bgp"];
   EXPECT_EQ(bgp["announced"], json({"198.18.1.100/32"})) << bgp.dump();
+  // What a keepalived track script asks: exit 0 only where the VIP can be served.
+  EXPECT_EQ(ctl(gws_[0], {"gateway", "check", "198.18.1.101"}).status, 1);
+  EXPECT_EQ(ctl(gws_[0], {"gateway", "check", "198.18.1.100"}).status, 0);
+  EXPECT_EQ(ctl(gws_[1], {"gateway", "check", "198.18.1.101"}).status, 0);
+  auto bad = ctl(gws_[0], {"gateway", "check", "198.18.1"});
+  EXPECT_EQ(bad.status, 2) << bad.out << bad.err;
   json r = connect(100, kVip2);
   EXPECT_EQ(r.value("ok", 0), 100) << r.dump();
 }

@@ -17,6 +17,8 @@
 namespace lb4 {
 namespace {
 
+using nlohmann::json;
+
 IpAddress ip(const char* text) { return *IpAddress::parse(text); }
 ServiceKey vipKey(const char* text) { return *ServiceKey::parse(text, true); }
 
@@ -140,6 +142,31 @@ TEST_F(Servable, AnAddressStaysWhileOneOfItsVipsCanServe) {
   view.rings[state.vips[2].id] = {MaglevInput{.id = 3, .weight = 1, .key = "198.18.2.3:443"}};
   EXPECT_EQ(servableAddresses(state, view, {state.vips[0].id}, true),
             (std::set<IpAddress>{ip("198.18.1.1"), ip("198.18.1.2")}));
+}
+
+TEST(GatewayStatusTest, ShowsTheDrainTheServablePrefixesAndBgp) {
+  DesiredState state;
+  state.gatewayDrained = true;
+  DaemonStatus st;
+  st.servable = {"198.18.1.1/32"};
+  json gw = renderStatus(st, state)["gateway"];
+  EXPECT_EQ(gw["drained"], true);
+  EXPECT_EQ(gw["servable"], json({"198.18.1.1/32"}));
+  EXPECT_EQ(gw["bgp"], json({{"enabled", false}}));
+  st.bgp = BgpStatus{.enabled = true,
+                     .includeFile = "/i.conf",
+                     .birdSocket = "/b.ctl",
+                     .wanted = {"198.18.1.1/32"},
+                     .announced = {},
+                     .inSync = false,
+                     .lastError = "BIRD configure: 8002 oops",
+                     .failures = 3,
+                     .lastOkAgoS = {}};
+  json bgp = renderStatus(st, state)["gateway"]["bgp"];
+  EXPECT_EQ(bgp["in_sync"], false);
+  EXPECT_EQ(bgp["failures"], 3);
+  EXPECT_EQ(bgp["last_error"], "BIRD configure: 8002 oops");
+  EXPECT_TRUE(bgp["last_ok_s_ago"].is_null());
 }
 
 // A control socket that answers like BIRD: greeting, then `reply` to the

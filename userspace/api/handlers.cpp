@@ -54,7 +54,9 @@ nlohmann::json renderGateway(const DaemonStatus& status, const DesiredState& sta
     bgp["failures"] = b.failures;
     bgp["last_ok_s_ago"] = b.lastOkAgoS ? nlohmann::json(*b.lastOkAgoS) : nlohmann::json(nullptr);
   }
-  return {{"drained", state.gatewayDrained}, {"bgp", std::move(bgp)}};
+  return {{"drained", state.gatewayDrained},
+          {"servable", status.servable},
+          {"bgp", std::move(bgp)}};
 }
 
 Status checkVipExists(std::string_view verb, const DesiredState& state,

@@ -71,6 +71,9 @@ struct DaemonStatus {
   std::vector<AttachmentInfo> interfaces;
   size_t unresolvedMacs = 0;
   BgpStatus bgp;
+  // VIP prefixes this gateway can serve now (bgp_announcer.h's rule), BGP
+  // or not: what a keepalived track script asks about.
+  std::vector<std::string> servable;
 };
 
 // What the kernel and health say about one backend, for `list`.

@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "userspace/bgp/bird.h"
 #include "userspace/daemon/controller.h"
 #include "userspace/daemon/kernel_sync.h"
 #include "userspace/daemon/neighbour.h"
@@ -253,7 +254,11 @@ DaemonStatus Controller::status() const {
       .adopted = dataplane_ != nullptr && dataplane_->adopted(),
       .interfaces = {},
       .unresolvedMacs = neighbours_.pendingCount(),
-      .bgp = announcer_ ? announcer_->status() : BgpStatus{}};
+      .bgp = announcer_ ? announcer_->status() : BgpStatus{},
+      .servable = {}};
+  for (const auto& addr : servableAddresses(state_, applied_, allDown_, !attachments_.empty())) {
+    st.servable.push_back(hostPrefix(addr));
+  }
   for (const auto& name : state_.interfaces) {
     auto it = attachments_.find(name);
     if (it == attachments_.end()) {
