@@ -137,6 +137,15 @@ TEST_F(PrometheusTest, PrometheusSeesThePerBackendPacketCountsLb4ctlShows) {
   }
   EXPECT_EQ(seen, expected) << log("prometheus.log");
 
+  // Configuring the VIP and its three backends built its table at least once.
+  auto builds = query("lb4_maglev_table_builds_total");
+  ASSERT_EQ(builds.size(), 1u) << builds.dump();
+  EXPECT_GE(std::stoull(builds[0]["value"][1].get<std::string>()), 1u) << builds.dump();
+  // The data plane is attached: conntrack holds the flows' entries.
+  auto entries = query("lb4_conntrack_entries");
+  ASSERT_EQ(entries.size(), 1u) << entries.dump();
+  EXPECT_GE(std::stoull(entries[0]["value"][1].get<std::string>()), 1u) << entries.dump();
+
   auto up = query("up{job=\"lb4\"}");
   ASSERT_EQ(up.size(), 1u) << up.dump();
   EXPECT_EQ(up[0]["value"][1], "1");

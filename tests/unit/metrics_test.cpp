@@ -133,6 +133,9 @@ MetricsSnapshot sampleSnapshot() {
   s.conntrackCapacity = 65536;
   s.conntrackCapacityPerCpu = 32768;
   s.requests = {{{"add-backend", "ok"}, 2}, {{"invalid", "error"}, 1}};
+  s.ringBuilds = 3;
+  s.ringBuildSeconds = Histogram({0.001});
+  s.ringBuildSeconds.observe(0.0004);
   return s;
 }
 
@@ -179,6 +182,8 @@ TEST(Lb4MetricsTest, SnapshotValuesAppearUnderTheirNamesAndLabels) {
   has("lb4_dataplane_packets_total{reason=\"tx\"} 10");
   has("lb4_dataplane_drops_total{reason=\"no_backend\"} 2");
   has("lb4_conntrack_entries 5");
+  has("lb4_maglev_table_builds_total 3");
+  has("lb4_maglev_table_build_duration_seconds_bucket{le=\"0.001\"} 1");
   has("lb4_conntrack_capacity_per_cpu 32768");
   has("lb4_control_requests_total{command=\"invalid\",state=\"error\"} 1");
   // Every data-plane counter of LB4_STATS is there once, drop or not.

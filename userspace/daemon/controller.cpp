@@ -140,7 +140,7 @@ Status Controller::applyView(const KernelView& view) {
   if (!dataplane_) {
     return {};
   }
-  if (auto s = syncKernel(*dataplane_, view, &applied_); !s) {
+  if (auto s = syncKernel(*dataplane_, view, &applied_, &ringStats_); !s) {
     spdlog::error("{}; restoring the previous configuration", s.error());
     if (auto r = syncKernel(*dataplane_, applied_, nullptr); !r) {
       spdlog::error("restore failed: {}", r.error());
@@ -240,7 +240,7 @@ Status Controller::start() {
   if (dataplane_) {
     // Tables first, then the attachments (which replace a running lb4
     // program in place), so the new program never sees a partial view.
-    if (auto s = syncKernel(*dataplane_, p.view, nullptr); !s) {
+    if (auto s = syncKernel(*dataplane_, p.view, nullptr, &ringStats_); !s) {
       return s;
     }
   }

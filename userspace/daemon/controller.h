@@ -28,6 +28,7 @@
 #include "userspace/config/config.h"
 #include "userspace/daemon/bgp_announcer.h"
 #include "userspace/daemon/health_verdicts.h"
+#include "userspace/daemon/kernel_sync.h"
 #include "userspace/daemon/kernel_view.h"
 #include "userspace/daemon/neighbour_cache.h"
 #include "userspace/daemon/rtnl_monitor.h"
@@ -158,6 +159,7 @@ class Controller {
   std::unique_ptr<BgpAnnouncer> announcer_;  // when bgp.enabled
   std::chrono::steady_clock::time_point started_;
   std::chrono::system_clock::time_point startedWall_;  // for lb4_start_time_seconds
+  RingStats ringStats_;  // Maglev tables written by transactions and reapplies
 };
 
 }  // namespace lb4

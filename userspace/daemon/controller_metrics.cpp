@@ -14,6 +14,8 @@ void Controller::fillMetrics(MetricsSnapshot& out) const {
         AttachmentMetrics{.interface = name, .mode = xdpModeName(attachment.mode())});
   }
   out.unresolvedMacs = neighbours_.pendingCount();
+  out.ringBuilds = ringStats_.builds;
+  out.ringBuildSeconds = ringStats_.seconds;
   out.conntrackCapacity = config_.conntrackSize;
   int cpus = possibleCpus();
   out.conntrackCapacityPerCpu = cpus > 0 ? config_.conntrackSize / static_cast<uint32_t>(cpus) : 0;

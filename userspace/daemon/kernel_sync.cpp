@@ -1,5 +1,6 @@
 #include "userspace/daemon/kernel_sync.h"
 
+#include <chrono>
 #include <cstring>
 
 #include "userspace/maglev/maglev.h"
@@ -17,7 +18,8 @@ bool sameVip(const lb4_vip_value& a, const lb4_vip_value& b) {
 
 }  // namespace
 
-Status syncKernel(Dataplane& dp, const KernelView& view, const KernelView* previous) {
+Status syncKernel(Dataplane& dp, const KernelView& view, const KernelView* previous,
+                  RingStats* rings) {
   std::map<uint32_t, std::vector<uint32_t>> built;
   auto ringFor = [&](uint32_t vipId) -> const std::vector<uint32_t>& {
     auto it = built.find(vipId);
@@ -57,8 +59,14 @@ Status syncKernel(Dataplane& dp, const KernelView& view, const KernelView* previ
         continue;
       }
     }
+    auto start = std::chrono::steady_clock::now();
     if (auto s = dp.setRing(vipId, ringFor(vipId)); !s) {
       return s;
+    }
+    if (rings) {
+      rings->builds += 1;
+      rings->seconds.observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
   }
   for (const auto& [bytes, key] : view.natAddrs) {

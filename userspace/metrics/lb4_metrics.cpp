@@ -167,6 +167,13 @@ std::string renderMetrics(const MetricsSnapshot& s) {
           "DR backends whose MAC address lb4d is still resolving.");
   e.sample({}, s.unresolvedMacs);
 
+  e.begin("lb4_maglev_table_builds_total", MetricType::kCounter,
+          "Maglev tables built and swapped into lb4_rings (one per VIP whose table changed).");
+  e.sample({}, s.ringBuilds);
+  e.begin("lb4_maglev_table_build_duration_seconds", MetricType::kHistogram,
+          "Time to build one VIP's Maglev table and swap it in (one map update).");
+  e.histogram({}, s.ringBuildSeconds);
+
   e.begin("lb4_control_requests_total", MetricType::kCounter,
           "Requests on the control socket, by command and result (label state: ok or error).");
   for (const auto& [key, n] : s.requests) {

@@ -74,6 +74,9 @@ struct MetricsSnapshot {
   uint64_t conntrackCapacity = 0;            // entries in total
   uint64_t conntrackCapacityPerCpu = 0;
   uint64_t unresolvedMacs = 0;
+  // Maglev tables built and swapped in, and their durations.
+  uint64_t ringBuilds = 0;
+  Histogram ringBuildSeconds;
   // Control requests by (command, result "ok" or "error").
   std::map<std::pair<std::string, std::string>, uint64_t> requests;
 };
