@@ -267,7 +267,10 @@ LB4_STATIC_ASSERT(sizeof(struct lb4_traffic) == 16, "lb4_traffic size");
 	X(PASS_UNKNOWN_IFACE, "pass_unknown_iface", \
 	  "received on an interface whose MAC lb4 was not given (lb4_ifaces): passed") \
 	X(DROP_NO_EGRESS, "drop_no_egress", \
-	  "DR: the backend's interface is not attached (any more): no lb4_ifaces/lb4_tx_ports entry")
+	  "DR: the backend's interface is not attached (any more): no lb4_ifaces/lb4_tx_ports entry") \
+	X(CT_EVICTED_LIVE, "ct_evicted_live", \
+	  "TCP packet without SYN found no conntrack entry: a live flow's entry was evicted (table " \
+	  "pressure on this CPU), or the flow began before this table saw it")
 
 enum lb4_stat {
 #define LB4_STAT_ENUM(NAME, name, help) LB4_STAT_##NAME,

@@ -83,6 +83,24 @@ void printStats(const json& stats, const json* previous, double seconds) {
     }
     std::cout << fmt::format("  {:<18} {:>14}{}\n", name, v, rate);
   }
+  if (stats.contains("conntrack")) {
+    const json& ct = stats["conntrack"];
+    std::cout << fmt::format("conntrack: {} entries over {} CPUs ({} per CPU)\n",
+                             ct["size"].get<uint64_t>(), ct["cpus"].get<uint64_t>(),
+                             ct["share_per_cpu"].get<uint64_t>());
+    for (const auto& c : ct["per_cpu"]) {
+      uint64_t share = ct["share_per_cpu"].get<uint64_t>();
+      uint64_t entries = c["entries"].get<uint64_t>();
+      std::cout << fmt::format("  cpu {:<3} {:>10} entries ({:.1f}% of its share)  {:>10} evictions  "
+                               "{:>10} live flows evicted{}\n",
+                               c["cpu"].get<uint64_t>(), entries,
+                               share == 0 ? 0.0 : 100.0 * static_cast<double>(entries) / share,
+                               c["evictions"].get<uint64_t>(), c["evicted_live"].get<uint64_t>(),
+                               c["evicted_live"].get<uint64_t>() > 0
+                                   ? "  (full: raise conntrack_size, see docs/quickstart.md)"
+                                   : "");
+    }
+  }
   for (size_t i = 0; i < stats["vips"].size(); ++i) {
     const auto& v = stats["vips"][i];
     std::cout << fmt::format("{}  {} packets  {}\n", v["vip"].get<std::string>(),
@@ -153,6 +171,17 @@ void printStatus(const json& s) {
     std::cout << fmt::format("attached to {} ({} mode, {}), maps in {}\n",
                              i["interface"].get<std::string>(), i.value("mode", "?"),
                              i.value("method", "?"), i["pin_dir"].get<std::string>());
+  }
+  if (s.contains("maps") && !s["maps"].empty()) {
+    uint64_t total = 0;
+    std::cout << fmt::format("  {:<20} {:>10} {:>12}\n", "MAP", "ENTRIES", "MEMORY");
+    for (const auto& m : s["maps"]) {
+      total += m["memlock_bytes"].get<uint64_t>();
+      std::cout << fmt::format("  {:<20} {:>10} {:>12}\n", m["name"].get<std::string>(),
+                               m["entries"].get<uint64_t>(),
+                               humanBytes(m["memlock_bytes"].get<uint64_t>()));
+    }
+    std::cout << fmt::format("  {:<20} {:>10} {:>12}\n", "total (locked)", "", humanBytes(total));
   }
   const json& gw = s.value("gateway", json::object());
   if (gw.value("drained", false)) {

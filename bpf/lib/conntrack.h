@@ -260,6 +260,13 @@ schedule:
 	if (bpf_map_update_elem(&lb4_conntrack, &pkt->flow, &entry, BPF_ANY))
 		return LB4_DROP_CT_FULL;
 	stat_inc(reason);
+	/*
+	 * The kernel evicts silently; what shows it is a flow past its SYN
+	 * that has no entry any more (counted per CPU, like the LRU lists).
+	 */
+	if (!ct && pkt->flow.proto == IPPROTO_TCP &&
+	    !(pkt->tcp_flags & LB4_TCP_SYN))
+		stat_inc(LB4_STAT_CT_EVICTED_LIVE);
 	pkt->now = now;
 	*backend_id = id;
 	*backend = b;

@@ -2,8 +2,10 @@
 // table gives a clear error, a full conntrack evicts (LRU) and the evicted
 // flow is scheduled again to the same backend, and Maglev tables swapped
 // continuously under a packet stream never leave a packet without a backend.
+#include <bpf/libbpf.h>
 #include <linux/bpf.h>
 #include <netinet/in.h>
+#include <sched.h>
 
 #include <atomic>
 #include <chrono>
@@ -151,6 +153,64 @@ TEST_F(LimitsTest, FullConntrackEvictsAndEvictedFlowsKeepTheirBackend) {
   evicted = static_cast<uint32_t>(stat(LB4_STAT_CT_MISS) - missBefore);
   EXPECT_GT(evicted, 900u) << "the oldest flows should have been evicted";
   EXPECT_EQ(stat(LB4_STAT_DROP_CT_FULL), 0u);
+}
+
+// Table pressure (issue 12 item 7): with the test thread on one CPU, that
+// CPU's share of a per-CPU LRU (size / possible CPUs) fills; new flows are
+// counted per CPU (ct_miss), and a flow past its SYN whose entry was
+// evicted is counted ct_evicted_live, once, on that CPU. A flow still in
+// the table is a hit, and SYNs never count as evicted.
+TEST_F(LimitsTest, EvictedLiveFlowsAreCountedPerCpu) {
+  cpu_set_t old;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(old), &old), 0);
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(0, &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+  open(256);
+  addBackends();
+  addVip(1, ringOf({1, 2, 3, 4}, 251));
+  const uint32_t share = dp_->conntrackCapacity() / static_cast<uint32_t>(libbpf_num_possible_cpus());
+  const uint32_t flows = share + 100;
+  for (uint32_t i = 0; i < flows; ++i) {
+    auto out = syn(i);
+    ASSERT_EQ(*dp_->testRun(out), XDP_TX) << i;
+  }
+  EXPECT_EQ(stat(LB4_STAT_CT_EVICTED_LIVE), 0u);  // SYNs: new flows
+  auto ack = [](uint32_t n) {
+    auto f = syn(n);
+    f[14 + 20 + 13] = kTcpAck;  // TCP flags; the checksum does not matter to lb4
+    return f;
+  };
+  auto oldest = ack(0);
+  ASSERT_EQ(*dp_->testRun(oldest), XDP_TX);
+  auto newest = ack(flows - 1);
+  ASSERT_EQ(*dp_->testRun(newest), XDP_TX);
+  EXPECT_EQ(stat(LB4_STAT_CT_EVICTED_LIVE), 1u);
+  auto inserted = dp_->perCpuStat(LB4_STAT_CT_MISS);
+  auto evicted = dp_->perCpuStat(LB4_STAT_CT_EVICTED_LIVE);
+  ASSERT_TRUE(inserted.ok() && evicted.ok());
+  EXPECT_EQ((*inserted)[0], flows + 1);
+  EXPECT_EQ((*evicted)[0], 1u);
+  ASSERT_EQ(sched_setaffinity(0, sizeof(old), &old), 0);
+}
+
+// Every map reports the memory the kernel charges for it.
+TEST_F(LimitsTest, EveryMapReportsItsMemory) {
+  open(4096);
+  auto maps = dp_->mapMemory();
+  ASSERT_TRUE(maps.ok()) << maps.error();
+  bool sawConntrack = false;
+  for (const auto& m : *maps) {
+    EXPECT_GT(m.memlock, 0u) << m.name;
+    if (m.name == "lb4_conntrack") {
+      sawConntrack = true;
+      EXPECT_EQ(m.maxEntries, 4096u);
+      EXPECT_GE(m.memlock, 4096u * (sizeof(lb4_flow_key) + sizeof(lb4_flow_value)));
+    }
+  }
+  EXPECT_TRUE(sawConntrack);
+  EXPECT_GE(maps->size(), 12u);
 }
 
 // The daemon swaps a VIP's whole Maglev table in one map update (and moves

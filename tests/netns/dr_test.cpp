@@ -122,6 +122,56 @@ TEST_F(DrTopologyTest, BackendMacChangeIsFollowedFromTheNeighbourTable) {
   EXPECT_EQ(readded.value("ok", 0), 60) << readded.dump();
 }
 
+// `stats` shows conntrack pressure per CPU and `status` each map's memory
+// (issue 12 item 7): 1 200 new flows through a 1 024-entry table.
+class SmallConntrackTest : public DrTopologyTest {
+ protected:
+  void SetUp() override {
+    configYaml_ = "conntrack_size: 1024\n";
+    DrTopologyTest::SetUp();
+  }
+};
+
+TEST_F(SmallConntrackTest, StatsShowTablePressureAndStatusShowsMapMemory) {
+  configureDr();
+  ASSERT_EQ(connect(1200).value("ok", 0), 1200);
+  auto r = ctl({"stats", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_object() && j.contains("conntrack")) << r.out;
+  const auto& ct = j["conntrack"];
+  EXPECT_EQ(ct["size"], 1024);
+  uint64_t cpus = ct["cpus"].get<uint64_t>();
+  ASSERT_GT(cpus, 0u);
+  EXPECT_EQ(ct["share_per_cpu"], 1024 / cpus);
+  uint64_t newFlows = 0, evictions = 0;
+  for (const auto& c : ct["per_cpu"]) {
+    newFlows += c["new_flows"].get<uint64_t>();
+    evictions += c["evictions"].get<uint64_t>();
+    EXPECT_LE(c["entries"].get<uint64_t>(), 1024 / cpus) << c.dump();
+  }
+  EXPECT_EQ(newFlows, j["global"]["ct_miss"].get<uint64_t>());
+  EXPECT_GE(newFlows, 1200u);
+  EXPECT_GE(evictions, newFlows - 1024) << ct.dump();
+  auto human = ctl({"stats"});
+  EXPECT_NE(human.out.find("conntrack: 1024 entries over"), std::string::npos) << human.out;
+
+  auto st = ctl({"status", "--json"});
+  auto s = nlohmann::json::parse(st.out, nullptr, false);
+  ASSERT_TRUE(s.is_object()) << st.out;
+  bool sawConntrack = false;
+  for (const auto& m : s["maps"]) {
+    EXPECT_GT(m["memlock_bytes"].get<uint64_t>(), 0u) << m.dump();
+    if (m["name"] == "lb4_conntrack") {
+      sawConntrack = true;
+      EXPECT_EQ(m["entries"], 1024);
+    }
+  }
+  EXPECT_TRUE(sawConntrack) << s.dump();
+  auto humanStatus = ctl({"status"});
+  EXPECT_NE(humanStatus.out.find("lb4_conntrack"), std::string::npos) << humanStatus.out;
+}
+
 TEST_F(DrTopologyTest, BadArgumentsFailClearlyAndChangeNothing) {
   configureDr();
   auto before = ctl({"list", "--json"});

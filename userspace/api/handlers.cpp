@@ -146,6 +146,36 @@ std::string describeChange(const Request& req, const DesiredState& state) {
   }
 }
 
+namespace {
+
+nlohmann::json mapsJson(const std::vector<MapInfo>& maps) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& m : maps) {
+    out.push_back({{"name", m.name}, {"entries", m.entries}, {"memlock_bytes", m.memlockBytes}});
+  }
+  return out;
+}
+
+// A per-CPU LRU gives each possible CPU size / CPUs entries. lb4 never
+// deletes a conntrack entry, so a CPU holds the new flows inserted there up
+// to its share, and each insert beyond it evicted one entry.
+nlohmann::json conntrackJson(const StatsView::Conntrack& ct) {
+  size_t cpus = ct.newFlows.size();
+  uint64_t share = cpus == 0 ? 0 : ct.size / cpus;
+  nlohmann::json perCpu = nlohmann::json::array();
+  for (size_t i = 0; i < cpus; ++i) {
+    uint64_t inserted = ct.newFlows[i];
+    perCpu.push_back({{"cpu", i},
+                      {"new_flows", inserted},
+                      {"entries", std::min(inserted, share)},
+                      {"evictions", inserted > share ? inserted - share : 0},
+                      {"evicted_live", i < ct.evictedLive.size() ? ct.evictedLive[i] : 0}});
+  }
+  return {{"size", ct.size}, {"cpus", cpus}, {"share_per_cpu", share}, {"per_cpu", perCpu}};
+}
+
+}  // namespace
+
 nlohmann::json renderStatus(const DaemonStatus& status, const DesiredState& state) {
   nlohmann::json ifaces = nlohmann::json::array();
   for (const auto& a : status.interfaces) {
@@ -169,7 +199,8 @@ nlohmann::json renderStatus(const DaemonStatus& status, const DesiredState& stat
           {"vips", state.vips.size()},
           {"backends", backends},
           {"unresolved_macs", status.unresolvedMacs},
-          {"gateway", renderGateway(status, state)}};
+          {"gateway", renderGateway(status, state)},
+          {"maps", mapsJson(status.maps)}};
 }
 
 nlohmann::json renderAttach(const AttachmentInfo& a) {
@@ -236,7 +267,11 @@ nlohmann::json renderStats(const DesiredState& state, const StatsView& stats,
     jv["backends"] = std::move(backends);
     vips.push_back(std::move(jv));
   }
-  return nlohmann::json{{"global", global}, {"vips", vips}};
+  nlohmann::json out{{"global", global}, {"vips", vips}};
+  if (stats.conntrack) {
+    out["conntrack"] = conntrackJson(*stats.conntrack);
+  }
+  return out;
 }
 
 nlohmann::json renderChange(const Request& req, const DesiredState& state, bool enabled) {

@@ -61,6 +61,13 @@ struct BgpStatus {
   std::optional<int64_t> lastOkAgoS;   // since BIRD last accepted a change
 };
 
+// One BPF map and the memory the kernel charges for it.
+struct MapInfo {
+  std::string name;
+  uint32_t entries = 0;  // max_entries
+  uint64_t memlockBytes = 0;
+};
+
 struct DaemonStatus {
   std::string version;
   std::string stateFile;
@@ -74,6 +81,7 @@ struct DaemonStatus {
   // VIP prefixes this gateway can serve now (bgp_announcer.h's rule), BGP
   // or not: what a keepalived track script asks about.
   std::vector<std::string> servable;
+  std::vector<MapInfo> maps;  // empty while no interface is listed
 };
 
 // What the kernel and health say about one backend, for `list`.
@@ -99,6 +107,15 @@ struct StatsView {
   std::vector<std::pair<std::string_view, uint64_t>> global;
   std::map<uint32_t, lb4_traffic> vips;
   std::map<uint32_t, lb4_traffic> backends;
+  // Conntrack pressure, when the maps are open: the table's size and, per
+  // possible CPU, the new flows inserted (ct_miss) and the live flows found
+  // evicted (ct_evicted_live).
+  struct Conntrack {
+    uint32_t size = 0;
+    std::vector<uint64_t> newFlows;
+    std::vector<uint64_t> evictedLive;
+  };
+  std::optional<Conntrack> conntrack;
 };
 
 nlohmann::json renderStatus(const DaemonStatus& status, const DesiredState& state);

@@ -322,6 +322,14 @@ Result<StatsView> Controller::stats(const std::optional<ServiceKey>& only) const
   if (!dataplane_) {
     return out;
   }
+  auto inserted = dataplane_->perCpuStat(LB4_STAT_CT_MISS);
+  auto evicted = dataplane_->perCpuStat(LB4_STAT_CT_EVICTED_LIVE);
+  if (!inserted || !evicted) {
+    return makeError("read conntrack pressure: {}", !inserted ? inserted.error() : evicted.error());
+  }
+  out.conntrack = StatsView::Conntrack{.size = dataplane_->conntrackCapacity(),
+                                       .newFlows = std::move(*inserted),
+                                       .evictedLive = std::move(*evicted)};
   for (const auto& vip : state_.vips) {
     if (only && !(vip.key == *only)) {
       continue;

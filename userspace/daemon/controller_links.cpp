@@ -255,9 +255,17 @@ DaemonStatus Controller::status() const {
       .interfaces = {},
       .unresolvedMacs = neighbours_.pendingCount(),
       .bgp = announcer_ ? announcer_->status() : BgpStatus{},
-      .servable = {}};
+      .servable = {},
+      .maps = {}};
   for (const auto& addr : servableAddresses(state_, applied_, allDown_, !attachments_.empty())) {
     st.servable.push_back(hostPrefix(addr));
+  }
+  if (dataplane_) {
+    if (auto maps = dataplane_->mapMemory()) {
+      for (const auto& m : *maps) {
+        st.maps.push_back(MapInfo{.name = m.name, .entries = m.maxEntries, .memlockBytes = m.memlock});
+      }
+    }
   }
   for (const auto& name : state_.interfaces) {
     auto it = attachments_.find(name);

@@ -61,6 +61,14 @@ static_assert(
     }(),
     "every counter has a name of its own and a help line");
 
+// One map as `lb4ctl status` shows it: the memory the kernel charges for
+// it (`memlock` in its fd's /proc/self/fdinfo entry, as `bpftool map show`).
+struct MapMemory {
+  std::string name;
+  uint32_t maxEntries = 0;
+  uint64_t memlock = 0;  // bytes
+};
+
 class Dataplane {
  public:
   static Result<std::unique_ptr<Dataplane>> open(const DataplaneOptions& options);
@@ -93,6 +101,12 @@ class Dataplane {
 
   // Counters summed over CPUs.
   Result<GlobalStats> globalStats() const;
+  // One global counter on each possible CPU.
+  Result<std::vector<uint64_t>> perCpuStat(uint32_t stat) const;
+  // Entries lb4_conntrack holds at most, over all CPUs (its max_entries).
+  uint32_t conntrackCapacity() const;
+  // Every map of the object (not the program's own data sections).
+  Result<std::vector<MapMemory>> mapMemory() const;
   Result<lb4_traffic> vipTraffic(uint32_t vipId) const;
   Result<lb4_traffic> backendTraffic(uint32_t id) const;
   Status resetVipTraffic(uint32_t vipId);
