@@ -13,6 +13,7 @@ PACKAGES=(
   libsystemd-dev help2man systemd dpkg-dev file
   bird2 keepalived
   prometheus
+  clang-format-14
 )
 # libsystemd-dev: sd_notify for lb4d.service; help2man: the manual pages;
 # systemd: systemd-analyze verify in the install tests; dpkg-dev and file:
@@ -21,6 +22,8 @@ PACKAGES=(
 # high-availability setups and their namespace tests. docs/ha.md.
 # prometheus: promtool checks lb4d's exposition and a real Prometheus server
 # scrapes lb4d in a namespace test. docs/observability.md.
+# clang-format-14: the test command checks the C++ formatting first
+# (scripts/check-format.sh, .clang-format).
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The README's test command: installs what is missing, builds, and runs every
+# The README's test command: installs what is missing, checks the C++
+# formatting (scripts/check-format.sh), builds, and runs every
 # test (unit, BPF, namespace, daemon, fuzz) through CTest. Then it builds the
 # userspace a second time with AddressSanitizer + UBSan (LB4_SANITIZE=ON, in
 # build-asan/) and runs the unit and daemon tiers there; any sanitizer report
@@ -8,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/check-format.sh
 BUILD_DIR=${BUILD_DIR:-build} scripts/build.sh
 ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure --timeout 600 "$@"
 
