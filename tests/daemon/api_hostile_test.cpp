@@ -73,7 +73,8 @@ TEST_F(ApiHostileTest, MalformedRequestsGetClearErrorsAndChangeNothing) {
        "non-negative"},
       {R"({"v":1,"op":"add-backend","vip":"198.18.1.1:53/udp","backend":"198.18.0.1","mac":"02:00:00:00:00"})",
        "MAC"},
-      {R"({"v":1,"op":"add-backend","vip":"198.18.1.1:53/udp","backend":"198.18.0.1:99999"})", "port"},
+      {R"({"v":1,"op":"add-backend","vip":"198.18.1.1:53/udp","backend":"198.18.0.1:99999"})",
+       "port"},
       {R"({"v":1,"op":"attach","interface":"a/b"})", "not a valid interface"},
       {R"({"v":1,"op":"attach","interface":"averyveryverylongname0"})", "not a valid interface"},
       {R"({"v":1,"op":"attach","interface":""})", "not a valid interface"},
@@ -195,11 +196,16 @@ TEST_F(ApiHostileTest, HundredConcurrentClientsLoseNoAcknowledgedUpdate) {
       for (int u = 0; u < kUpdates; ++u) {
         uint32_t weight = static_cast<uint32_t>(1 + i * 10 + u);
         std::string line =
-            u == 0 ? fmt::format(R"({{"v":1,"op":"add-backend","vip":"{}","backend":"{}","weight":{},"mac":"02:00:00:00:{:02x}:{:02x}"}})",
-                                 kVip, backend, weight, i / 256, i % 256)
-                   : fmt::format(R"({{"v":1,"op":"set-weight","vip":"{}","backend":"{}","weight":{}}})",
-                                 kVip, backend, weight);
-        auto reply = c.call(line);
+            u == 0
+                ? fmt::format(
+                      R"({{"v":1,"op":"add-backend","vip":"{}","backend":"{}","weight":{},"mac":"02:00:00:00:{:02x}:{:02x}"}})",
+                      kVip, backend, weight, i / 256, i % 256)
+                : fmt::format(
+                      R"({{"v":1,"op":"set-weight","vip":"{}","backend":"{}","weight":{}}})", kVip,
+                      backend, weight);
+        // Up to 100 clients are queued ahead of this one: the bound is
+        // generous so a loaded machine does not turn a slow reply into a loss.
+        auto reply = c.call(line, 60000);
         if (!reply.is_object() || !reply.value("ok", false)) {
           ++errors;
           return;

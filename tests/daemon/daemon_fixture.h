@@ -19,10 +19,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "netns/netns_fixture.h"
 #include "userspace/common/unique_fd.h"
@@ -88,11 +87,13 @@ class RawClient {
   }
 
   // Sends one request line and parses the reply.
-  nlohmann::json call(const std::string& line) {
+  // `timeoutMs` bounds the wait for the reply; a client queued behind many
+  // others (each update is persisted before it is acknowledged) needs more.
+  nlohmann::json call(const std::string& line, int timeoutMs = 5000) {
     if (!send(line + "\n")) {
       return nullptr;
     }
-    auto reply = readLine();
+    auto reply = readLine(timeoutMs);
     if (!reply) {
       return nullptr;
     }
@@ -141,7 +142,8 @@ class DaemonTest : public ::testing::Test {
   bool daemonAlive() const {
     siginfo_t info{};
     return daemon_.pid() > 0 &&
-           ::waitid(P_PID, static_cast<id_t>(daemon_.pid()), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           ::waitid(P_PID, static_cast<id_t>(daemon_.pid()), &info, WEXITED | WNOHANG | WNOWAIT) ==
+               0 &&
            info.si_pid == 0;
   }
 

@@ -63,8 +63,7 @@ TEST_F(InputTest, SecondDaemonOnTheSameStateFileOrPinRootRefusesToStart) {
   std::string stateBefore = runCommand({"cat", state_}).out;
   std::string otherSocket = (work_ / "other.sock").string();
 
-  auto [sameState, stateOut] =
-      refusedStart(lb4dArgv(otherSocket, state_, pinRoot_ + "-other"));
+  auto [sameState, stateOut] = refusedStart(lb4dArgv(otherSocket, state_, pinRoot_ + "-other"));
   EXPECT_EQ(sameState, 1) << stateOut;
   EXPECT_NE(stateOut.find("lb4d: state file " + state_ + " is in use by another lb4d (pid"),
             std::string::npos)
@@ -84,9 +83,9 @@ TEST_F(InputTest, SecondDaemonOnTheSameStateFileOrPinRootRefusesToStart) {
   EXPECT_FALSE(std::filesystem::exists(pinRoot_ + "-other"));
   EXPECT_EQ(runCommand({"cat", state_}).out, stateBefore);
   // The first one still owns its socket and state.
-  ASSERT_EQ(ctl({"add-backend", "198.18.1.1:80/tcp", "198.18.0.11", "--mac", "02:00:00:00:00:11"})
-                .status,
-            0);
+  ASSERT_EQ(
+      ctl({"add-backend", "198.18.1.1:80/tcp", "198.18.0.11", "--mac", "02:00:00:00:00:11"}).status,
+      0);
   EXPECT_NE(runCommand({"cat", state_}).out, stateBefore);
 }
 
@@ -115,8 +114,13 @@ TEST_F(InputTest, SocketPathTooLongIsRefusedBeforeAnythingIsWritten) {
 
   std::string configPath = (work_ / "lb4.yaml").string();
   std::ofstream(configPath) << "log_level: info\nsocket: " << longSocket << "\n";
-  std::vector<std::string> argv = {buildPath("userspace/lb4d"), "--config", configPath,
-                                   "--state-file", state_, "--pin-root", pinRoot_};
+  std::vector<std::string> argv = {buildPath("userspace/lb4d"),
+                                   "--config",
+                                   configPath,
+                                   "--state-file",
+                                   state_,
+                                   "--pin-root",
+                                   pinRoot_};
   if (isRoot()) {
     argv.insert(argv.begin(), {"unshare", "--net"});
   }
@@ -170,7 +174,8 @@ TEST_F(InputTest, BadValuesAreRefusedByLb4ctlAndChangeNothing) {
   ASSERT_EQ(ctl({"add-backend", dr, "198.18.0.11", "--mac", "02:00:00:00:00:11"}).status, 0);
   std::string stateBefore = runCommand({"cat", state_}).out;
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"add-backend", dr, "198.18.0.12", "--mac", "02:00:00:00:00:12", "--weight", ""}, "weight ''"},
+      {{"add-backend", dr, "198.18.0.12", "--mac", "02:00:00:00:00:12", "--weight", ""},
+       "weight ''"},
       {{"add-backend", dr, "198.18.0.12", "--mac", "02:00:00:00:00:12", "--weight", "0x10"},
        "weight '0x10'"},
       {{"add-backend", dr, "198.18.0.12", "--mac", "02:00:00:00:00:12", "--weight", "010"},
@@ -277,11 +282,21 @@ TEST_F(InputTest, DispatcherFallbackIsOneLineNotLibraryWarnings) {
   }
   // lb4d in a fresh namespace holding one veth pair; both go with it.
   std::vector<std::string> argv = {
-      "unshare", "--net", "sh", "-c",
+      "unshare",
+      "--net",
+      "sh",
+      "-c",
       "ip link add va type veth peer name vb && ip link set va up && ip link set vb up && "
       "exec \"$0\" \"$@\"",
-      buildPath("userspace/lb4d"), "--socket", socket_, "--state-file", state_, "--pin-root",
-      pinRoot_, "--log-level", "info"};
+      buildPath("userspace/lb4d"),
+      "--socket",
+      socket_,
+      "--state-file",
+      state_,
+      "--pin-root",
+      pinRoot_,
+      "--log-level",
+      "info"};
   daemon_ = Process(argv, (work_ / "lb4d.log").string());
   for (int i = 0; i < 500 && !std::filesystem::exists(socket_) && daemon_.running(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -329,11 +344,21 @@ TEST_F(InputTest, AttachWithoutSysAdminIsRefusedNotACrash) {
   // lb4d without CAP_SYS_ADMIN in its bounding set: libxdp would crash in
   // attach, so lb4d must refuse with one line and keep serving.
   std::vector<std::string> argv = {
-      "unshare", "--net", "sh", "-c",
+      "unshare",
+      "--net",
+      "sh",
+      "-c",
       "ip link add va type veth peer name vb && ip link set va up && ip link set vb up && "
       "exec setpriv --bounding-set -sys_admin -- \"$0\" \"$@\"",
-      buildPath("userspace/lb4d"), "--socket", socket_, "--state-file", state_, "--pin-root",
-      pinRoot_, "--log-level", "info"};
+      buildPath("userspace/lb4d"),
+      "--socket",
+      socket_,
+      "--state-file",
+      state_,
+      "--pin-root",
+      pinRoot_,
+      "--log-level",
+      "info"};
   daemon_ = Process(argv, (work_ / "lb4d.log").string());
   for (int i = 0; i < 500 && !std::filesystem::exists(socket_) && daemon_.running(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -17,8 +17,7 @@ class LogTest : public DaemonTest {
 TEST_F(LogTest, JsonLinesNameEachChangeAndTheLevelChangesAtRunTime) {
   startDaemon({"--log-format", "json"});
   ASSERT_EQ(ctl({"add-vip", "198.18.1.100:80/tcp"}).status, 0);
-  ASSERT_EQ(ctl({"add-backend", "198.18.1.100:80/tcp", "198.18.0.13", "--mac",
-                 "02:00:00:00:00:01"})
+  ASSERT_EQ(ctl({"add-backend", "198.18.1.100:80/tcp", "198.18.0.13", "--mac", "02:00:00:00:00:01"})
                 .status,
             0);
   auto shown = ctl({"log-level"});
@@ -50,7 +49,8 @@ TEST_F(LogTest, JsonLinesNameEachChangeAndTheLevelChangesAtRunTime) {
     return false;
   };
   EXPECT_TRUE(has("add-vip 198.18.1.100:80/tcp mode dr ring 65537")) << log();
-  EXPECT_TRUE(has("add-backend 198.18.0.13 to 198.18.1.100:80/tcp weight 100 mac 02:00:00:00:00:01"))
+  EXPECT_TRUE(
+      has("add-backend 198.18.0.13 to 198.18.1.100:80/tcp weight 100 mac 02:00:00:00:00:01"))
       << log();
   EXPECT_TRUE(has("log level info -> debug (log-level request)")) << log();
   EXPECT_TRUE(has("set-weight 198.18.0.13 of 198.18.1.100:80/tcp to 50")) << log();
@@ -72,8 +72,7 @@ TEST_F(LogTest, BadLogFormatIsOneLineBeforeAnythingIsCreated) {
 TEST_F(LogTest, StatsWatchPrintsRatesAsJsonLinesAndNoTerminalCodesToAFile) {
   startDaemon();
   ASSERT_EQ(ctl({"add-vip", "198.18.1.100:80/tcp"}).status, 0);
-  ASSERT_EQ(ctl({"add-backend", "198.18.1.100:80/tcp", "198.18.0.13", "--mac",
-                 "02:00:00:00:00:01"})
+  ASSERT_EQ(ctl({"add-backend", "198.18.1.100:80/tcp", "198.18.0.13", "--mac", "02:00:00:00:00:01"})
                 .status,
             0);
   auto r = ctl({"stats", "--watch", "0.2", "--count", "3", "--json"});

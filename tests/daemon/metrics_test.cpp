@@ -123,8 +123,9 @@ TEST_F(MetricsTest, OnlyGetMetricsIsAnsweredAndRequestsAreBounded) {
   startWithMetrics();
   EXPECT_EQ(httpGet(netns_, port_, "/").status, 404);
   EXPECT_EQ(httpGet(netns_, port_, "/metrics/other").status, 404);
-  EXPECT_EQ(httpExchange(netns_, port_, "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n").status,
-            405);
+  EXPECT_EQ(
+      httpExchange(netns_, port_, "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n").status,
+      405);
   EXPECT_EQ(httpExchange(netns_, port_, "nonsense\r\n\r\n").status, 400);
   std::string huge = "GET /metrics HTTP/1.1\r\nX-Pad: " + std::string(20000, 'a') + "\r\n\r\n";
   EXPECT_EQ(httpExchange(netns_, port_, huge).status, 431);

@@ -44,7 +44,12 @@ TEST_F(DaemonTest, KillNineDuringUpdateBurstsNeverLosesAnAcknowledgedUpdate) {
         if (add) {
           backend = fmt::format("198.18.{}.{}", 10 + next / 250, 1 + next % 250);
           ++next;
-          args = {"add-backend", kVip, backend, "--weight", std::to_string(weight), "--mac",
+          args = {"add-backend",
+                  kVip,
+                  backend,
+                  "--weight",
+                  std::to_string(weight),
+                  "--mac",
                   fmt::format("02:00:00:00:{:02x}:{:02x}", next >> 8, next & 0xff)};
         } else {
           auto it = expected.begin();

@@ -28,7 +28,8 @@ TEST_F(SystemdNotifyTest, ReadyThenWatchdogKeepAlivesThenStopping) {
   addr.sun_family = AF_UNIX;
   ASSERT_LT(path.size(), sizeof(addr.sun_path));
   std::memcpy(addr.sun_path, path.c_str(), path.size());
-  ASSERT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0) << std::strerror(errno);
+  ASSERT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0)
+      << std::strerror(errno);
 
   ::setenv("NOTIFY_SOCKET", path.c_str(), 1);
   ::setenv("WATCHDOG_USEC", "200000", 1);  // keep-alive every 100 ms
