@@ -105,10 +105,17 @@ class Lb4Daemon {
   }
   // Starts lb4d in namespace `netns` (with `extra` arguments) and waits for its socket.
   bool start(const std::string& netns, const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv = {"nsenter", "--net=/run/netns/" + netns,
-                                     buildDir_ + "/userspace/lb4d", "--socket", socket_,
-                                     "--state-file", (work_ / "state.json").string(),
-                                     "--pin-root", pinRoot_, "--log-level", "warn"};
+    std::vector<std::string> argv = {"nsenter",
+                                     "--net=/run/netns/" + netns,
+                                     buildDir_ + "/userspace/lb4d",
+                                     "--socket",
+                                     socket_,
+                                     "--state-file",
+                                     (work_ / "state.json").string(),
+                                     "--pin-root",
+                                     pinRoot_,
+                                     "--log-level",
+                                     "warn"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     daemon_ = Background(argv, log_);
     for (int i = 0; i < 250 && !std::filesystem::exists(socket_); ++i) {

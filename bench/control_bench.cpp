@@ -10,14 +10,13 @@
 //    io_context, as ProbeScheduler runs them.
 // Own flags come first (--quick, --flows N, --probe-backends N); the rest
 // go to Google Benchmark (e.g. --benchmark_filter, --benchmark_min_time).
+#include <benchmark/benchmark.h>
 #include <sys/resource.h>
 #include <time.h>
 
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
-#include <benchmark/benchmark.h>
-
 #include <chrono>
 #include <cstdint>
 #include <cstdio>

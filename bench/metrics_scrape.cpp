@@ -10,15 +10,14 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <thread>
-
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "bench/bench_process.h"
 #include "tests/common/http_get.h"
@@ -104,8 +103,8 @@ int main(int argc, char** argv) {
     for (int v = 1; v <= vips; ++v) {
       cfg << "  - vip: 198.18.1." << v << ":80/tcp\n    backends:\n";
       for (int b = 1; b <= backends; ++b) {
-        cfg << "      - {address: 198.19." << v << "." << b << ", mac: \"02:00:00:00:"
-            << fmt::format("{:02x}:{:02x}", v, b) << "\"}\n";
+        cfg << "      - {address: 198.19." << v << "." << b
+            << ", mac: \"02:00:00:00:" << fmt::format("{:02x}:{:02x}", v, b) << "\"}\n";
       }
     }
   }
@@ -158,22 +157,25 @@ int main(int argc, char** argv) {
     t.join();
   }
   cleanup();
-  nlohmann::json out = {
-      {"vips", vips},
-      {"backends_per_vip", backends},
-      {"scrapes", scrapes},
-      {"failed_scrapes", bad},
-      {"exposition_bytes", bytes},
-      {"exposition_lines", lines},
-      {"scrape_ms_median", percentile(scrapeMs, 0.5)},
-      {"scrape_ms_p95", percentile(scrapeMs, 0.95)},
-      {"scrape_ms_max", percentile(scrapeMs, 1.0)},
-      {"control_during_scrapes", {{"answered", during.size()}, {"failed", duringFailed},
-                                  {"ms_median", percentile(during, 0.5)},
-                                  {"ms_max", percentile(during, 1.0)}}},
-      {"control_baseline", {{"answered", base.size()}, {"failed", baseFailed},
-                            {"ms_median", percentile(base, 0.5)},
-                            {"ms_max", percentile(base, 1.0)}}}};
+  nlohmann::json out = {{"vips", vips},
+                        {"backends_per_vip", backends},
+                        {"scrapes", scrapes},
+                        {"failed_scrapes", bad},
+                        {"exposition_bytes", bytes},
+                        {"exposition_lines", lines},
+                        {"scrape_ms_median", percentile(scrapeMs, 0.5)},
+                        {"scrape_ms_p95", percentile(scrapeMs, 0.95)},
+                        {"scrape_ms_max", percentile(scrapeMs, 1.0)},
+                        {"control_during_scrapes",
+                         {{"answered", during.size()},
+                          {"failed", duringFailed},
+                          {"ms_median", percentile(during, 0.5)},
+                          {"ms_max", percentile(during, 1.0)}}},
+                        {"control_baseline",
+                         {{"answered", base.size()},
+                          {"failed", baseFailed},
+                          {"ms_median", percentile(base, 0.5)},
+                          {"ms_max", percentile(base, 1.0)}}}};
   std::printf("%s\n", out.dump().c_str());
   return bad == 0 && duringFailed == 0 ? 0 : 1;
 }

@@ -17,17 +17,18 @@
 // subjects also fail when the gateway's kernel forwarded any of the burst
 // (lb4 handed frames to the slow path instead of sending them itself).
 // Needs root; everything it creates is removed on exit, also on failure.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <spdlog/fmt/fmt.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -35,15 +36,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-#include <spdlog/fmt/fmt.h>
 
 #include "bench/bench_packet.h"
 #include "bench/bench_process.h"
@@ -154,7 +152,7 @@ class RateBench {
   bool subjectUp(const std::string& subject);
   void subjectDown(const std::string& subject);
   std::unique_ptr<pktgen, void (*)(pktgen*)> loadGenerator(const Traffic& t, const char* dst,
-                                                             uint32_t runIndex);
+                                                           uint32_t runIndex);
   uint64_t sinkCount();
   void setSinkMode(uint32_t mode);
   Snmp snmp(const std::vector<std::string>& namespaces);
@@ -258,8 +256,10 @@ bool RateBench::setUp() {
       uint8_t key[8] = {};
       std::memcpy(key, mac.data(), 6);
       if (!in.ok() || ifindex == 0 ||
-          bpf_map__update_elem(parts_->maps.switch_macs, key, sizeof(key), &ifindex, sizeof(ifindex), BPF_ANY) != 0 ||
-          bpf_map__update_elem(parts_->maps.switch_tx, &ifindex, sizeof(ifindex), &ifindex, sizeof(ifindex), BPF_ANY) != 0) {
+          bpf_map__update_elem(parts_->maps.switch_macs, key, sizeof(key), &ifindex,
+                               sizeof(ifindex), BPF_ANY) != 0 ||
+          bpf_map__update_elem(parts_->maps.switch_tx, &ifindex, sizeof(ifindex), &ifindex,
+                               sizeof(ifindex), BPF_ANY) != 0) {
         std::fprintf(stderr, "netns_rate: switch port %s\n", dev.c_str());
         return false;
       }
@@ -289,9 +289,13 @@ bool RateBench::setUp() {
     // lb4 NAT's bpf_fib_lookup finds the backends' MACs (else NO_NEIGH
     // would hand its frames to the kernel).
     Mac m = backendMac(i);
-    std::string lladdr = fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5]);
-    ok = ok && sh({"ip", "-n", ns("gw"), "neigh", "replace", fmt::format("198.18.0.1{}", i), "lladdr", lladdr, "dev", "eth0", "nud", "permanent"}) &&
-         sh({"ip", "-n", ns("gw"), "-6", "neigh", "replace", fmt::format("2001:db8::1{}", i), "lladdr", lladdr, "dev", "eth0", "nud", "permanent"});
+    std::string lladdr = fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2],
+                                     m[3], m[4], m[5]);
+    ok = ok &&
+         sh({"ip", "-n", ns("gw"), "neigh", "replace", fmt::format("198.18.0.1{}", i), "lladdr",
+             lladdr, "dev", "eth0", "nud", "permanent"}) &&
+         sh({"ip", "-n", ns("gw"), "-6", "neigh", "replace", fmt::format("2001:db8::1{}", i),
+             "lladdr", lladdr, "dev", "eth0", "nud", "permanent"});
   }
   std::string rules = fmt::format(
       "table ip lb4bench {{\n"
@@ -345,8 +349,9 @@ bool RateBench::startLb4() {
           if (!nat) {
             // NAT takes the next hop's MAC from the FIB (the static neighbours).
             Mac m = backendMac(i);
-            args.insert(args.end(), {"--mac", fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0],
-                                                          m[1], m[2], m[3], m[4], m[5])});
+            args.insert(args.end(),
+                        {"--mac", fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0],
+                                              m[1], m[2], m[3], m[4], m[5])});
           }
           if (!ctl(args)) {
             return false;
@@ -382,8 +387,9 @@ void RateBench::subjectDown(const std::string& subject) {
 
 // A generator whose template is `t`; runIndex shifts the source addresses so
 // every run starts with flows no subject has seen.
-std::unique_ptr<pktgen, void (*)(pktgen*)> RateBench::loadGenerator(const Traffic& t, const char* dst,
-                                                                      uint32_t runIndex) {
+std::unique_ptr<pktgen, void (*)(pktgen*)> RateBench::loadGenerator(const Traffic& t,
+                                                                    const char* dst,
+                                                                    uint32_t runIndex) {
   std::unique_ptr<pktgen, void (*)(pktgen*)> gen(pktgen__open(), pktgen__destroy);
   if (!gen) {
     return gen;
@@ -418,7 +424,8 @@ std::unique_ptr<pktgen, void (*)(pktgen*)> RateBench::loadGenerator(const Traffi
     f[14 + 10] = f[14 + 11] = 0;
     ipSum = lb4::bench::sumWords(&f[14], 20, 0);
   }
-  uint32_t l4Sum = t.v6 ? lb4::bench::sumWords(&f[14 + 8], 32, 0) : lb4::bench::sumWords(&f[14 + 12], 8, 0);
+  uint32_t l4Sum =
+      t.v6 ? lb4::bench::sumWords(&f[14 + 8], 32, 0) : lb4::bench::sumWords(&f[14 + 12], 8, 0);
   l4Sum += t.proto + static_cast<uint32_t>(l4Len);
   l4Sum = lb4::bench::sumWords(&f[l4], l4Len, l4Sum);
 
@@ -450,7 +457,8 @@ uint64_t RateBench::sinkCount() {
   int cpus = libbpf_num_possible_cpus();
   std::vector<uint64_t> v(cpus);
   uint32_t key = 0;
-  if (bpf_map__lookup_elem(parts_->maps.sink_count, &key, sizeof(key), v.data(), v.size() * 8, 0) != 0) {
+  if (bpf_map__lookup_elem(parts_->maps.sink_count, &key, sizeof(key), v.data(), v.size() * 8, 0) !=
+      0) {
     return 0;
   }
   uint64_t sum = 0;
@@ -579,12 +587,13 @@ std::optional<RunResult> RateBench::measure(const Traffic& t, const std::string&
   } else {
     good = d("TcpInSegs") - d("TcpInCsumErrors");
     bad = d("TcpInCsumErrors") + (t.v6 ? d("Ip6InHdrErrors") + d("Ip6InAddrErrors")
-                                        : d("IpInHdrErrors") + d("IpInAddrErrors"));
+                                       : d("IpInHdrErrors") + d("IpInAddrErrors"));
   }
   r.correct = bad == 0 && seen >= o_.burst * 99 / 100 && good >= static_cast<int64_t>(seen) &&
               (!isLb4(subject) || kernelFwd == 0);
-  r.check = fmt::format("burst={} at_backends={} stack_ok={} stack_bad={} gw_kernel_fwd={} backend_out={}",
-                        o_.burst, seen, good, bad, kernelFwd, backendOut);
+  r.check = fmt::format(
+      "burst={} at_backends={} stack_ok={} stack_bad={} gw_kernel_fwd={} backend_out={}", o_.burst,
+      seen, good, bad, kernelFwd, backendOut);
   return r;
 }
 
@@ -595,12 +604,10 @@ int RateBench::run() {
     return 1;
   }
   lb4::bench::pinToCpu(o_.cpu);
-  std::vector<Traffic> traffic = {{"udp4", false, IPPROTO_UDP, 1},
-                                  {"udp4", false, IPPROTO_UDP, 1000},
-                                  {"udp4", false, IPPROTO_UDP, 100000},
-                                  {"udp6", true, IPPROTO_UDP, 1000},
-                                  {"tcp4syn", false, IPPROTO_TCP, 1000},
-                                  {"tcp6syn", true, IPPROTO_TCP, 1000}};
+  std::vector<Traffic> traffic = {
+      {"udp4", false, IPPROTO_UDP, 1},       {"udp4", false, IPPROTO_UDP, 1000},
+      {"udp4", false, IPPROTO_UDP, 100000},  {"udp6", true, IPPROTO_UDP, 1000},
+      {"tcp4syn", false, IPPROTO_TCP, 1000}, {"tcp6syn", true, IPPROTO_TCP, 1000}};
   if (o_.quick) {
     traffic = {{"udp4", false, IPPROTO_UDP, 1000}, {"tcp6syn", true, IPPROTO_TCP, 1000}};
   }
@@ -626,7 +633,8 @@ int RateBench::run() {
               "rate.run round=%d traffic=%s flows=%u subject=%s sent=%lu received=%lu seconds=%.2f "
               "pps=%.0f loss=%.4f correct=%s %s\n",
               round + 1, t.name.c_str(), t.flows, subject.c_str(), r->sent, r->received, r->seconds,
-              r->pps, r->sent ? 1.0 - static_cast<double>(r->received) / static_cast<double>(r->sent) : 0.0,
+              r->pps,
+              r->sent ? 1.0 - static_cast<double>(r->received) / static_cast<double>(r->sent) : 0.0,
               r->correct ? "yes" : "NO", r->check.c_str());
         } else {
           std::printf("rate.run round=%d traffic=%s flows=%u subject=%s FAILED\n", round + 1,
@@ -652,7 +660,8 @@ int RateBench::run() {
         correct += r->correct;
         if (r->correct) {
           pps.push_back(r->pps);
-          loss.push_back(r->sent ? 1.0 - static_cast<double>(r->received) / static_cast<double>(r->sent) : 0);
+          loss.push_back(
+              r->sent ? 1.0 - static_cast<double>(r->received) / static_cast<double>(r->sent) : 0);
         }
       }
       auto s = lb4::bench::summarize(pps);
@@ -661,9 +670,14 @@ int RateBench::run() {
           "loss_median=%.4f correct_runs=%d/%d\n",
           t.name.c_str(), t.flows, subject.c_str(), s.median, s.min, s.max,
           lb4::bench::summarize(loss).median, correct, runs);
-      out.push_back({{"traffic", t.name}, {"flows", t.flows}, {"subject", subject},
-                     {"pps_median", s.median}, {"pps_min", s.min}, {"pps_max", s.max},
-                     {"correct_runs", correct}, {"runs", runs}});
+      out.push_back({{"traffic", t.name},
+                     {"flows", t.flows},
+                     {"subject", subject},
+                     {"pps_median", s.median},
+                     {"pps_min", s.min},
+                     {"pps_max", s.max},
+                     {"correct_runs", correct},
+                     {"runs", runs}});
     }
     // Same-round ratios of each lb4 subject to each subject that is not lb4.
     for (const auto& mine : o_.subjects) {
@@ -686,8 +700,13 @@ int RateBench::run() {
         std::string name = mine + "_to_" + other;
         std::printf("rate.ratio traffic=%s flows=%u %s median=%.3f min=%.3f max=%.3f rounds=%zu\n",
                     t.name.c_str(), t.flows, name.c_str(), s.median, s.min, s.max, ratio.size());
-        out.push_back({{"traffic", t.name}, {"flows", t.flows}, {"ratio", name}, {"median", s.median},
-                       {"min", s.min}, {"max", s.max}, {"rounds", ratio.size()}});
+        out.push_back({{"traffic", t.name},
+                       {"flows", t.flows},
+                       {"ratio", name},
+                       {"median", s.median},
+                       {"min", s.min},
+                       {"max", s.max},
+                       {"rounds", ratio.size()}});
       }
     }
   }
@@ -702,11 +721,13 @@ int RateBench::run() {
 int main(int argc, char** argv) {
   CLI::App app{"netns_rate - packet rate through namespaces: lb4 (DR, NAT) vs floor vs nftables"};
   Options o;
-  app.add_option("--rounds", o.rounds, "rounds (every subject and traffic once per round)")->check(CLI::Range(1, 50));
+  app.add_option("--rounds", o.rounds, "rounds (every subject and traffic once per round)")
+      ->check(CLI::Range(1, 50));
   app.add_option("--seconds", o.seconds, "seconds per rate run")->check(CLI::Range(0.1, 30.0));
   app.add_option("--backends", o.backends, "backend namespaces")->check(CLI::Range(1, 9));
   app.add_option("--cpu", o.cpu, "CPU the generator (and so the pipeline) runs on");
-  app.add_option("--burst", o.burst, "frames of each correctness burst")->check(CLI::Range(10, 1000000));
+  app.add_option("--burst", o.burst, "frames of each correctness burst")
+      ->check(CLI::Range(10, 1000000));
   app.add_option("--subjects", o.subjects, "subjects: lb4_dr lb4_nat floor_tx nft_dnat")
       ->check(CLI::IsMember(kSubjects));
   app.add_option("--lb4-build-dir", o.lb4BuildDir, "build directory with lb4d and lb4ctl");

@@ -8,11 +8,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
-
 #include <sys/mman.h>
 
-#include <csignal>
+#include <CLI/CLI.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -20,8 +20,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "bench/bench_packet.h"
 #include "bench/bench_process.h"
@@ -54,7 +52,9 @@ class Bench {
 
  private:
   bool sh(const std::vector<std::string>& argv) { return lb4_.sh(argv); }
-  bool ctl(std::vector<std::string> args) { return lb4_.ctl(std::move(args), std::chrono::seconds(10)); }
+  bool ctl(std::vector<std::string> args) {
+    return lb4_.ctl(std::move(args), std::chrono::seconds(10));
+  }
   bool setUp();
   void cleanup();
   std::optional<std::vector<uint32_t>> readRing();
@@ -105,8 +105,8 @@ bool Bench::setUp() {
   if (!lb4_.start(prefix_)) {
     return false;
   }
-  std::vector<std::string> addVip = {"add-vip", kVip, "--mode", "dr", "--ring-size",
-                                     std::to_string(o_.ringSize)};
+  std::vector<std::string> addVip = {"add-vip", kVip,          "--mode",
+                                     "dr",      "--ring-size", std::to_string(o_.ringSize)};
   if (!ctl({"attach", "v0"}) || !ctl(addVip)) {
     return false;
   }
@@ -188,8 +188,8 @@ std::optional<std::vector<uint32_t>> Bench::readRing() {
   uint32_t count = info.max_entries;
   uint32_t outBatch = 0;
   LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = 0, .flags = 0);
-  int rc = bpf_map_lookup_batch(inner.get(), nullptr, &outBatch, keys.data(), values.data(),
-                                &count, &opts);
+  int rc = bpf_map_lookup_batch(inner.get(), nullptr, &outBatch, keys.data(), values.data(), &count,
+                                &opts);
   if ((rc != 0 && errno != ENOENT) || count != info.max_entries) {
     return std::nullopt;
   }
@@ -215,7 +215,8 @@ void ringFill(uint32_t slots) {
     for (int r = 0; r < 5; ++r) {
       auto t0 = Clock::now();
       LIBBPF_OPTS(bpf_map_create_opts, opts,
-                  .map_flags = static_cast<uint32_t>(BPF_F_INNER_MAP) | (mmapable ? static_cast<uint32_t>(BPF_F_MMAPABLE) : 0u));
+                  .map_flags = static_cast<uint32_t>(BPF_F_INNER_MAP) |
+                               (mmapable ? static_cast<uint32_t>(BPF_F_MMAPABLE) : 0u));
       UniqueFd fd(bpf_map_create(BPF_MAP_TYPE_ARRAY, "lb4_ring", 4, 4, slots, &opts));
       if (!fd) {
         std::printf("control.ring_fill method=%s NOT REPORTED (create: %s)\n",
@@ -316,7 +317,7 @@ int Bench::run() {
       (void)readRing();
     }
     std::printf("control.ring_readback slots=%zu ms=%.2f (bpf_map_lookup_batch)\n", ring->size(),
-                 std::chrono::duration<double, std::milli>(Clock::now() - r0).count() / 10);
+                std::chrono::duration<double, std::milli>(Clock::now() - r0).count() / 10);
   }
   ringFill(static_cast<uint32_t>(ring->size()));
   int rc = 0;

@@ -14,27 +14,25 @@
 //    xdp_drop(per-packet) - xdp_drop(repeat) and subtracted.
 // Every case states the lb4_stats deltas it must produce; a case whose
 // counters disagree is printed as NOT REPORTED, without a figure.
-#include <linux/bpf.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <spdlog/spdlog.h>
-
+#include <linux/bpf.h>
 #include <net/if.h>
 #include <sched.h>
+#include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstring>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "bench/bench_packet.h"
 #include "bench/bench_process.h"
@@ -46,8 +44,8 @@
 
 namespace {
 
-using lb4::bench::FrameSpec;
 using lb4::bench::buildFrame;
+using lb4::bench::FrameSpec;
 using lb4::bench::parseAddr;
 
 constexpr const char* kVip4 = "198.18.1.100";
@@ -56,18 +54,17 @@ constexpr const char* kOther4 = "198.18.1.200";  // not a VIP address
 constexpr uint16_t kVipPort = 80;
 
 std::string statName(uint32_t i) {
-  static const char* names[] = {"PASS",       "TX",         "CT_HIT",      "CT_MISS",
-                                "CT_RESCHED", "TRUNC_ETH",  "TRUNC_VLAN",  "TRUNC_IP",
-                                "BAD_IP",     "TRUNC_L4",   "NO_BACKEND",  "FRAGMENT",
-                                "BAD_BACKEND", "CT_FULL"};
+  static const char* names[] = {"PASS",       "TX",         "CT_HIT",      "CT_MISS", "CT_RESCHED",
+                                "TRUNC_ETH",  "TRUNC_VLAN", "TRUNC_IP",    "BAD_IP",  "TRUNC_L4",
+                                "NO_BACKEND", "FRAGMENT",   "BAD_BACKEND", "CT_FULL"};
   return i < std::size(names) ? names[i] : "stat" + std::to_string(i);
 }
 
 struct Options {
   int rounds = 7;
-  uint32_t repeat = 1000000;      // kernel-loop runs per repeat-mode figure
-  uint32_t batch = 100000;        // frames per per-packet figure
-  uint32_t flows = 1u << 20;      // conntrack size and prefill
+  uint32_t repeat = 1000000;  // kernel-loop runs per repeat-mode figure
+  uint32_t batch = 100000;    // frames per per-packet figure
+  uint32_t flows = 1u << 20;  // conntrack size and prefill
   uint32_t backends = 100;
   uint32_t ringSize = 65537;
   int cpu = 0;
@@ -148,7 +145,8 @@ std::optional<Instance> makeInstance(const Options& o, uint32_t conntrackSize) {
     key.port = htons(kVipPort);
     key.proto = IPPROTO_TCP;
     key.family = vipId == 0 ? LB4_AF_INET : LB4_AF_INET6;
-    lb4_vip_value v{.vip_id = vipId, .ring_size = o.ringSize, .mode = LB4_MODE_DR, .flags = 0, .pad = 0};
+    lb4_vip_value v{
+        .vip_id = vipId, .ring_size = o.ringSize, .mode = LB4_MODE_DR, .flags = 0, .pad = 0};
     if (!check(inst.dp->upsertVip(key, v), "add VIP")) {
       return std::nullopt;
     }
@@ -256,8 +254,8 @@ std::string counterMismatch(const lb4::GlobalStats& before, const lb4::GlobalSta
     auto it = expect.find(i);
     uint64_t want = it == expect.end() ? 0 : it->second;
     if (delta != want) {
-      out += fmt::format("{}{} +{} (expected +{})", out.empty() ? "" : ", ", statName(i), delta,
-                         want);
+      out +=
+          fmt::format("{}{} +{} (expected +{})", out.empty() ? "" : ", ", statName(i), delta, want);
     }
   }
   return out;
@@ -276,7 +274,8 @@ class Runner {
 
  private:
   // Measures one lb4 case and records either its figure or its failure.
-  void lb4Case(Figure& fig, const lb4::Dataplane& dp, const std::function<std::optional<double>()>& measure,
+  void lb4Case(Figure& fig, const lb4::Dataplane& dp,
+               const std::function<std::optional<double>()>& measure,
                const std::map<uint32_t, uint64_t>& expect) {
     auto before = dp.globalStats();
     auto ns = measure();
@@ -351,9 +350,9 @@ void Runner::instructionCounts() {
     if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) {
       continue;
     }
-    std::cout << fmt::format("xdp_cost.insns prog={} xlated_insns={} jited_bytes={} verified_insns={}\n",
-                             name, info.xlated_prog_len / 8, info.jited_prog_len,
-                             info.verified_insns);
+    std::cout << fmt::format(
+        "xdp_cost.insns prog={} xlated_insns={} jited_bytes={} verified_insns={}\n", name,
+        info.xlated_prog_len / 8, info.jited_prog_len, info.verified_insns);
   }
 }
 
@@ -420,8 +419,8 @@ std::string Runner::setUpNat(lb4::Dataplane& dp, NatFrames& frames) {
     key.port = htons(kVipPort);
     key.proto = IPPROTO_TCP;
     key.family = v6 ? LB4_AF_INET6 : LB4_AF_INET;
-    lb4_vip_value v{.vip_id = nv.vipId, .ring_size = o_.ringSize, .mode = LB4_MODE_NAT, .flags = 0,
-                    .pad = 0};
+    lb4_vip_value v{
+        .vip_id = nv.vipId, .ring_size = o_.ringSize, .mode = LB4_MODE_NAT, .flags = 0, .pad = 0};
     if (auto st = dp.upsertVip(key, v); !st) {
       return st.error();
     }
@@ -491,7 +490,8 @@ int Runner::run() {
   if (!hot || !full) {
     return 1;
   }
-  std::unique_ptr<lb4_floor, void (*)(lb4_floor*)> floor(lb4_floor__open_and_load(), lb4_floor__destroy);
+  std::unique_ptr<lb4_floor, void (*)(lb4_floor*)> floor(lb4_floor__open_and_load(),
+                                                         lb4_floor__destroy);
   if (!floor) {
     std::perror("xdp_cost: load lb4_floor");
     return 1;
@@ -535,27 +535,28 @@ int Runner::run() {
   fv.backend_gen = 1;
   lb4_vip_addr addrEntry{};
   addrEntry.services = 1;
-  bpf_map__update_elem(parts->maps.lb4_vip_addrs, &vipAddrKey, sizeof(vipAddrKey), &addrEntry, sizeof(addrEntry),
-                       BPF_ANY);
+  bpf_map__update_elem(parts->maps.lb4_vip_addrs, &vipAddrKey, sizeof(vipAddrKey), &addrEntry,
+                       sizeof(addrEntry), BPF_ANY);
   bpf_map__update_elem(parts->maps.part_hash4, &vipAddrKey.addr, 4, &one, sizeof(one), BPF_ANY);
-  bpf_map__update_elem(parts->maps.part_bloom20, nullptr, 0, &vipAddrKey, sizeof(vipAddrKey), BPF_ANY);
-  bpf_map__update_elem(parts->maps.lb4_conntrack, &hotKey, sizeof(hotKey), &fv, sizeof(fv), BPF_ANY);
+  bpf_map__update_elem(parts->maps.part_bloom20, nullptr, 0, &vipAddrKey, sizeof(vipAddrKey),
+                       BPF_ANY);
+  bpf_map__update_elem(parts->maps.lb4_conntrack, &hotKey, sizeof(hotKey), &fv, sizeof(fv),
+                       BPF_ANY);
   bpf_map__update_elem(parts->maps.part_lru16, &hotKey, 16, &fv, sizeof(fv), BPF_ANY);
 
   int drop = bpf_program__fd(floor->progs.xdp_drop);
   int txSwap = bpf_program__fd(floor->progs.xdp_tx_swap);
   int lb4Hot = hot->dp->programFd();
   int lb4Full = full->dp->programFd();
-  progFds_ = {{"lb4_xdp", lb4Hot},
-              {"xdp_drop", drop},
-              {"xdp_tx_swap", txSwap}};
+  progFds_ = {{"lb4_xdp", lb4Hot}, {"xdp_drop", drop}, {"xdp_tx_swap", txSwap}};
 
   auto t0 = std::chrono::steady_clock::now();
   if (!fillConntrack(*hot->dp, 0, o_.flows) || !fillConntrack(*full->dp, 0, o_.flows)) {
     return 1;
   }
-  std::cerr << fmt::format("xdp_cost: prefilled 2 x {} conntrack entries in {:.1f} s\n", o_.flows,
-                           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  std::cerr << fmt::format(
+      "xdp_cost: prefilled 2 x {} conntrack entries in {:.1f} s\n", o_.flows,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 
   auto frameNonVip = [] {
     FrameSpec s = clientFlow(1);
@@ -609,8 +610,8 @@ int Runner::run() {
     if (txR && retval == XDP_TX) {
       figure("floor_xdp_tx_swap", "repeat").ns.push_back(*txR);
     }
-    auto dropP = runPerPacket(drop, B, [&](uint32_t, std::vector<uint8_t>& f) { f = frameEst4; },
-                              XDP_DROP, &bad);
+    auto dropP = runPerPacket(
+        drop, B, [&](uint32_t, std::vector<uint8_t>& f) { f = frameEst4; }, XDP_DROP, &bad);
     if (!dropR || !dropP) {
       return 1;
     }
@@ -645,8 +646,9 @@ int Runner::run() {
     // Cross-check of the two methods on the same path.
     lb4Case(figure("lb4_v4_tcp_dr_established_per_packet", "per-packet"), *hot->dp,
             [&]() -> std::optional<double> {
-              auto ns = runPerPacket(lb4Hot, B, [&](uint32_t, std::vector<uint8_t>& f) { f = frameEst4; },
-                                     XDP_TX, &bad);
+              auto ns = runPerPacket(
+                  lb4Hot, B, [&](uint32_t, std::vector<uint8_t>& f) { f = frameEst4; }, XDP_TX,
+                  &bad);
               if (!ns || bad) {
                 return std::nullopt;
               }
@@ -657,9 +659,10 @@ int Runner::run() {
     lb4Case(figure("lb4_v4_tcp_dr_established_cold_mix", "per-packet"), *hot->dp,
             [&]() -> std::optional<double> {
               std::uniform_int_distribution<uint32_t> pick(0, o_.flows - 1);
-              auto ns = runPerPacket(lb4Hot, B,
-                                     [&](uint32_t, std::vector<uint8_t>& f) { f = buildFrame(clientFlow(pick(rng))); },
-                                     XDP_TX, &bad);
+              auto ns = runPerPacket(
+                  lb4Hot, B,
+                  [&](uint32_t, std::vector<uint8_t>& f) { f = buildFrame(clientFlow(pick(rng))); },
+                  XDP_TX, &bad);
               if (!ns || bad) {
                 return std::nullopt;
               }
@@ -669,13 +672,14 @@ int Runner::run() {
     // A flow never seen before on every packet, conntrack full.
     lb4Case(figure("lb4_v4_tcp_dr_new_flow_ct_full", "per-packet"), *full->dp,
             [&]() -> std::optional<double> {
-              auto ns = runPerPacket(lb4Full, B,
-                                     [&](uint32_t, std::vector<uint8_t>& f) {
-                                       FrameSpec s = clientFlow(newFlowNext++);
-                                       s.tcpFlags = 0x02;  // SYN
-                                       f = buildFrame(s);
-                                     },
-                                     XDP_TX, &bad);
+              auto ns = runPerPacket(
+                  lb4Full, B,
+                  [&](uint32_t, std::vector<uint8_t>& f) {
+                    FrameSpec s = clientFlow(newFlowNext++);
+                    s.tcpFlags = 0x02;  // SYN
+                    f = buildFrame(s);
+                  },
+                  XDP_TX, &bad);
               if (!ns || bad) {
                 return std::nullopt;
               }
@@ -691,8 +695,9 @@ int Runner::run() {
                          uint32_t reason) {
         lb4Case(figure(name, "per-packet"), *nat->dp,
                 [&]() -> std::optional<double> {
-                  auto ns = runPerPacket(lb4Nat, B, [&](uint32_t, std::vector<uint8_t>& f) { f = frame; },
-                                         XDP_REDIRECT, &bad, ingress);
+                  auto ns = runPerPacket(
+                      lb4Nat, B, [&](uint32_t, std::vector<uint8_t>& f) { f = frame; },
+                      XDP_REDIRECT, &bad, ingress);
                   if (!ns || bad) {
                     return std::nullopt;
                   }
@@ -778,10 +783,14 @@ void Runner::report(double txFloor) {
 int main(int argc, char** argv) {
   CLI::App app{"xdp_cost - per-packet cost of lb4_xdp with BPF_PROG_TEST_RUN"};
   Options o;
-  app.add_option("--rounds", o.rounds, "rounds (every case once per round)")->check(CLI::Range(1, 100));
-  app.add_option("--repeat", o.repeat, "kernel-loop runs per repeat-mode figure")->check(CLI::Range(1, 100000000));
-  app.add_option("--batch", o.batch, "frames per per-packet figure")->check(CLI::Range(1, 10000000));
-  app.add_option("--flows", o.flows, "conntrack size, all prefilled")->check(CLI::Range(1024, 16777216));
+  app.add_option("--rounds", o.rounds, "rounds (every case once per round)")
+      ->check(CLI::Range(1, 100));
+  app.add_option("--repeat", o.repeat, "kernel-loop runs per repeat-mode figure")
+      ->check(CLI::Range(1, 100000000));
+  app.add_option("--batch", o.batch, "frames per per-packet figure")
+      ->check(CLI::Range(1, 10000000));
+  app.add_option("--flows", o.flows, "conntrack size, all prefilled")
+      ->check(CLI::Range(1024, 16777216));
   app.add_option("--backends", o.backends, "backends on the ring")->check(CLI::Range(1, 4000));
   app.add_option("--ring-size", o.ringSize, "Maglev ring size (prime)");
   app.add_option("--cpu", o.cpu, "CPU to run on");

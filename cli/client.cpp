@@ -28,8 +28,8 @@ Result<json> call(const std::string& socketPath, const Request& request) {
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     int err = errno;
     if (err == EACCES || err == EPERM) {
-      return makeError("connect {}: {} (the control socket is for root or its group)",
-                            socketPath, std::strerror(err));
+      return makeError("connect {}: {} (the control socket is for root or its group)", socketPath,
+                       std::strerror(err));
     }
     if (err == ENOENT || err == ECONNREFUSED) {
       return makeError("connect {}: {} (is lb4d running?)", socketPath, std::strerror(err));

@@ -4,10 +4,9 @@
 // subcommand; lb4ctl runs the one that was parsed.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <functional>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/client.h"
 

@@ -7,14 +7,14 @@
 // code, whether this gateway can serve a VIP address (keepalived tracking).
 #include "cli/gateway_commands.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <iostream>
 #include <memory>
 #include <thread>
-
-#include <fmt/format.h>
 
 namespace lb4::cli {
 namespace {
@@ -90,11 +90,13 @@ int waitForDrain(const Context& ctx, const DrainOptions& opt) {
       }
     }
     if (Clock::now() >= deadline) {
-      return fail(fmt::format("gateway drain --wait: {} after {:g} s (the drain stays; "
-                              "`gateway undrain` reverts it)",
-                              withdrawn ? "VIP traffic still arriving" : "BIRD has not accepted "
-                                                                          "the withdrawal",
-                              opt.timeoutS));
+      return fail(
+          fmt::format("gateway drain --wait: {} after {:g} s (the drain stays; "
+                      "`gateway undrain` reverts it)",
+                      withdrawn ? "VIP traffic still arriving"
+                                : "BIRD has not accepted "
+                                  "the withdrawal",
+                      opt.timeoutS));
     }
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
@@ -112,9 +114,10 @@ void addGatewayCommands(CLI::App& app, Commands& commands) {
                   "report until BIRD accepted the withdrawal and VIP traffic stopped");
   drain->add_option("--timeout", opt->timeoutS, "with --wait: give up after SECONDS (default 60)")
       ->check(CLI::Range(1.0, 3600.0));
-  drain->add_option("--quiet", opt->quietS,
-                    "with --wait: traffic counts as moved after SECONDS without a VIP packet "
-                    "(default 3)")
+  drain
+      ->add_option("--quiet", opt->quietS,
+                   "with --wait: traffic counts as moved after SECONDS without a VIP packet "
+                   "(default 3)")
       ->check(CLI::Range(1.0, 600.0));
   auto* undrain = gateway->add_subcommand("undrain", "announce the servable VIPs again");
   auto address = std::make_shared<std::string>();
@@ -139,8 +142,9 @@ void addGatewayCommands(CLI::App& app, Commands& commands) {
                                  std::fprintf(stderr, "lb4ctl: %s\n", addr.error().c_str());
                                  return kExitUsage;
                                }
-                               std::string prefix = fmt::format(
-                                   "{}/{}", addr->toString(), addr->family == Family::kIpv4 ? 32 : 128);
+                               std::string prefix =
+                                   fmt::format("{}/{}", addr->toString(),
+                                               addr->family == Family::kIpv4 ? 32 : 128);
                                auto st = call(ctx.socketPath, requestOf(Op::kStatus));
                                if (!st) {
                                  return fail(st.error());
@@ -151,8 +155,9 @@ void addGatewayCommands(CLI::App& app, Commands& commands) {
                                    return 0;
                                  }
                                }
-                               return fail(prefix + " is not servable on this gateway (no VIP on it "
-                                                    "has a backend taking new flows, or drained)");
+                               return fail(prefix +
+                                           " is not servable on this gateway (no VIP on it "
+                                           "has a backend taking new flows, or drained)");
                              }});
   commands.push_back(Command{undrain, [](const Context& ctx) {
                                auto reply = call(ctx.socketPath, requestOf(Op::kGatewayUndrain));

@@ -3,6 +3,7 @@
 // daemon); output is a human table, or the daemon's JSON with --json.
 // The core subcommands are defined here; groups of further subcommands live
 // in their own files and join through cli/command.h.
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -10,8 +11,6 @@
 #include <optional>
 #include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/client.h"
 #include "cli/command.h"
@@ -29,7 +28,6 @@ namespace {
 
 using lb4::cli::fail;
 using nlohmann::json;
-
 
 }  // namespace
 
@@ -71,8 +69,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 1000000));
   auto* attach = app.add_subcommand("attach", "attach lb4 to an interface");
   std::vector<std::string> attachIfaces;
-  attach->add_option("interface", attachIfaces,
-                     "network interface(s): the client side and, for NAT, the backend side")
+  attach
+      ->add_option("interface", attachIfaces,
+                   "network interface(s): the client side and, for NAT, the backend side")
       ->required();
   attach->add_flag("--native-only", noGeneric, "fail instead of falling back to generic XDP");
   auto* detach = app.add_subcommand("detach", "detach lb4 from an interface");
@@ -90,8 +89,8 @@ int main(int argc, char** argv) {
   addBackend->add_option("backend", backendText, "backend address")->required();
   addBackend->add_option("--weight", weightText, "weight 0..65535 (0 = no new flows)")
       ->capture_default_str();
-  auto* macOpt =
-      addBackend->add_option("--mac", macText, "backend MAC, dr only (default: from the neighbour table)");
+  auto* macOpt = addBackend->add_option("--mac", macText,
+                                        "backend MAC, dr only (default: from the neighbour table)");
   addBackend
       ->add_option("--wait-ms", waitMs,
                    "dr: how long lb4d waits for the backend's MAC to resolve before replying; "
@@ -128,11 +127,13 @@ int main(int argc, char** argv) {
   auto* riseOpt = setHealth->add_option("--rise", hcRise, "successes that bring a backend up");
   auto* fallOpt = setHealth->add_option("--fall", hcFall, "failures that take it down");
   auto* pathOpt = setHealth->add_option("--path", hcPath, "http: request path");
-  auto* statusOpt = setHealth->add_option("--status", hcStatus, "http: healthy status range, e.g. 200-299");
-  auto* expectOpt = setHealth->add_option("--expect", hcExpect, "http/udp: expected reply substring");
+  auto* statusOpt =
+      setHealth->add_option("--status", hcStatus, "http: healthy status range, e.g. 200-299");
+  auto* expectOpt =
+      setHealth->add_option("--expect", hcExpect, "http/udp: expected reply substring");
   auto* payloadOpt = setHealth->add_option("--payload", hcPayload, "udp: request payload");
-  auto* commandOpt = setHealth->add_option("--command", hcCommand, "exec: command and arguments")
-                         ->expected(1, -1);
+  auto* commandOpt =
+      setHealth->add_option("--command", hcCommand, "exec: command and arguments")->expected(1, -1);
 
   if (auto word = cli::firstWord(argc, argv)) {
     if (auto unknown = cli::unknownCommand(app, *word)) {
@@ -180,8 +181,8 @@ int main(int argc, char** argv) {
     auto vip = lb4::ServiceKey::parse(vipText, portZeroOk);
     if (!vip) {
       // The hint only where --all-ports would have made the VIP valid.
-      bool allPortsWouldDo = req.op == lb4::Op::kAddVip && !allPorts &&
-                             lb4::ServiceKey::parse(vipText, true).ok();
+      bool allPortsWouldDo =
+          req.op == lb4::Op::kAddVip && !allPorts && lb4::ServiceKey::parse(vipText, true).ok();
       return fail(allPortsWouldDo ? vip.error() + " (--all-ports for a VIP on every port)"
                                   : vip.error());
     }
@@ -263,8 +264,8 @@ int main(int argc, char** argv) {
     if (statusOpt->count() > 0) {
       unsigned lo = 0, hi = 0;
       char dash = 0;
-      if (std::sscanf(hcStatus.c_str(), "%u%c%u", &lo, &dash, &hi) != 3 || dash != '-' || lo > 599 ||
-          hi > 599) {
+      if (std::sscanf(hcStatus.c_str(), "%u%c%u", &lo, &dash, &hi) != 3 || dash != '-' ||
+          lo > 599 || hi > 599) {
         return fail(fmt::format("--status '{}': expected a range like 200-299", hcStatus));
       }
       healthPatch["http_status_min"] = lo;
@@ -300,10 +301,9 @@ int main(int argc, char** argv) {
         return fail(reply.error());
       }
       if (!asJson) {
-        std::cout << fmt::format("attached to {} ({} mode, {})\n",
-                                 (*reply)["interface"].get<std::string>(),
-                                 (*reply)["mode"].get<std::string>(),
-                                 (*reply)["method"].get<std::string>());
+        std::cout << fmt::format(
+            "attached to {} ({} mode, {})\n", (*reply)["interface"].get<std::string>(),
+            (*reply)["mode"].get<std::string>(), (*reply)["method"].get<std::string>());
       }
       replies.push_back(*reply);
     }

@@ -1,8 +1,8 @@
 #include "cli/print.h"
 
-#include <iostream>
-
 #include <fmt/format.h>
+
+#include <iostream>
 
 namespace lb4::cli {
 
@@ -25,13 +25,12 @@ void printList(const json& vips) {
     return;
   }
   for (const auto& v : vips) {
-    std::cout << fmt::format("{}  mode {}  ring {}  ({} backends, check {}){}\n",
-                             v["vip"].get<std::string>(), v["mode"].get<std::string>(),
-                             v["ring_size"].get<uint32_t>(), v["backends"].size(),
-                             v["health"]["kind"].get<std::string>(),
-                             v.value("all_backends_down", false)
-                                 ? "  ALL BACKENDS DOWN: serving from the last table (*)"
-                                 : "");
+    std::cout << fmt::format(
+        "{}  mode {}  ring {}  ({} backends, check {}){}\n", v["vip"].get<std::string>(),
+        v["mode"].get<std::string>(), v["ring_size"].get<uint32_t>(), v["backends"].size(),
+        v["health"]["kind"].get<std::string>(),
+        v.value("all_backends_down", false) ? "  ALL BACKENDS DOWN: serving from the last table (*)"
+                                            : "");
     if (v["backends"].empty()) {
       continue;
     }
@@ -43,9 +42,9 @@ void printList(const json& vips) {
       std::string health = b.value("health", "serve");
       std::string state = !b.value("reachable", true)  ? "unreachable"
                           : b["mac"].is_null() && !nat ? "no-mac"
-                          : health == "remove"         ? (b["enabled"].get<bool>() ? "down*" : "down")
-                          : b["drained"].get<bool>()   ? "drained"
-                          : health == "quiesce"        ? "overload"
+                          : health == "remove"       ? (b["enabled"].get<bool>() ? "down*" : "down")
+                          : b["drained"].get<bool>() ? "drained"
+                          : health == "quiesce"      ? "overload"
                           : b["effective_weight"] == 0 ? "no-flows"
                                                        : "serving";
       std::string mac = nat                  ? "(routed)"
@@ -91,14 +90,15 @@ void printStats(const json& stats, const json* previous, double seconds) {
     for (const auto& c : ct["per_cpu"]) {
       uint64_t share = ct["share_per_cpu"].get<uint64_t>();
       uint64_t entries = c["entries"].get<uint64_t>();
-      std::cout << fmt::format("  cpu {:<3} {:>10} entries ({:.1f}% of its share)  {:>10} evictions  "
-                               "{:>10} live flows evicted{}\n",
-                               c["cpu"].get<uint64_t>(), entries,
-                               share == 0 ? 0.0 : 100.0 * static_cast<double>(entries) / share,
-                               c["evictions"].get<uint64_t>(), c["evicted_live"].get<uint64_t>(),
-                               c["evicted_live"].get<uint64_t>() > 0
-                                   ? "  (full: raise conntrack_size, see docs/quickstart.md)"
-                                   : "");
+      std::cout << fmt::format(
+          "  cpu {:<3} {:>10} entries ({:.1f}% of its share)  {:>10} evictions  "
+          "{:>10} live flows evicted{}\n",
+          c["cpu"].get<uint64_t>(), entries,
+          share == 0 ? 0.0 : 100.0 * static_cast<double>(entries) / share,
+          c["evictions"].get<uint64_t>(), c["evicted_live"].get<uint64_t>(),
+          c["evicted_live"].get<uint64_t>() > 0
+              ? "  (full: raise conntrack_size, see docs/quickstart.md)"
+              : "");
     }
   }
   for (size_t i = 0; i < stats["vips"].size(); ++i) {
@@ -108,14 +108,15 @@ void printStats(const json& stats, const json* previous, double seconds) {
     for (size_t j = 0; j < v["backends"].size(); ++j) {
       const auto& b = v["backends"][j];
       std::string rate;
-      if (previous && i < (*previous)["vips"].size() && j < (*previous)["vips"][i]["backends"].size()) {
+      if (previous && i < (*previous)["vips"].size() &&
+          j < (*previous)["vips"][i]["backends"].size()) {
         uint64_t before = (*previous)["vips"][i]["backends"][j]["packets"].get<uint64_t>();
         rate = fmt::format("  {:.0f} pkt/s",
                            static_cast<double>(b["packets"].get<uint64_t>() - before) / seconds);
       }
-      std::cout << fmt::format("  {:<28} {:>12} packets  {:>10}{}\n", b["address"].get<std::string>(),
-                               b["packets"].get<uint64_t>(), humanBytes(b["bytes"].get<uint64_t>()),
-                               rate);
+      std::cout << fmt::format("  {:<28} {:>12} packets  {:>10}{}\n",
+                               b["address"].get<std::string>(), b["packets"].get<uint64_t>(),
+                               humanBytes(b["bytes"].get<uint64_t>()), rate);
     }
   }
 }
@@ -130,9 +131,10 @@ void printHealth(const json& rows) {
     if (r["vip"] != vip) {
       vip = r["vip"].get<std::string>();
       std::cout << fmt::format("{}  ({})\n", vip, r["check"].get<std::string>());
-      std::cout << fmt::format("  {:<26} {:<9} {:<9} {:>7} {:>7} {:>6} {:>6} {:>6} {:>10} {:>8}  {}\n",
-                               "BACKEND", "STATE", "QUEUE", "RSUCC", "RERR", "C.OK", "C.ERR",
-                               "ERR%", "LATENCY", "SINCE", "LAST CHANGE");
+      std::cout << fmt::format(
+          "  {:<26} {:<9} {:<9} {:>7} {:>7} {:>6} {:>6} {:>6} {:>10} {:>8}  {}\n", "BACKEND",
+          "STATE", "QUEUE", "RSUCC", "RERR", "C.OK", "C.ERR", "ERR%", "LATENCY", "SINCE",
+          "LAST CHANGE");
     }
     std::string latency = r["latency_us"].is_null()
                               ? "-"
@@ -152,9 +154,9 @@ void printHealth(const json& rows) {
 }
 
 void printStatus(const json& s) {
-  std::cout << fmt::format("lb4d {} (api {}, map layout {}), up {} s\n", s["version"].get<std::string>(),
-                           s["api_version"].get<int>(), s["abi_version"].get<int>(),
-                           s["uptime_s"].get<int64_t>());
+  std::cout << fmt::format("lb4d {} (api {}, map layout {}), up {} s\n",
+                           s["version"].get<std::string>(), s["api_version"].get<int>(),
+                           s["abi_version"].get<int>(), s["uptime_s"].get<int64_t>());
   std::cout << fmt::format("state file {}\n", s["state_file"].get<std::string>());
   std::cout << fmt::format("{} VIP(s), {} backend(s), {} MAC(s) being resolved\n",
                            s["vips"].get<size_t>(), s["backends"].get<size_t>(),
@@ -164,8 +166,9 @@ void printStatus(const json& s) {
   }
   for (const auto& i : s["interfaces"]) {
     if (i.value("state", "attached") == "missing") {
-      std::cout << fmt::format("{} is missing: no such interface (attached again when it appears)\n",
-                               i["interface"].get<std::string>());
+      std::cout << fmt::format(
+          "{} is missing: no such interface (attached again when it appears)\n",
+          i["interface"].get<std::string>());
       continue;
     }
     std::cout << fmt::format("attached to {} ({} mode, {}), maps in {}\n",

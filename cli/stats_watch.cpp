@@ -27,7 +27,8 @@ const nlohmann::json& listOf(const nlohmann::json& j, const char* key) {
   return j.is_object() && j.contains(key) && j[key].is_array() ? j[key] : empty;
 }
 
-const nlohmann::json* findBy(const nlohmann::json& list, const char* key, const nlohmann::json& value) {
+const nlohmann::json* findBy(const nlohmann::json& list, const char* key,
+                             const nlohmann::json& value) {
   for (const auto& item : list) {
     if (item.value(key, nlohmann::json()) == value) {
       return &item;
@@ -47,10 +48,12 @@ nlohmann::json statsRates(const nlohmann::json& now, const nlohmann::json& befor
     };
     nlohmann::json backends = nlohmann::json::array();
     for (const auto& b : listOf(v, "backends")) {
-      const nlohmann::json* pb = pv ? findBy(listOf(*pv, "backends"), "address", b["address"]) : nullptr;
+      const nlohmann::json* pb =
+          pv ? findBy(listOf(*pv, "backends"), "address", b["address"]) : nullptr;
       backends.push_back(
           {{"address", b["address"]},
-           {"packets_per_s", rate(b.value("packets", uint64_t{0}), counter(pb, "packets"), seconds)},
+           {"packets_per_s",
+            rate(b.value("packets", uint64_t{0}), counter(pb, "packets"), seconds)},
            {"bytes_per_s", rate(b.value("bytes", uint64_t{0}), counter(pb, "bytes"), seconds)}});
     }
     vips.push_back(
@@ -99,11 +102,12 @@ int watchStats(const Context& ctx, const Request& request, double interval, int 
         std::cout << "rates:\n";
         for (const auto& v : (*rates)["vips"]) {
           std::cout << fmt::format("  {}  {:.0f} pkt/s  {:.0f} B/s\n", v["vip"].get<std::string>(),
-                                   v["packets_per_s"].get<double>(), v["bytes_per_s"].get<double>());
+                                   v["packets_per_s"].get<double>(),
+                                   v["bytes_per_s"].get<double>());
           for (const auto& b : v["backends"]) {
-            std::cout << fmt::format("    {:<28} {:.0f} pkt/s  {:.0f} B/s\n",
-                                     b["address"].get<std::string>(),
-                                     b["packets_per_s"].get<double>(), b["bytes_per_s"].get<double>());
+            std::cout << fmt::format(
+                "    {:<28} {:.0f} pkt/s  {:.0f} B/s\n", b["address"].get<std::string>(),
+                b["packets_per_s"].get<double>(), b["bytes_per_s"].get<double>());
           }
         }
       }

@@ -1,10 +1,10 @@
 #include "cli/suggest.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <vector>
-
-#include <fmt/format.h>
 
 namespace lb4::cli {
 

@@ -1,11 +1,10 @@
 // Help for a mistyped subcommand.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <CLI/CLI.hpp>
 
 namespace lb4::cli {
 

@@ -77,8 +77,7 @@ TEST_F(AttachTest, AttachesNativelyToVethAndDetachLeavesNoProgram) {
   auto att = XdpAttachment::attach(dp->programFd(), if_, /*allowGeneric=*/false);
   ASSERT_TRUE(att.ok()) << att.error();
   EXPECT_EQ(att->mode(), XdpMode::kNative);
-  EXPECT_TRUE(att->method() == "dispatcher" || att->method() == "single program")
-      << att->method();
+  EXPECT_TRUE(att->method() == "dispatcher" || att->method() == "single program") << att->method();
   EXPECT_EQ(att->ifname(), if_);
   EXPECT_EQ(att->ifindex(), static_cast<int>(if_nametoindex(if_.c_str())));
   EXPECT_TRUE(linkShowsXdp());

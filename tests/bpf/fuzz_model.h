@@ -24,7 +24,6 @@ inline void put16(std::vector<uint8_t>& f, size_t off, uint16_t v) {
   f[off + 1] = static_cast<uint8_t>(v);
 }
 
-
 constexpr uint8_t kTcp = 6;
 constexpr uint8_t kUdp = 17;
 
@@ -39,10 +38,10 @@ struct Layers {
   uint8_t proto = 0;      // IPv4 protocol / IPv6 next header
   const uint8_t* dst = nullptr;
   const uint8_t* src = nullptr;
-  size_t hlen = 0;        // IP header length (IHL*4 or 40)
-  size_t ipLen = 0;       // total length (IPv4) or 40 + payload length (IPv6)
+  size_t hlen = 0;   // IP header length (IHL*4 or 40)
+  size_t ipLen = 0;  // total length (IPv4) or 40 + payload length (IPv6)
   size_t l4 = 0;
-  size_t l4len = 0;       // L4 bytes announced by the IP header
+  size_t l4len = 0;  // L4 bytes announced by the IP header
   bool complete = false;
 };
 

@@ -7,17 +7,16 @@
 //     routing a datagram whose IP lengths are consistent is forwarded even
 //     when those L4 fields disagree with them; the backend's stack, which
 //     validates them, decides. Only the MACs change.
+#include <gtest/gtest.h>
 #include <linux/bpf.h>
 #include <netinet/in.h>
-
-#include <gtest/gtest.h>
 
 #include "common/packet_builder.h"
 #include "common/test_addresses.h"
 #include "fuzz_model.h"
-#include "xdp_fixture.h"
 #include "userspace/common/net.h"
 #include "userspace/dataplane/dataplane.h"
+#include "xdp_fixture.h"
 
 namespace lb4::test {
 namespace {
@@ -73,8 +72,13 @@ class FuzzRegressionTest : public ::testing::Test {
 
 TEST_F(FuzzRegressionTest, FrameCutInsideAVlanTagIsDroppedAsTruncVlan) {
   for (size_t len : {14u, 15u, 17u}) {
-    auto frame = PacketBuilder().eth(kClientMac, kGatewayMac).vlan(7).ipv4(kClientV4, kVipV4)
-                     .tcp(40000, 80).truncate(len).build();
+    auto frame = PacketBuilder()
+                     .eth(kClientMac, kGatewayMac)
+                     .vlan(7)
+                     .ipv4(kClientV4, kVipV4)
+                     .tcp(40000, 80)
+                     .truncate(len)
+                     .build();
     uint64_t before = stat(LB4_STAT_DROP_TRUNC_VLAN);
     EXPECT_EQ(run(frame), XDP_DROP) << len;
     EXPECT_EQ(stat(LB4_STAT_DROP_TRUNC_VLAN), before + 1) << len;
@@ -83,8 +87,12 @@ TEST_F(FuzzRegressionTest, FrameCutInsideAVlanTagIsDroppedAsTruncVlan) {
 
 TEST_F(FuzzRegressionTest, UdpLengthDisagreeingWithIpLengthIsForwardedUnchanged) {
   for (uint16_t udpLen : {0, 7, 9, 88, 0xffff}) {
-    auto frame = PacketBuilder().eth(kClientMac, kGatewayMac).ipv4(kClientV4, kVipV4)
-                     .udp(40000, 53).payload("query").build();
+    auto frame = PacketBuilder()
+                     .eth(kClientMac, kGatewayMac)
+                     .ipv4(kClientV4, kVipV4)
+                     .udp(40000, 53)
+                     .payload("query")
+                     .build();
     fuzz::put16(frame, 14 + 20 + 4, udpLen);
     expectForwardedWithOnlyMacsChanged(frame);
   }
@@ -92,8 +100,12 @@ TEST_F(FuzzRegressionTest, UdpLengthDisagreeingWithIpLengthIsForwardedUnchanged)
 
 TEST_F(FuzzRegressionTest, TcpDataOffsetOutsideTheSegmentIsForwardedUnchanged) {
   for (uint8_t doff : {0, 4, 15}) {
-    auto frame = PacketBuilder().eth(kClientMac, kGatewayMac).ipv6(kClientV6, kVipV6)
-                     .tcp(40000, 80).payload("x").build();
+    auto frame = PacketBuilder()
+                     .eth(kClientMac, kGatewayMac)
+                     .ipv6(kClientV6, kVipV6)
+                     .tcp(40000, 80)
+                     .payload("x")
+                     .build();
     frame[14 + 40 + 12] = static_cast<uint8_t>(doff << 4);
     expectForwardedWithOnlyMacsChanged(frame);
   }
@@ -101,8 +113,12 @@ TEST_F(FuzzRegressionTest, TcpDataOffsetOutsideTheSegmentIsForwardedUnchanged) {
 
 TEST_F(FuzzRegressionTest, ChecksumOfAForwardedFrameIsLeftAsTheClientSentIt) {
   // Valid checksums stay valid; a bad one is not "repaired" (the backend drops it).
-  auto good = PacketBuilder().eth(kClientMac, kGatewayMac).ipv4(kClientV4, kVipV4)
-                  .tcp(40001, 80).payload("abc").build();
+  auto good = PacketBuilder()
+                  .eth(kClientMac, kGatewayMac)
+                  .ipv4(kClientV4, kVipV4)
+                  .tcp(40001, 80)
+                  .payload("abc")
+                  .build();
   auto bad = good;
   bad[14 + 20 + 20] ^= 0x01;  // first payload byte
   for (const auto& in : {good, bad}) {

@@ -25,6 +25,7 @@
 // Failing frames are printed as hex; they become regression tests in
 // fuzz_regression_test.cpp.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <linux/bpf.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -37,15 +38,13 @@
 #include <memory>
 #include <set>
 
-#include <gtest/gtest.h>
-
 #include "common/packet_builder.h"
 #include "common/test_addresses.h"
 #include "fuzz_model.h"
-#include "xdp_fixture.h"
 #include "userspace/config/config.h"
 #include "userspace/dataplane/dataplane.h"
 #include "userspace/maglev/maglev.h"
+#include "xdp_fixture.h"
 
 namespace lb4::test {
 namespace {
@@ -146,11 +145,23 @@ constexpr const char* kFuzzNatConfig = R"(
 // Stats that are not drop reasons; every other index of lb4_stats is one.
 bool isDropReason(uint32_t index) {
   static const std::set<uint32_t> notDrops = {
-      LB4_STAT_PASS, LB4_STAT_TX, LB4_STAT_CT_HIT, LB4_STAT_CT_MISS, LB4_STAT_CT_RESCHED,
-      LB4_STAT_PASS_NOT_LOCAL, LB4_STAT_PASS_UNKNOWN_IFACE, LB4_STAT_CT_EVICTED_LIVE,
+      LB4_STAT_PASS,
+      LB4_STAT_TX,
+      LB4_STAT_CT_HIT,
+      LB4_STAT_CT_MISS,
+      LB4_STAT_CT_RESCHED,
+      LB4_STAT_PASS_NOT_LOCAL,
+      LB4_STAT_PASS_UNKNOWN_IFACE,
+      LB4_STAT_CT_EVICTED_LIVE,
 #ifdef LB4_MODE_NAT
-      LB4_STAT_REDIRECT, LB4_STAT_NAT_REPLY, LB4_STAT_FWD_KERNEL, LB4_STAT_ICMP_TO_BACKEND,
-      LB4_STAT_ICMP_TO_CLIENT, LB4_STAT_CT_EXPIRED, LB4_STAT_PASS_FRAGMENT, LB4_STAT_PASS_ICMP,
+      LB4_STAT_REDIRECT,
+      LB4_STAT_NAT_REPLY,
+      LB4_STAT_FWD_KERNEL,
+      LB4_STAT_ICMP_TO_BACKEND,
+      LB4_STAT_ICMP_TO_CLIENT,
+      LB4_STAT_CT_EXPIRED,
+      LB4_STAT_PASS_FRAGMENT,
+      LB4_STAT_PASS_ICMP,
 #endif
   };
   return !notDrops.count(index);
@@ -176,7 +187,7 @@ struct Model {
     bool allPorts = false;
     bool hasBackends = false;
     bool nat = false;
-    std::set<MacAddress> macs;  // enabled backends in its ring (DR)
+    std::set<MacAddress> macs;                    // enabled backends in its ring (DR)
     std::map<std::string, uint16_t> natBackends;  // NAT: address bytes -> port (0 = the VIP's)
   };
   std::map<std::string, Vip> services;  // addrKey + port (host order, 0 = all ports)
@@ -244,10 +255,12 @@ class XdpFuzzTest : public ::testing::Test {
                          "link add fzb type veth peer name fzbp; " + n + "link set fzb up; " + n +
                          "link set fzbp up; " + n + "addr add 198.18.3.254/24 dev fzb; " + n +
                          "addr add 2001:db8:3::fe/64 dev fzb nodad; ";
-    for (const char* b : {"198.18.3.1", "198.18.3.2", "198.18.3.3", "2001:db8:3::1", "2001:db8:3::2"}) {
+    for (const char* b :
+         {"198.18.3.1", "198.18.3.2", "198.18.3.3", "2001:db8:3::1", "2001:db8:3::2"}) {
       script += n + "neigh add " + b + " lladdr 02:00:00:00:04:01 dev fzb nud permanent; ";
     }
-    script += "ip netns exec " + ns_ + " sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1";
+    script +=
+        "ip netns exec " + ns_ + " sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1";
     ASSERT_EQ(std::system(script.c_str()), 0) << script;
     home_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
     int target = ::open(("/run/netns/" + ns_).c_str(), O_RDONLY | O_CLOEXEC);
@@ -366,9 +379,10 @@ class XdpFuzzTest : public ::testing::Test {
     }
 
     uint32_t protoPick = rng.below(100);
-    uint8_t proto = protoPick < 45 ? fuzz::kTcp : protoPick < 85 ? fuzz::kUdp
-                                              : protoPick < 95 ? (v6 ? 58 : 1)
-                                                               : rng.byte();
+    uint8_t proto = protoPick < 45   ? fuzz::kTcp
+                    : protoPick < 85 ? fuzz::kUdp
+                    : protoPick < 95 ? (v6 ? 58 : 1)
+                                     : rng.byte();
     if (service && protoPick < 85) {
       proto = static_cast<uint8_t>(service->proto);
     }
@@ -382,8 +396,9 @@ class XdpFuzzTest : public ::testing::Test {
       if (rng.chance(5)) {
         // First fragment, a later one, or DF.
         uint32_t f = rng.below(3);
-        o.flagsFragment = f == 0 ? kIpMoreFragments : f == 1 ? static_cast<uint16_t>(1 + rng.below(100))
-                                                             : 0x4000;
+        o.flagsFragment = f == 0   ? kIpMoreFragments
+                          : f == 1 ? static_cast<uint16_t>(1 + rng.below(100))
+                                   : 0x4000;
         plain = plain && f == 2;
       }
       if (proto != fuzz::kTcp && proto != fuzz::kUdp) {
@@ -393,15 +408,16 @@ class XdpFuzzTest : public ::testing::Test {
     }
     uint16_t sport = static_cast<uint16_t>(rng.below(64512) + 1024);
     if (proto == fuzz::kTcp) {
-      static const uint8_t flags[] = {kTcpSyn, kTcpAck, kTcpAck | kTcpPsh, kTcpFin | kTcpAck,
-                                      kTcpRst, kTcpSyn | kTcpAck};
+      static const uint8_t flags[] = {kTcpSyn,           kTcpAck, kTcpAck | kTcpPsh,
+                                      kTcpFin | kTcpAck, kTcpRst, kTcpSyn | kTcpAck};
       p.tcp(sport, dport, flags[rng.below(sizeof(flags))]);
     } else if (proto == fuzz::kUdp) {
       p.udp(sport, dport);
     } else {
       plain = false;
       // ICMP(v6) echo or destination-unreachable with part of an inner header.
-      std::vector<uint8_t> icmp = {static_cast<uint8_t>(rng.chance(50) ? 3 : 8), 4, 0, 0, 0, 0, 0, 0};
+      std::vector<uint8_t> icmp = {
+          static_cast<uint8_t>(rng.chance(50) ? 3 : 8), 4, 0, 0, 0, 0, 0, 0};
       for (uint32_t i = 0, n = rng.below(48); i < n; ++i) {
         icmp.push_back(rng.byte());
       }
@@ -423,7 +439,8 @@ class XdpFuzzTest : public ::testing::Test {
       switch (rng.below(12)) {
         case 0:  // flip bits
           for (uint32_t i = 0, k = 1 + rng.below(4); i < k; ++i) {
-            f[rng.below(static_cast<uint32_t>(f.size()))] ^= static_cast<uint8_t>(1u << rng.below(8));
+            f[rng.below(static_cast<uint32_t>(f.size()))] ^=
+                static_cast<uint8_t>(1u << rng.below(8));
           }
           break;
         case 1:  // overwrite a header byte
@@ -439,16 +456,18 @@ class XdpFuzzTest : public ::testing::Test {
           break;
         case 4:  // IHL / IP version nibble
           if (x.ipHeader) {
-            f[x.l3] = rng.chance(50) ? static_cast<uint8_t>((f[x.l3] & 0xf0) | rng.below(16))
-                                     : static_cast<uint8_t>((rng.below(16) << 4) | (f[x.l3] & 0x0f));
+            f[x.l3] = rng.chance(50)
+                          ? static_cast<uint8_t>((f[x.l3] & 0xf0) | rng.below(16))
+                          : static_cast<uint8_t>((rng.below(16) << 4) | (f[x.l3] & 0x0f));
           }
           break;
         case 5:  // IP length field: random or off by a little
           if (x.ipHeader) {
             size_t off = x.l3 + (x.v6 ? 4 : 2);
             uint16_t v = fuzz::get16(f, off);
-            fuzz::put16(f, off, rng.chance(50) ? static_cast<uint16_t>(rng.next())
-                                               : static_cast<uint16_t>(v + rng.below(9) - 4));
+            fuzz::put16(f, off,
+                        rng.chance(50) ? static_cast<uint16_t>(rng.next())
+                                       : static_cast<uint16_t>(v + rng.below(9) - 4));
           }
           break;
         case 6:  // fragment bits
@@ -459,19 +478,21 @@ class XdpFuzzTest : public ::testing::Test {
         case 7:  // protocol / next header
           if (x.ipHeader) {
             static const uint8_t protos[] = {6, 17, 1, 58, 0, 43, 44, 60, 255};
-            f[x.l3 + (x.v6 ? 6 : 9)] = rng.chance(80) ? protos[rng.below(sizeof(protos))] : rng.byte();
+            f[x.l3 + (x.v6 ? 6 : 9)] =
+                rng.chance(80) ? protos[rng.below(sizeof(protos))] : rng.byte();
           }
           break;
         case 8: {  // ethertype (outer or inner)
           static const uint16_t types[] = {0x0800, 0x86dd, 0x8100, 0x88a8, 0x0806, 0x9100};
           size_t off = x.l3 == 18 && rng.chance(50) ? 16 : 12;
-          fuzz::put16(f, off, rng.chance(80) ? types[rng.below(6)] : static_cast<uint16_t>(rng.next()));
+          fuzz::put16(f, off,
+                      rng.chance(80) ? types[rng.below(6)] : static_cast<uint16_t>(rng.next()));
           break;
         }
         case 9:  // insert a VLAN tag after the MACs
-          f.insert(f.begin() + 12, {static_cast<uint8_t>(rng.chance(50) ? 0x81 : 0x88),
-                                    static_cast<uint8_t>(rng.chance(50) ? 0x00 : 0xa8), rng.byte(),
-                                    rng.byte()});
+          f.insert(f.begin() + 12,
+                   {static_cast<uint8_t>(rng.chance(50) ? 0x81 : 0x88),
+                    static_cast<uint8_t>(rng.chance(50) ? 0x00 : 0xa8), rng.byte(), rng.byte()});
           break;
         case 10:  // TCP data offset / flags, UDP length
           if (x.complete && x.l4 + 14 <= f.size()) {
@@ -518,9 +539,9 @@ class XdpFuzzTest : public ::testing::Test {
 
   struct Counts {
     uint64_t frames = 0, pass = 0, drop = 0, tx = 0, redirect = 0, refused = 0;
-    uint64_t l4LengthOdd = 0;  // forwarded with an odd UDP length / TCP offset
-    uint64_t nat = 0;          // translated by NAT (any verdict)
-    uint64_t natToKernel = 0;  // of which passed to the kernel
+    uint64_t l4LengthOdd = 0;    // forwarded with an odd UDP length / TCP offset
+    uint64_t nat = 0;            // translated by NAT (any verdict)
+    uint64_t natToKernel = 0;    // of which passed to the kernel
     uint64_t icmpForwarded = 0;  // ICMP errors sent on to a flow's backend
     std::map<uint32_t, uint64_t> dropReasons;
   };
@@ -650,8 +671,8 @@ class XdpFuzzTest : public ::testing::Test {
         }
         uint16_t port = b->second ? b->second : dport;
         if (fuzz::get16(out, xo.l4 + 2) != port) {
-          return fmt::format("NAT sent a frame to port {} instead of {}", fuzz::get16(out, xo.l4 + 2),
-                             port);
+          return fmt::format("NAT sent a frame to port {} instead of {}",
+                             fuzz::get16(out, xo.l4 + 2), port);
         }
         if (fuzz::get16(out, xo.l4) != fuzz::get16(in, xin.l4) ||
             std::memcmp(xo.src, xin.src, xin.v6 ? 16 : 4) != 0) {
@@ -751,11 +772,11 @@ TEST_F(XdpFuzzTest, RandomAndMutatedFramesKeepEveryInvariant) {
     reasons += fmt::format(" {}:{}", reason, n);
   }
   std::cout << fmt::format(
-                   "fuzz seed {}: {} frames in {:.1f} s: pass {} drop {} tx {} redirect {}; "
-                   "drops by reason{}; NAT-translated {} (to the kernel {}); forwarded with an odd UDP "
-                   "length or TCP offset: {}\n",
-                   seed, c.frames, secs, c.pass, c.drop, c.tx, c.redirect, reasons, c.nat,
-                   c.natToKernel, c.l4LengthOdd);
+      "fuzz seed {}: {} frames in {:.1f} s: pass {} drop {} tx {} redirect {}; "
+      "drops by reason{}; NAT-translated {} (to the kernel {}); forwarded with an odd UDP "
+      "length or TCP offset: {}\n",
+      seed, c.frames, secs, c.pass, c.drop, c.tx, c.redirect, reasons, c.nat, c.natToKernel,
+      c.l4LengthOdd);
   EXPECT_EQ(c.frames, count);
   // The mix must reach every verdict, or the fuzzer tests less than it claims.
   EXPECT_GT(c.pass, count / 20);

@@ -3,6 +3,7 @@
 // flow is scheduled again to the same backend, and Maglev tables swapped
 // continuously under a packet stream never leave a packet without a backend.
 #include <bpf/libbpf.h>
+#include <gtest/gtest.h>
 #include <linux/bpf.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -12,14 +13,12 @@
 #include <set>
 #include <thread>
 
-#include <gtest/gtest.h>
-
 #include "common/packet_builder.h"
 #include "common/test_addresses.h"
 #include "userspace/common/net.h"
-#include "xdp_fixture.h"
 #include "userspace/dataplane/dataplane.h"
 #include "userspace/maglev/maglev.h"
+#include "xdp_fixture.h"
 
 namespace lb4::test {
 namespace {
@@ -90,7 +89,8 @@ TEST_F(LimitsTest, FullVipTableGivesAClearError) {
   lb4_vip_value v{};
   v.mode = LB4_MODE_DR;
   for (uint32_t i = 0; i < LB4_MAX_VIPS; ++i) {
-    auto key = ServiceKey::parse(fmt::format("198.18.{}.{}:80/tcp", 100 + i / 256, i % 256))->toAbi();
+    auto key =
+        ServiceKey::parse(fmt::format("198.18.{}.{}:80/tcp", 100 + i / 256, i % 256))->toAbi();
     v.vip_id = i;
     auto st = dp_->upsertVip(key, v);
     ASSERT_TRUE(st.ok()) << i << ": " << st.error();
@@ -105,8 +105,11 @@ TEST_F(LimitsTest, FullVipTableGivesAClearError) {
   auto vips = dp_->vips();
   ASSERT_TRUE(vips.ok());
   EXPECT_EQ(vips->size(), LB4_MAX_VIPS);
-  auto frame = PacketBuilder().eth(kClientMac, kGatewayMac).ipv4(kClientV4, "198.18.120.1")
-                   .tcp(40000, 80).build();
+  auto frame = PacketBuilder()
+                   .eth(kClientMac, kGatewayMac)
+                   .ipv4(kClientV4, "198.18.120.1")
+                   .tcp(40000, 80)
+                   .build();
   auto out = frame;
   EXPECT_EQ(*dp_->testRun(out), XDP_PASS);
 }
@@ -170,7 +173,8 @@ TEST_F(LimitsTest, EvictedLiveFlowsAreCountedPerCpu) {
   open(256);
   addBackends();
   addVip(1, ringOf({1, 2, 3, 4}, 251));
-  const uint32_t share = dp_->conntrackCapacity() / static_cast<uint32_t>(libbpf_num_possible_cpus());
+  const uint32_t share =
+      dp_->conntrackCapacity() / static_cast<uint32_t>(libbpf_num_possible_cpus());
   const uint32_t flows = share + 100;
   for (uint32_t i = 0; i < flows; ++i) {
     auto out = syn(i);

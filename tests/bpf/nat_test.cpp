@@ -54,17 +54,16 @@ class NatTest : public XdpFixture {
     std::string script =
         "set -e; ip netns del " + ns_ + " 2>/dev/null || true; ip netns add " + ns_ + "; " + n +
         "link set lo up; " + n + "link add lbc address " + macText(kGatewayMac) +
-        " type veth peer name lbcp; " + n + "link add lbb address " +
-        macText(kGatewayBackendMac) + " type veth peer name lbbp; " +
-        "for d in lbc lbcp lbb lbbp; do " + n + "link set $d up; done; " + n +
-        "addr add 198.18.0.1/24 dev lbc; " + n + "addr add 2001:db8::1/64 dev lbc nodad; " + n +
-        "addr add 198.18.2.254/24 dev lbb; " + n + "addr add 2001:db8:2::fe/64 dev lbb nodad; " +
-        n + "neigh add " + kClientV4 + " lladdr " + macText(kClientMac) +
-        " dev lbc nud permanent; " + n + "neigh add " + kClientV6 + " lladdr " +
-        macText(kClientMac) + " dev lbc nud permanent; " + n + "neigh add " + kBackend1V4 +
-        " lladdr " + macText(kBackend1Mac) + " dev lbb nud permanent; " + n + "neigh add " +
-        kBackend1V6 + " lladdr " + macText(kBackend1Mac) + " dev lbb nud permanent; " +
-        "ip netns exec " + ns_ +
+        " type veth peer name lbcp; " + n + "link add lbb address " + macText(kGatewayBackendMac) +
+        " type veth peer name lbbp; " + "for d in lbc lbcp lbb lbbp; do " + n +
+        "link set $d up; done; " + n + "addr add 198.18.0.1/24 dev lbc; " + n +
+        "addr add 2001:db8::1/64 dev lbc nodad; " + n + "addr add 198.18.2.254/24 dev lbb; " + n +
+        "addr add 2001:db8:2::fe/64 dev lbb nodad; " + n + "neigh add " + kClientV4 + " lladdr " +
+        macText(kClientMac) + " dev lbc nud permanent; " + n + "neigh add " + kClientV6 +
+        " lladdr " + macText(kClientMac) + " dev lbc nud permanent; " + n + "neigh add " +
+        kBackend1V4 + " lladdr " + macText(kBackend1Mac) + " dev lbb nud permanent; " + n +
+        "neigh add " + kBackend1V6 + " lladdr " + macText(kBackend1Mac) +
+        " dev lbb nud permanent; " + "ip netns exec " + ns_ +
         " sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1";
     ASSERT_EQ(std::system(script.c_str()), 0) << script;
     created_ = true;
@@ -185,10 +184,10 @@ class NatTest : public XdpFixture {
 // ---- forward path ------------------------------------------------------------
 
 TEST_F(NatTest, Ipv4TcpWithPortMappingIsTranslatedAndRedirected) {
-  expectFrame(fromClient().ipv4(kClientV4, kVipV4).tcp(40000, 80).payload("GET /").build(),
-              clientIf_, XDP_REDIRECT,
-              toBackend().ipv4(kClientV4, kBackend1V4, ttl(63)).tcp(40000, 8080).payload("GET /")
-                  .build());
+  expectFrame(
+      fromClient().ipv4(kClientV4, kVipV4).tcp(40000, 80).payload("GET /").build(), clientIf_,
+      XDP_REDIRECT,
+      toBackend().ipv4(kClientV4, kBackend1V4, ttl(63)).tcp(40000, 8080).payload("GET /").build());
   EXPECT_EQ(stat(LB4_STAT_REDIRECT), 1U);
   EXPECT_EQ(stat(LB4_STAT_CT_MISS), 1U);
   EXPECT_EQ(dp_->vipTraffic(1)->packets, 1U);
@@ -196,33 +195,33 @@ TEST_F(NatTest, Ipv4TcpWithPortMappingIsTranslatedAndRedirected) {
 }
 
 TEST_F(NatTest, Ipv4UdpWithoutPortMappingIsTranslated) {
-  expectFrame(fromClient().ipv4(kClientV4, kVipV4).udp(40000, 53).payload("query").build(),
-              clientIf_, XDP_REDIRECT,
-              toBackend().ipv4(kClientV4, kBackend1V4, ttl(63)).udp(40000, 53).payload("query")
-                  .build());
+  expectFrame(
+      fromClient().ipv4(kClientV4, kVipV4).udp(40000, 53).payload("query").build(), clientIf_,
+      XDP_REDIRECT,
+      toBackend().ipv4(kClientV4, kBackend1V4, ttl(63)).udp(40000, 53).payload("query").build());
 }
 
 TEST_F(NatTest, Ipv4UdpWithoutChecksumKeepsNone) {
   auto in = fromClient().ipv4(kClientV4, kVipV4).udp(40000, 53).payload("query").build();
-  auto out = toBackend().ipv4(kClientV4, kBackend1V4, ttl(63)).udp(40000, 53).payload("query")
-                 .build();
+  auto out =
+      toBackend().ipv4(kClientV4, kBackend1V4, ttl(63)).udp(40000, 53).payload("query").build();
   in[14 + 20 + 6] = in[14 + 20 + 7] = 0;
   out[14 + 20 + 6] = out[14 + 20 + 7] = 0;
   expectFrame(in, clientIf_, XDP_REDIRECT, out);
 }
 
 TEST_F(NatTest, Ipv6TcpWithPortMappingIsTranslated) {
-  expectFrame(fromClient().ipv6(kClientV6, kVipV6).tcp(40000, 80).payload("GET /").build(),
-              clientIf_, XDP_REDIRECT,
-              hop63(toBackend().ipv6(kClientV6, kBackend1V6).tcp(40000, 8080).payload("GET /")
-                        .build()));
+  expectFrame(
+      fromClient().ipv6(kClientV6, kVipV6).tcp(40000, 80).payload("GET /").build(), clientIf_,
+      XDP_REDIRECT,
+      hop63(toBackend().ipv6(kClientV6, kBackend1V6).tcp(40000, 8080).payload("GET /").build()));
 }
 
 TEST_F(NatTest, Ipv6UdpWithoutPortMappingIsTranslated) {
-  expectFrame(fromClient().ipv6(kClientV6, kVipV6).udp(40000, 53).payload("query").build(),
-              clientIf_, XDP_REDIRECT,
-              hop63(toBackend().ipv6(kClientV6, kBackend1V6).udp(40000, 53).payload("query")
-                        .build()));
+  expectFrame(
+      fromClient().ipv6(kClientV6, kVipV6).udp(40000, 53).payload("query").build(), clientIf_,
+      XDP_REDIRECT,
+      hop63(toBackend().ipv6(kClientV6, kBackend1V6).udp(40000, 53).payload("query").build()));
 }
 
 TEST_F(NatTest, Ipv6UdpChecksumIsNeverZero) {
@@ -232,8 +231,8 @@ TEST_F(NatTest, Ipv6UdpChecksumIsNeverZero) {
     std::string p = {static_cast<char>(i >> 8), static_cast<char>(i)};
     auto out = hop63(toBackend().ipv6(kClientV6, kBackend1V6).udp(40000, 53).payload(p).build());
     if (out[14 + 40 + 6] == 0xff && out[14 + 40 + 7] == 0xff) {
-      expectFrame(fromClient().ipv6(kClientV6, kVipV6).udp(40000, 53).payload(p).build(),
-                  clientIf_, XDP_REDIRECT, out);
+      expectFrame(fromClient().ipv6(kClientV6, kVipV6).udp(40000, 53).payload(p).build(), clientIf_,
+                  XDP_REDIRECT, out);
       return;
     }
   }
@@ -242,8 +241,11 @@ TEST_F(NatTest, Ipv6UdpChecksumIsNeverZero) {
 
 TEST_F(NatTest, EgressEqualToIngressIsXdpTx) {
   // A client on the backend-side link: the next hop is out of the same interface.
-  auto in = PacketBuilder().eth(kClientMac, kGatewayBackendMac).ipv4(kClientV4, kVipV4)
-                .tcp(40001, 80).build();
+  auto in = PacketBuilder()
+                .eth(kClientMac, kGatewayBackendMac)
+                .ipv4(kClientV4, kVipV4)
+                .tcp(40001, 80)
+                .build();
   auto out = toBackend().ipv4(kClientV4, kBackend1V4, ttl(63)).tcp(40001, 8080).build();
   expectFrame(in, backendIf_, XDP_TX, out);
   EXPECT_EQ(stat(LB4_STAT_TX), 1U);
@@ -268,8 +270,11 @@ TEST_F(NatTest, EgressNotAttachedLeavesTheTranslatedPacketToTheKernel) {
 
 TEST_F(NatTest, OversizedDontFragmentPacketIsDroppedAndCounted) {
   std::system(("ip -n " + ns_ + " link set lbb mtu 1280").c_str());
-  auto in = fromClient().ipv4(kClientV4, kVipV4, {.flagsFragment = 0x4000})
-                .tcp(40000, 80).payload(std::string(1400, 'x')).build();
+  auto in = fromClient()
+                .ipv4(kClientV4, kVipV4, {.flagsFragment = 0x4000})
+                .tcp(40000, 80)
+                .payload(std::string(1400, 'x'))
+                .build();
   RunResult r = runOn(in, clientIf_);
   EXPECT_EQ(r.action, XDP_DROP);
   EXPECT_EQ(stat(LB4_STAT_DROP_FRAG_NEEDED), 1U);
@@ -279,12 +284,18 @@ TEST_F(NatTest, OversizedDontFragmentPacketIsDroppedAndCounted) {
 // second (lb4_nexthops). A longer packet than the cache has seen still goes
 // to the FIB, which checks the egress MTU.
 TEST_F(NatTest, CachedNextHopStillChecksTheMtuOfLongerPackets) {
-  auto small = fromClient().ipv4(kClientV4, kVipV4, {.flagsFragment = 0x4000})
-                   .tcp(40000, 80).payload("x").build();
+  auto small = fromClient()
+                   .ipv4(kClientV4, kVipV4, {.flagsFragment = 0x4000})
+                   .tcp(40000, 80)
+                   .payload("x")
+                   .build();
   ASSERT_EQ(runOn(small, clientIf_).action, XDP_REDIRECT);
   std::system(("ip -n " + ns_ + " link set lbb mtu 1280").c_str());
-  auto big = fromClient().ipv4(kClientV4, kVipV4, {.flagsFragment = 0x4000})
-                 .tcp(40000, 80).payload(std::string(1400, 'x')).build();
+  auto big = fromClient()
+                 .ipv4(kClientV4, kVipV4, {.flagsFragment = 0x4000})
+                 .tcp(40000, 80)
+                 .payload(std::string(1400, 'x'))
+                 .build();
   EXPECT_EQ(runOn(big, clientIf_).action, XDP_DROP);
   EXPECT_EQ(stat(LB4_STAT_DROP_FRAG_NEEDED), 1U);
   EXPECT_EQ(runOn(small, clientIf_).action, XDP_REDIRECT);
@@ -333,11 +344,17 @@ TEST_F(NatNextHopTest, ClientMoveIsSeenWithinASecond) {
 TEST_F(NatTest, Ipv4TcpReplyIsTranslatedBackToTheVip) {
   ASSERT_EQ(runOn(fromClient().ipv4(kClientV4, kVipV4).tcp(40000, 80).build(), clientIf_).action,
             XDP_REDIRECT);
-  expectFrame(fromBackend().ipv4(kBackend1V4, kClientV4).tcp(8080, 40000, kTcpSyn | kTcpAck)
-                  .payload("hello").build(),
+  expectFrame(fromBackend()
+                  .ipv4(kBackend1V4, kClientV4)
+                  .tcp(8080, 40000, kTcpSyn | kTcpAck)
+                  .payload("hello")
+                  .build(),
               backendIf_, XDP_REDIRECT,
-              toClient().ipv4(kVipV4, kClientV4, ttl(63)).tcp(80, 40000, kTcpSyn | kTcpAck)
-                  .payload("hello").build());
+              toClient()
+                  .ipv4(kVipV4, kClientV4, ttl(63))
+                  .tcp(80, 40000, kTcpSyn | kTcpAck)
+                  .payload("hello")
+                  .build());
   EXPECT_EQ(stat(LB4_STAT_NAT_REPLY), 1U);
 }
 
@@ -376,11 +393,10 @@ TEST_F(NatTest, Ipv4UdpReplyIsTranslatedBackToTheVip) {
 TEST_F(NatTest, Ipv6TcpReplyIsTranslatedBackToTheVip) {
   ASSERT_EQ(runOn(fromClient().ipv6(kClientV6, kVipV6).tcp(40000, 80).build(), clientIf_).action,
             XDP_REDIRECT);
-  expectFrame(fromBackend().ipv6(kBackend1V6, kClientV6).tcp(8080, 40000, kTcpAck)
-                  .payload("hello").build(),
-              backendIf_, XDP_REDIRECT,
-              hop63(toClient().ipv6(kVipV6, kClientV6).tcp(80, 40000, kTcpAck).payload("hello")
-                        .build()));
+  expectFrame(
+      fromBackend().ipv6(kBackend1V6, kClientV6).tcp(8080, 40000, kTcpAck).payload("hello").build(),
+      backendIf_, XDP_REDIRECT,
+      hop63(toClient().ipv6(kVipV6, kClientV6).tcp(80, 40000, kTcpAck).payload("hello").build()));
 }
 
 TEST_F(NatTest, Ipv6UdpReplyIsTranslatedBackToTheVip) {
@@ -406,8 +422,8 @@ TEST_F(NatTest, ForwardEntryHasItsReverseEntry) {
   EXPECT_EQ(fwd.backend_id, 1U);
   EXPECT_GE(fwd.last_seen, nowS() - 1);
   // The reverse entry lives in its own map, not in conntrack.
-  EXPECT_FALSE(dp_->lookupFlow(flowKey(kBackend1V4, kClientV4, 8080, 40000, IPPROTO_TCP))
-                   ->has_value());
+  EXPECT_FALSE(
+      dp_->lookupFlow(flowKey(kBackend1V4, kClientV4, 8080, 40000, IPPROTO_TCP))->has_value());
   auto rev = reverse(flowKey(kBackend1V4, kClientV4, 8080, 40000, IPPROTO_TCP));
   EXPECT_EQ(rev.flags, LB4_FLOW_F_NAT);
   EXPECT_EQ(std::memcmp(rev.vip_addr, addr(kVipV4).data(), 16), 0);
@@ -421,54 +437,72 @@ TEST_F(NatTest, ForwardEntryHasItsReverseEntry) {
 TEST_F(NatTest, Ipv4FragNeededToVipReachesTheBackendTranslated) {
   runOn(fromClient().ipv4(kClientV4, kVipV4).tcp(40000, 80).build(), clientIf_);
   // A router on the client side could not forward the VIP's reply.
-  auto quoted = ipPacket(fromBackend().ipv4(kVipV4, kClientV4).tcp(80, 40000, kTcpAck)
-                             .payload("0123456789").build());
-  auto quotedOut = ipPacket(fromBackend().ipv4(kBackend1V4, kClientV4).tcp(8080, 40000, kTcpAck)
-                                .payload("0123456789").build());
+  auto quoted = ipPacket(
+      fromBackend().ipv4(kVipV4, kClientV4).tcp(80, 40000, kTcpAck).payload("0123456789").build());
+  auto quotedOut = ipPacket(fromBackend()
+                                .ipv4(kBackend1V4, kClientV4)
+                                .tcp(8080, 40000, kTcpAck)
+                                .payload("0123456789")
+                                .build());
   expectFrame(fromClient().ipv4(kRouterV4, kVipV4).icmp(3, 4, 1400).payload(quoted).build(),
               clientIf_, XDP_REDIRECT,
-              toBackend().ipv4(kRouterV4, kBackend1V4, ttl(63)).icmp(3, 4, 1400)
-                  .payload(quotedOut).build());
+              toBackend()
+                  .ipv4(kRouterV4, kBackend1V4, ttl(63))
+                  .icmp(3, 4, 1400)
+                  .payload(quotedOut)
+                  .build());
   EXPECT_EQ(stat(LB4_STAT_ICMP_TO_BACKEND), 1U);
 }
 
 TEST_F(NatTest, Ipv4FragNeededWithShortQuoteToVipIsTranslated) {
   runOn(fromClient().ipv4(kClientV4, kVipV4).udp(40000, 53).build(), clientIf_);
   // Only the IP header and 8 bytes of UDP are quoted (RFC 792 minimum).
-  auto quoted = ipPacket(fromBackend().ipv4(kVipV4, kClientV4).udp(53, 40000).payload("data")
-                             .build());
-  auto quotedOut = ipPacket(fromBackend().ipv4(kBackend1V4, kClientV4).udp(53, 40000)
-                                .payload("data").build());
+  auto quoted =
+      ipPacket(fromBackend().ipv4(kVipV4, kClientV4).udp(53, 40000).payload("data").build());
+  auto quotedOut =
+      ipPacket(fromBackend().ipv4(kBackend1V4, kClientV4).udp(53, 40000).payload("data").build());
   // The quoted UDP checksum is inside the quote: it is translated too. Cut both quotes.
   quoted.resize(28);
   quotedOut.resize(28);
   expectFrame(fromClient().ipv4(kRouterV4, kVipV4).icmp(3, 4, 1400).payload(quoted).build(),
               clientIf_, XDP_REDIRECT,
-              toBackend().ipv4(kRouterV4, kBackend1V4, ttl(63)).icmp(3, 4, 1400)
-                  .payload(quotedOut).build());
+              toBackend()
+                  .ipv4(kRouterV4, kBackend1V4, ttl(63))
+                  .icmp(3, 4, 1400)
+                  .payload(quotedOut)
+                  .build());
 }
 
 TEST_F(NatTest, Ipv4FragNeededFromBackendSideReachesTheClientTranslated) {
   runOn(fromClient().ipv4(kClientV4, kVipV4).tcp(40000, 80).build(), clientIf_);
   // A router behind the gateway could not forward the translated request.
-  auto quoted = ipPacket(toBackend().ipv4(kClientV4, kBackend1V4, ttl(62)).tcp(40000, 8080)
-                             .payload(std::string(32, 'u')).build());
-  auto quotedOut = ipPacket(toBackend().ipv4(kClientV4, kVipV4, ttl(62)).tcp(40000, 80)
-                                .payload(std::string(32, 'u')).build());
-  expectFrame(fromBackend().ipv4(kBackendRouterV4, kClientV4).icmp(3, 4, 1400).payload(quoted)
-                  .build(),
-              backendIf_, XDP_REDIRECT,
-              toClient().ipv4(kBackendRouterV4, kClientV4, ttl(63)).icmp(3, 4, 1400)
-                  .payload(quotedOut).build());
+  auto quoted = ipPacket(toBackend()
+                             .ipv4(kClientV4, kBackend1V4, ttl(62))
+                             .tcp(40000, 8080)
+                             .payload(std::string(32, 'u'))
+                             .build());
+  auto quotedOut = ipPacket(toBackend()
+                                .ipv4(kClientV4, kVipV4, ttl(62))
+                                .tcp(40000, 80)
+                                .payload(std::string(32, 'u'))
+                                .build());
+  expectFrame(
+      fromBackend().ipv4(kBackendRouterV4, kClientV4).icmp(3, 4, 1400).payload(quoted).build(),
+      backendIf_, XDP_REDIRECT,
+      toClient()
+          .ipv4(kBackendRouterV4, kClientV4, ttl(63))
+          .icmp(3, 4, 1400)
+          .payload(quotedOut)
+          .build());
   EXPECT_EQ(stat(LB4_STAT_ICMP_TO_CLIENT), 1U);
 }
 
 TEST_F(NatTest, Ipv4PortUnreachableFromBackendHasTheVipAsSource) {
   runOn(fromClient().ipv4(kClientV4, kVipV4).udp(40000, 53).build(), clientIf_);
-  auto quoted = ipPacket(toBackend().ipv4(kClientV4, kBackend1V4, ttl(63)).udp(40000, 53)
-                             .payload("q").build());
-  auto quotedOut = ipPacket(toBackend().ipv4(kClientV4, kVipV4, ttl(63)).udp(40000, 53)
-                                .payload("q").build());
+  auto quoted = ipPacket(
+      toBackend().ipv4(kClientV4, kBackend1V4, ttl(63)).udp(40000, 53).payload("q").build());
+  auto quotedOut =
+      ipPacket(toBackend().ipv4(kClientV4, kVipV4, ttl(63)).udp(40000, 53).payload("q").build());
   expectFrame(fromBackend().ipv4(kBackend1V4, kClientV4).icmp(3, 3).payload(quoted).build(),
               backendIf_, XDP_REDIRECT,
               toClient().ipv4(kVipV4, kClientV4, ttl(63)).icmp(3, 3).payload(quotedOut).build());
@@ -476,37 +510,49 @@ TEST_F(NatTest, Ipv4PortUnreachableFromBackendHasTheVipAsSource) {
 
 TEST_F(NatTest, Ipv6PacketTooBigToVipReachesTheBackendTranslated) {
   runOn(fromClient().ipv6(kClientV6, kVipV6).tcp(40000, 80).build(), clientIf_);
-  auto quoted = ipPacket(fromBackend().ipv6(kVipV6, kClientV6).tcp(80, 40000, kTcpAck)
-                             .payload("0123456789").build());
-  auto quotedOut = ipPacket(fromBackend().ipv6(kBackend1V6, kClientV6)
-                                .tcp(8080, 40000, kTcpAck).payload("0123456789").build());
+  auto quoted = ipPacket(
+      fromBackend().ipv6(kVipV6, kClientV6).tcp(80, 40000, kTcpAck).payload("0123456789").build());
+  auto quotedOut = ipPacket(fromBackend()
+                                .ipv6(kBackend1V6, kClientV6)
+                                .tcp(8080, 40000, kTcpAck)
+                                .payload("0123456789")
+                                .build());
   expectFrame(fromClient().ipv6("2001:db8::fe", kVipV6).icmp(2, 0, 1280).payload(quoted).build(),
               clientIf_, XDP_REDIRECT,
-              hop63(toBackend().ipv6("2001:db8::fe", kBackend1V6).icmp(2, 0, 1280)
-                        .payload(quotedOut).build()));
+              hop63(toBackend()
+                        .ipv6("2001:db8::fe", kBackend1V6)
+                        .icmp(2, 0, 1280)
+                        .payload(quotedOut)
+                        .build()));
   EXPECT_EQ(stat(LB4_STAT_ICMP_TO_BACKEND), 1U);
 }
 
 TEST_F(NatTest, Ipv6PacketTooBigFromBackendSideReachesTheClientTranslated) {
   runOn(fromClient().ipv6(kClientV6, kVipV6).udp(40000, 53).build(), clientIf_);
-  auto quoted = ipPacket(toBackend().ipv6(kClientV6, kBackend1V6).udp(40000, 53)
-                             .payload(std::string(40, 'u')).build());
-  auto quotedOut = ipPacket(toBackend().ipv6(kClientV6, kVipV6).udp(40000, 53)
-                                .payload(std::string(40, 'u')).build());
-  expectFrame(fromBackend().ipv6(kBackendRouterV6, kClientV6).icmp(2, 0, 1280).payload(quoted)
-                  .build(),
-              backendIf_, XDP_REDIRECT,
-              hop63(toClient().ipv6(kBackendRouterV6, kClientV6).icmp(2, 0, 1280)
-                        .payload(quotedOut).build()));
+  auto quoted = ipPacket(toBackend()
+                             .ipv6(kClientV6, kBackend1V6)
+                             .udp(40000, 53)
+                             .payload(std::string(40, 'u'))
+                             .build());
+  auto quotedOut = ipPacket(
+      toBackend().ipv6(kClientV6, kVipV6).udp(40000, 53).payload(std::string(40, 'u')).build());
+  expectFrame(
+      fromBackend().ipv6(kBackendRouterV6, kClientV6).icmp(2, 0, 1280).payload(quoted).build(),
+      backendIf_, XDP_REDIRECT,
+      hop63(toClient()
+                .ipv6(kBackendRouterV6, kClientV6)
+                .icmp(2, 0, 1280)
+                .payload(quotedOut)
+                .build()));
   EXPECT_EQ(stat(LB4_STAT_ICMP_TO_CLIENT), 1U);
 }
 
 TEST_F(NatTest, Ipv6UnreachableSentByBackendHasTheVipAsSource) {
   runOn(fromClient().ipv6(kClientV6, kVipV6).udp(40000, 53).build(), clientIf_);
-  auto quoted = ipPacket(toBackend().ipv6(kClientV6, kBackend1V6).udp(40000, 53).payload("q")
-                             .build());
-  auto quotedOut = ipPacket(toBackend().ipv6(kClientV6, kVipV6).udp(40000, 53).payload("q")
-                                .build());
+  auto quoted =
+      ipPacket(toBackend().ipv6(kClientV6, kBackend1V6).udp(40000, 53).payload("q").build());
+  auto quotedOut =
+      ipPacket(toBackend().ipv6(kClientV6, kVipV6).udp(40000, 53).payload("q").build());
   expectFrame(fromBackend().ipv6(kBackend1V6, kClientV6).icmp(1, 4).payload(quoted).build(),
               backendIf_, XDP_REDIRECT,
               hop63(toClient().ipv6(kVipV6, kClientV6).icmp(1, 4).payload(quotedOut).build()));
@@ -524,8 +570,7 @@ TEST_F(NatTest, IcmpErrorAboutUnknownFlowPasses) {
 TEST_F(NatTest, TruncatedIcmpErrorToVipIsDropped) {
   auto quoted = ipPacket(fromBackend().ipv4(kVipV4, kClientV4).tcp(80, 40000).build());
   quoted.resize(24);  // IP header and half the ports
-  RunResult r = runOn(fromClient().ipv4(kRouterV4, kVipV4).icmp(3, 4, 1400).payload(quoted)
-                          .build(),
+  RunResult r = runOn(fromClient().ipv4(kRouterV4, kVipV4).icmp(3, 4, 1400).payload(quoted).build(),
                       clientIf_);
   EXPECT_EQ(r.action, XDP_DROP);
   EXPECT_EQ(stat(LB4_STAT_DROP_BAD_ICMP), 1U);
@@ -556,16 +601,21 @@ TEST_F(NatTest, DirectRoutingIcmpErrorGoesToTheBackendUnchanged) {
 // ---- fragments and extension headers -------------------------------------------
 
 TEST_F(NatTest, NonFirstFragmentToVipPassesAndIsCounted) {
-  auto in = fromClient().ipv4(kClientV4, kVipV4, {.flagsFragment = 10, .protocol = 6})
-                .payload(std::string(16, 'x')).build();
+  auto in = fromClient()
+                .ipv4(kClientV4, kVipV4, {.flagsFragment = 10, .protocol = 6})
+                .payload(std::string(16, 'x'))
+                .build();
   RunResult r = runOn(in, clientIf_);
   EXPECT_EQ(r.action, XDP_PASS);
   EXPECT_EQ(stat(LB4_STAT_PASS_FRAGMENT), 1U);
 }
 
 TEST_F(NatTest, FirstFragmentToVipIsDropped) {
-  auto in = fromClient().ipv4(kClientV4, kVipV4, {.flagsFragment = kIpMoreFragments})
-                .udp(40000, 53).payload(std::string(64, 'x')).build();
+  auto in = fromClient()
+                .ipv4(kClientV4, kVipV4, {.flagsFragment = kIpMoreFragments})
+                .udp(40000, 53)
+                .payload(std::string(64, 'x'))
+                .build();
   EXPECT_EQ(runOn(in, clientIf_).action, XDP_DROP);
   EXPECT_EQ(stat(LB4_STAT_DROP_FRAGMENT), 1U);
 }
@@ -660,8 +710,7 @@ TEST_F(NatExpiryTest, UdpFlowWithinItsTimeoutIsAHit) {
 TEST_F(NatExpiryTest, FinMarksBothEntriesClosing) {
   insertFlow(IPPROTO_TCP, 0);
   EXPECT_EQ(runOn(tcpFromClient(kTcpFin | kTcpAck), clientIf_).action, XDP_REDIRECT);
-  EXPECT_TRUE(flow(flowKey(kClientV4, kVipV4, 40000, 80, IPPROTO_TCP)).flags &
-              LB4_FLOW_F_CLOSING);
+  EXPECT_TRUE(flow(flowKey(kClientV4, kVipV4, 40000, 80, IPPROTO_TCP)).flags & LB4_FLOW_F_CLOSING);
   EXPECT_TRUE(reverse(flowKey(kBackend1V4, kClientV4, 8080, 40000, IPPROTO_TCP)).flags &
               LB4_FLOW_F_CLOSING);
 }
@@ -669,8 +718,7 @@ TEST_F(NatExpiryTest, FinMarksBothEntriesClosing) {
 TEST_F(NatExpiryTest, RstFromBackendMarksBothEntriesClosing) {
   insertFlow(IPPROTO_TCP, 0);
   EXPECT_EQ(runOn(tcpReply(kTcpRst | kTcpAck), backendIf_).action, XDP_REDIRECT);
-  EXPECT_TRUE(flow(flowKey(kClientV4, kVipV4, 40000, 80, IPPROTO_TCP)).flags &
-              LB4_FLOW_F_CLOSING);
+  EXPECT_TRUE(flow(flowKey(kClientV4, kVipV4, 40000, 80, IPPROTO_TCP)).flags & LB4_FLOW_F_CLOSING);
   EXPECT_TRUE(reverse(flowKey(kBackend1V4, kClientV4, 8080, 40000, IPPROTO_TCP)).flags &
               LB4_FLOW_F_CLOSING);
 }
@@ -681,8 +729,7 @@ TEST_F(NatExpiryTest, ClosingFlowExpiresAfterTheShortLinger) {
   EXPECT_EQ(runOn(tcpFromClient(kTcpSyn), clientIf_).action, XDP_REDIRECT);
   EXPECT_EQ(stat(LB4_STAT_CT_EXPIRED), 1U);
   // The new connection's entry is not closing any more.
-  EXPECT_FALSE(flow(flowKey(kClientV4, kVipV4, 40000, 80, IPPROTO_TCP)).flags &
-               LB4_FLOW_F_CLOSING);
+  EXPECT_FALSE(flow(flowKey(kClientV4, kVipV4, 40000, 80, IPPROTO_TCP)).flags & LB4_FLOW_F_CLOSING);
 }
 
 TEST_F(NatExpiryTest, ClosingFlowWithinTheLingerIsAHit) {
@@ -729,8 +776,11 @@ TEST_F(NatTest, DirectRoutingToABackendOnAnotherLinkLeavesThroughThatLink) {
   EXPECT_EQ(stat(LB4_STAT_TX), 0U);
 
   // The same backend entry, received on the backend's own link: XDP_TX.
-  auto onBackendLink = PacketBuilder().eth(kClientMac, kGatewayBackendMac)
-                           .ipv4(kClientV4, kOtherV4).tcp(40001, 80).build();
+  auto onBackendLink = PacketBuilder()
+                           .eth(kClientMac, kGatewayBackendMac)
+                           .ipv4(kClientV4, kOtherV4)
+                           .tcp(40001, 80)
+                           .build();
   expectFrame(onBackendLink, backendIf_, XDP_TX,
               withMacs(onBackendLink, kBackend2Mac, kGatewayBackendMac));
   EXPECT_EQ(stat(LB4_STAT_TX), 1U);

@@ -39,8 +39,8 @@ class PinTest : public ::testing::Test {
 
 TEST_F(PinTest, MapsSurviveReopenFromPinDir) {
   auto key = XdpFixture::vipKey(kVipV4, 80, IPPROTO_TCP);
-  auto frame = PacketBuilder().eth(kClientMac, kGatewayMac).ipv4(kClientV4, kVipV4)
-                   .tcp(40000, 80).build();
+  auto frame =
+      PacketBuilder().eth(kClientMac, kGatewayMac).ipv4(kClientV4, kVipV4).tcp(40000, 80).build();
   {
     auto dp = open();
     ASSERT_TRUE(dp.ok()) << dp.error();
@@ -51,15 +51,17 @@ TEST_F(PinTest, MapsSurviveReopenFromPinDir) {
     b.flags = LB4_BACKEND_F_ENABLED;
     b.gen = 1;
     ASSERT_TRUE((*dp)->setBackend(1, b).ok());
-    ASSERT_TRUE((*dp)->upsertVip(key, {.vip_id = 3, .ring_size = 0, .mode = LB4_MODE_DR,
-                                       .flags = 0, .pad = 0})
-                    .ok());
+    ASSERT_TRUE(
+        (*dp)
+            ->upsertVip(key,
+                        {.vip_id = 3, .ring_size = 0, .mode = LB4_MODE_DR, .flags = 0, .pad = 0})
+            .ok());
     ASSERT_TRUE((*dp)->setRing(3, std::vector<uint32_t>(5, 1)).ok());
     auto out = frame;
     ASSERT_EQ(*(*dp)->testRun(out), XDP_TX);
-    for (const char* name : {"lb4_vips", "lb4_vip_addrs", "lb4_backends", "lb4_rings",
-                             "lb4_conntrack", "lb4_nat_reverse", "lb4_config", "lb4_stats", "lb4_vip_stats",
-                             "lb4_backend_stats"}) {
+    for (const char* name :
+         {"lb4_vips", "lb4_vip_addrs", "lb4_backends", "lb4_rings", "lb4_conntrack",
+          "lb4_nat_reverse", "lb4_config", "lb4_stats", "lb4_vip_stats", "lb4_backend_stats"}) {
       EXPECT_TRUE(fs::exists(dir_ + "/" + name)) << name;
     }
   }
@@ -76,8 +78,8 @@ TEST_F(PinTest, MapsSurviveReopenFromPinDir) {
   auto ring = (*dp)->ring(3);
   ASSERT_TRUE(ring.ok()) << ring.error();
   EXPECT_EQ(*ring, std::vector<uint32_t>(5, 1));
-  auto flowEntry = (*dp)->lookupFlow(XdpFixture::flowKey(kClientV4, kVipV4, 40000, 80,
-                                                         IPPROTO_TCP));
+  auto flowEntry =
+      (*dp)->lookupFlow(XdpFixture::flowKey(kClientV4, kVipV4, 40000, 80, IPPROTO_TCP));
   ASSERT_TRUE(flowEntry.ok() && flowEntry->has_value());
   EXPECT_EQ((*flowEntry)->backend_id, 1U);
   EXPECT_EQ((*dp)->vipTraffic(3)->packets, 1U);
@@ -94,9 +96,11 @@ TEST_F(PinTest, AdoptionRecountsVipAddresses) {
   {
     auto dp = open();
     ASSERT_TRUE(dp.ok()) << dp.error();
-    ASSERT_TRUE((*dp)->upsertVip(key, {.vip_id = 3, .ring_size = 0, .mode = LB4_MODE_DR,
-                                       .flags = 0, .pad = 0})
-                    .ok());
+    ASSERT_TRUE(
+        (*dp)
+            ->upsertVip(key,
+                        {.vip_id = 3, .ring_size = 0, .mode = LB4_MODE_DR, .flags = 0, .pad = 0})
+            .ok());
   }
   // A daemon that died half-way: the address entry is missing and a stale
   // one is left for an address without VIPs.
@@ -162,8 +166,7 @@ TEST_F(PinTest, WrongAbiVersionIsRefused) {
   auto dp = open();
   ASSERT_FALSE(dp.ok());
   std::string expected = "adopt maps in " + dir_ + ": layout version 99, this build needs " +
-                         std::to_string(LB4_ABI_VERSION) + "; detach and remove " + dir_ +
-                         " first";
+                         std::to_string(LB4_ABI_VERSION) + "; detach and remove " + dir_ + " first";
   EXPECT_EQ(dp.error(), expected);
 }
 

@@ -39,7 +39,6 @@ class XdpFixture : public ::testing::Test {
     receiveOnLoopback(*dp_);
   }
 
-
  public:
   // BPF_PROG_TEST_RUN without a context receives on the loopback device:
   // give it the MAC the tests' frames are sent to (kGatewayMac), as lb4d
@@ -95,8 +94,8 @@ class XdpFixture : public ::testing::Test {
     ASSERT_TRUE(st.ok()) << st.error();
   }
 
-  void addBackend(uint32_t id, const Mac& mac, const char* address = kBackend1V4,
-                  uint32_t gen = 1, bool enabled = true) {
+  void addBackend(uint32_t id, const Mac& mac, const char* address = kBackend1V4, uint32_t gen = 1,
+                  bool enabled = true) {
     lb4_backend b{};
     auto a = addr(address);
     std::memcpy(b.addr, a.data(), 16);
@@ -142,8 +141,7 @@ class XdpFixture : public ::testing::Test {
   }
 
   // Only the MACs change in direct routing.
-  static std::vector<uint8_t> withMacs(std::vector<uint8_t> frame, const Mac& dst,
-                                       const Mac& src) {
+  static std::vector<uint8_t> withMacs(std::vector<uint8_t> frame, const Mac& dst, const Mac& src) {
     std::memcpy(frame.data(), dst.data(), 6);
     std::memcpy(frame.data() + 6, src.data(), 6);
     return frame;

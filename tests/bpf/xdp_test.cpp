@@ -80,10 +80,8 @@ TEST_F(XdpTest, QinqOuterTagIsTreatedAsOneTag) {
 }
 
 TEST_F(XdpTest, Ipv4WithOptionsToVipIsForwarded) {
-  expectForwarded(base().ipv4(kClientV4, kVipV4, {.ihl = 6}).tcp(40000, 80).build(),
-                  kBackend1Mac);
-  expectForwarded(base().ipv4(kClientV4, kVipV4, {.ihl = 15}).udp(40000, 53).build(),
-                  kBackend1Mac);
+  expectForwarded(base().ipv4(kClientV4, kVipV4, {.ihl = 6}).tcp(40000, 80).build(), kBackend1Mac);
+  expectForwarded(base().ipv4(kClientV4, kVipV4, {.ihl = 15}).udp(40000, 53).build(), kBackend1Mac);
 }
 
 TEST_F(XdpTest, PaddedShortFrameToVipIsForwarded) {
@@ -113,9 +111,8 @@ TEST_F(XdpTest, VipAddressWithOtherProtocolPasses) {
 }
 
 TEST_F(XdpTest, NonIpFramesPass) {
-  expectPassedUntouched(PacketBuilder().eth(kClientMac, kGatewayMac, 0x0806)
-                            .payload(std::string(28, '\0'))
-                            .build());
+  expectPassedUntouched(
+      PacketBuilder().eth(kClientMac, kGatewayMac, 0x0806).payload(std::string(28, '\0')).build());
   expectPassedUntouched(base().vlan(42).vlan(43).ipv4(kClientV4, kVipV4).tcp(40000, 80).build());
 }
 
@@ -128,10 +125,10 @@ TEST_F(XdpTest, VipTrafficNotForTheGatewayMacPassesUntouched) {
   const Mac multicast6 = {0x33, 0x33, 0x00, 0x00, 0x00, 0x01};
   uint64_t n = 0;
   for (const Mac& dst : {otherHost, broadcast, multicast, multicast6}) {
-    expectPassedUntouched(PacketBuilder().eth(kClientMac, dst).ipv4(kClientV4, kVipV4)
-                              .tcp(40000, 80).build());
-    expectPassedUntouched(PacketBuilder().eth(kClientMac, dst).ipv6(kClientV6, kVipV6)
-                              .udp(40000, 53).build());
+    expectPassedUntouched(
+        PacketBuilder().eth(kClientMac, dst).ipv4(kClientV4, kVipV4).tcp(40000, 80).build());
+    expectPassedUntouched(
+        PacketBuilder().eth(kClientMac, dst).ipv6(kClientV6, kVipV6).udp(40000, 53).build());
     n += 2;
   }
   EXPECT_EQ(stat(LB4_STAT_PASS_NOT_LOCAL), n);
@@ -143,8 +140,8 @@ TEST_F(XdpTest, VipTrafficNotForTheGatewayMacPassesUntouched) {
 TEST_F(XdpTest, DirectRoutingSourceMacIsTheInterfaceMac) {
   const Mac ifaceMac = {0x02, 0x00, 0x00, 0x00, 0x07, 0x07};
   ASSERT_TRUE(dp_->setInterfaceMac(if_nametoindex("lo"), ifaceMac).ok());
-  auto in = PacketBuilder().eth(kClientMac, ifaceMac).ipv4(kClientV4, kVipV4).tcp(40000, 80)
-                .build();
+  auto in =
+      PacketBuilder().eth(kClientMac, ifaceMac).ipv4(kClientV4, kVipV4).tcp(40000, 80).build();
   RunResult r = run(in);
   EXPECT_EQ(r.action, XDP_TX);
   EXPECT_TRUE(FramesEqual(r.frame, withMacs(in, kBackend1Mac, ifaceMac)));
@@ -272,8 +269,9 @@ TEST_F(XdpTest, TruncatedIpv4HeaderIsDropped) {
   expectDropped(base().ipv4(kClientV4, kVipV4).tcp(40000, 80).truncate(14 + 19).build(),
                 LB4_STAT_DROP_TRUNC_IP);
   // Options announced by the IHL but cut off.
-  expectDropped(base().ipv4(kClientV4, kVipV4, {.ihl = 15}).tcp(40000, 80).truncate(14 + 40).build(),
-                LB4_STAT_DROP_TRUNC_IP);
+  expectDropped(
+      base().ipv4(kClientV4, kVipV4, {.ihl = 15}).tcp(40000, 80).truncate(14 + 40).build(),
+      LB4_STAT_DROP_TRUNC_IP);
 }
 
 TEST_F(XdpTest, TruncatedIpv6HeaderIsDropped) {
@@ -378,27 +376,23 @@ TEST_F(XdpTest, DontFragmentBitIsNotAFragment) {
 
 TEST_F(XdpTest, VipWithoutRingDropsNoBackend) {
   addVip(kVipV4, 443, IPPROTO_TCP, 9);
-  expectDropped(base().ipv4(kClientV4, kVipV4).tcp(40000, 443).build(),
-                LB4_STAT_DROP_NO_BACKEND);
+  expectDropped(base().ipv4(kClientV4, kVipV4).tcp(40000, 443).build(), LB4_STAT_DROP_NO_BACKEND);
 }
 
 TEST_F(XdpTest, RingSlotZeroDropsNoBackend) {
   addVip(kVipV4, 443, IPPROTO_TCP, 9);
   setRing(9, {0});
-  expectDropped(base().ipv4(kClientV4, kVipV4).tcp(40000, 443).build(),
-                LB4_STAT_DROP_NO_BACKEND);
+  expectDropped(base().ipv4(kClientV4, kVipV4).tcp(40000, 443).build(), LB4_STAT_DROP_NO_BACKEND);
 }
 
 TEST_F(XdpTest, RingNamingDisabledBackendDropsBadBackend) {
   addBackend(3, kBackend3Mac, kBackend2V4, 1, /*enabled=*/false);
   addVip(kVipV4, 443, IPPROTO_TCP, 9);
   setRing(9, {3});
-  expectDropped(base().ipv4(kClientV4, kVipV4).tcp(40000, 443).build(),
-                LB4_STAT_DROP_BAD_BACKEND);
+  expectDropped(base().ipv4(kClientV4, kVipV4).tcp(40000, 443).build(), LB4_STAT_DROP_BAD_BACKEND);
   // A ring slot naming an id never configured is just as bad.
   setRing(9, {77});
-  expectDropped(base().ipv4(kClientV4, kVipV4).tcp(40001, 443).build(),
-                LB4_STAT_DROP_BAD_BACKEND);
+  expectDropped(base().ipv4(kClientV4, kVipV4).tcp(40001, 443).build(), LB4_STAT_DROP_BAD_BACKEND);
 }
 
 TEST_F(XdpTest, DeletedVipPasses) {

@@ -58,7 +58,8 @@ inline int connectLoopback(const std::string& netns, uint16_t port) {
 }
 
 // Sends `request` as is and reads the reply until the server closes.
-inline HttpResponse httpExchange(const std::string& netns, uint16_t port, const std::string& request,
+inline HttpResponse httpExchange(const std::string& netns, uint16_t port,
+                                 const std::string& request,
                                  std::chrono::milliseconds limit = std::chrono::seconds(10)) {
   HttpResponse r;
   int fd = connectLoopback(netns, port);
@@ -101,8 +102,8 @@ inline HttpResponse httpExchange(const std::string& netns, uint16_t port, const 
 }
 
 inline HttpResponse httpGet(const std::string& netns, uint16_t port, const std::string& target) {
-  return httpExchange(netns, port,
-                      "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  return httpExchange(
+      netns, port, "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
 }
 
 // Percent-encodes a query parameter value.

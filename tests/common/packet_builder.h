@@ -8,6 +8,7 @@
 #pragma once
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <array>
@@ -21,8 +22,6 @@
 
 #include "tests/common/checksum.h"
 
-#include <gtest/gtest.h>
-
 namespace lb4::test {
 
 inline constexpr uint8_t kTcpFin = 0x01;
@@ -34,12 +33,12 @@ inline constexpr uint8_t kTcpAck = 0x10;
 inline constexpr uint16_t kIpMoreFragments = 0x2000;  // IPv4 flags/fragment field
 
 struct Ipv4Options {
-  uint8_t ihl = 5;                         // header length in 32-bit words
+  uint8_t ihl = 5;                                     // header length in 32-bit words
   std::optional<uint16_t> totalLength = std::nullopt;  // default: computed
-  uint16_t flagsFragment = 0;              // host order: flags << 13 | offset (8-byte units)
+  uint16_t flagsFragment = 0;  // host order: flags << 13 | offset (8-byte units)
   uint8_t ttl = 64;
   uint8_t version = 4;
-  std::optional<uint8_t> protocol = std::nullopt;      // default: from the L4 layer
+  std::optional<uint8_t> protocol = std::nullopt;  // default: from the L4 layer
 };
 
 class PacketBuilder {
@@ -319,8 +318,9 @@ inline ::testing::AssertionResult FramesEqual(const std::vector<uint8_t>& actual
   if (off < n) {
     char hdr[64];
     std::snprintf(hdr, sizeof(hdr), " first at offset %zu (0x%zx), ", off, off);
-    r << hdr << detail::describeOffset(expected, off) << "\n  actual:   "
-      << detail::hexAround(actual, off) << "\n  expected: " << detail::hexAround(expected, off);
+    r << hdr << detail::describeOffset(expected, off)
+      << "\n  actual:   " << detail::hexAround(actual, off)
+      << "\n  expected: " << detail::hexAround(expected, off);
   } else {
     r << "; equal up to the shorter length " << n;
   }

@@ -4,6 +4,7 @@
 // the bash completion know every option the binaries' --help shows;
 // --version names the version and commit; --check-config validates and
 // touches nothing.
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,8 +16,6 @@
 #include <set>
 #include <sstream>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace fs = std::filesystem;
 
@@ -73,7 +72,8 @@ Outcome run(const std::string& command) {
 std::set<std::string> longOptions(const std::string& help) {
   std::set<std::string> out;
   static const std::regex opt(R"((^|[\s,])(--[a-z][a-z-]*))");
-  for (auto it = std::sregex_iterator(help.begin(), help.end(), opt); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(help.begin(), help.end(), opt); it != std::sregex_iterator();
+       ++it) {
     out.insert((*it)[2]);
   }
   return out;
@@ -99,15 +99,14 @@ std::vector<std::string> subcommands() {
 }
 
 // man's roff escapes hyphens: "\-\-check\-config".
-std::string unRoff(std::string text) {
-  return std::regex_replace(text, std::regex(R"(\\-)"), "-");
-}
+std::string unRoff(std::string text) { return std::regex_replace(text, std::regex(R"(\\-)"), "-"); }
 
 class InstallTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_FALSE(dest_.path().empty());
-    Outcome r = run("DESTDIR=" + dest_.path().string() + " " + LB4_CMAKE_COMMAND + " --install " + kBuild);
+    Outcome r =
+        run("DESTDIR=" + dest_.path().string() + " " + LB4_CMAKE_COMMAND + " --install " + kBuild);
     ASSERT_EQ(r.status, 0) << r.out << r.err;
   }
   fs::path at(const std::string& absolute) const { return dest_.path().string() + absolute; }
@@ -142,8 +141,9 @@ TEST_F(InstallTest, EveryFileInItsPlaceAndNothingElse) {
 TEST_F(InstallTest, UnitPassesSystemdAnalyzeVerify) {
   std::string unit = readFile(at(LB4_INSTALL_UNIT_DIR "/lb4d.service"));
   ASSERT_FALSE(unit.empty());
-  EXPECT_NE(unit.find("ExecStart=" LB4_INSTALL_SBINDIR "/lb4d --config " LB4_INSTALL_CONFIG_FILE "\n"),
-            std::string::npos)
+  EXPECT_NE(
+      unit.find("ExecStart=" LB4_INSTALL_SBINDIR "/lb4d --config " LB4_INSTALL_CONFIG_FILE "\n"),
+      std::string::npos)
       << unit;
   for (const char* line : {"Type=notify\n", "Restart=on-failure\n", "RuntimeDirectory=lb4\n",
                            "StateDirectory=lb4\n", "WatchdogSec="}) {
@@ -156,7 +156,8 @@ TEST_F(InstallTest, UnitPassesSystemdAnalyzeVerify) {
                                          "ExecStart=" + at(LB4_INSTALL_SBINDIR).string());
   std::ofstream(tmp.path() / "lb4d.service") << local;
   Outcome v = run("systemd-analyze verify --man=no " + (tmp.path() / "lb4d.service").string());
-  ASSERT_NE(v.status, 127) << "systemd-analyze is missing (scripts/install-deps.sh installs systemd)";
+  ASSERT_NE(v.status, 127)
+      << "systemd-analyze is missing (scripts/install-deps.sh installs systemd)";
   EXPECT_EQ(v.status, 0) << v.out << v.err;
   // Unknown keys and bad values are only warnings to systemd: none allowed.
   EXPECT_EQ(v.out + v.err, "");
@@ -195,10 +196,13 @@ TEST_F(InstallTest, BashCompletionKnowsEverySubcommandAndOption) {
   EXPECT_EQ(listed, std::set<std::string>(subs.begin(), subs.end()));
   for (const std::string& sub : subs) {
     for (const std::string& opt : longOptions(run(kLb4ctl + " " + sub + " --help").out)) {
-      EXPECT_NE(completion.find(opt), std::string::npos) << "completion lacks " << sub << " " << opt;
+      EXPECT_NE(completion.find(opt), std::string::npos)
+          << "completion lacks " << sub << " " << opt;
     }
   }
-  EXPECT_EQ(run("bash -n " + at(LB4_INSTALL_DATADIR "/bash-completion/completions/lb4ctl").string()).status, 0);
+  EXPECT_EQ(run("bash -n " + at(LB4_INSTALL_DATADIR "/bash-completion/completions/lb4ctl").string())
+                .status,
+            0);
 }
 
 TEST(VersionTest, BothBinariesNameVersionAndCommit) {
@@ -213,11 +217,12 @@ TEST(VersionTest, BothBinariesNameVersionAndCommit) {
 TEST(CheckConfigTest, ValidFileExitsZeroAndTouchesNothing) {
   TempDir tmp;
   fs::path cfg = tmp.path() / "lb4.yaml";
-  std::ofstream(cfg) << "socket: " << (tmp.path() / "sock").string() << "\n"
-                     << "state_file: " << (tmp.path() / "state.json").string() << "\n"
-                     << "pin_root: " << (tmp.path() / "pins").string() << "\n"
-                     << "interfaces: [lo]\n"
-                     << "vips:\n  - vip: 198.18.1.100:80/tcp\n    backends: [{address: 198.18.0.11}]\n";
+  std::ofstream(cfg)
+      << "socket: " << (tmp.path() / "sock").string() << "\n"
+      << "state_file: " << (tmp.path() / "state.json").string() << "\n"
+      << "pin_root: " << (tmp.path() / "pins").string() << "\n"
+      << "interfaces: [lo]\n"
+      << "vips:\n  - vip: 198.18.1.100:80/tcp\n    backends: [{address: 198.18.0.11}]\n";
   Outcome r = run(kLb4d + " --check-config " + cfg.string());
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.err, "");

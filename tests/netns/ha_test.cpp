@@ -9,12 +9,11 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "tests/netns/netns_fixture.h"
 
@@ -50,15 +49,15 @@ class HaTest : public ::testing::Test {
     std::filesystem::create_directories(work_);
     ::setenv("LB4_BUILD_DIR", LB4_BUILD_DIR, 1);
     topologyUp_ = true;
-    auto up = runCommand({sourcePath("scripts/netns/ha_topology.sh"), "up", prefix_,
-                          std::to_string(kBackends)});
+    auto up = runCommand(
+        {sourcePath("scripts/netns/ha_topology.sh"), "up", prefix_, std::to_string(kBackends)});
     ASSERT_EQ(up.status, 0) << up.out << up.err;
     for (int i = 1; i <= kBackends; ++i) {
       servers_.emplace_back(
           std::vector<std::string>{"ip", "netns", "exec", ns("b" + std::to_string(i)),
                                    buildPath("tests/tools/lb4-testnet"), "serve", "--name",
-                                   "b" + std::to_string(i), "--port", "80", "--bind", "::",
-                                   "--http-port", "8080"},
+                                   "b" + std::to_string(i), "--port", "80", "--bind",
+                                   "::", "--http-port", "8080"},
           (work_ / ("server" + std::to_string(i) + ".log")).string());
     }
     startRouter();
@@ -93,8 +92,8 @@ class HaTest : public ::testing::Test {
       }
     }
     if (HasFailure()) {
-      for (const char* log : {"gw1/lb4d.log", "gw2/lb4d.log", "gw1/bird.log", "gw2/bird.log",
-                              "router-bird.log"}) {
+      for (const char* log :
+           {"gw1/lb4d.log", "gw2/lb4d.log", "gw1/bird.log", "gw2/bird.log", "router-bird.log"}) {
         std::ifstream in(work_ / log);
         std::cerr << "---- " << log << " ----\n"
                   << std::string(std::istreambuf_iterator<char>(in), {});
@@ -146,13 +145,13 @@ protocol bgp gw2 from lb4gw { neighbor 198.18.0.3 as 65001; }
                            << "\n  retry_ms: 200\n  timeout_ms: 1000\n";
     // lb4d first: it writes the include BIRD's config needs, and retries
     // `configure` until BIRD is up.
-    gw.lb4d = Process({"nsenter", "--net=/run/netns/" + gw.ns, buildPath("userspace/lb4d"),
-                       "--config", lb4Conf, "--socket", gw.socket, "--state-file",
-                       (gw.dir / "state.json").string(), "--pin-root", gw.pinRoot, "--log-level",
-                       "debug"},
-                      (gw.dir / "lb4d.log").string());
-    for (int i = 0; i < 250 && !(std::filesystem::exists(gw.socket) &&
-                                 std::filesystem::exists(include));
+    gw.lb4d =
+        Process({"nsenter", "--net=/run/netns/" + gw.ns, buildPath("userspace/lb4d"), "--config",
+                 lb4Conf, "--socket", gw.socket, "--state-file", (gw.dir / "state.json").string(),
+                 "--pin-root", gw.pinRoot, "--log-level", "debug"},
+                (gw.dir / "lb4d.log").string());
+    for (int i = 0;
+         i < 250 && !(std::filesystem::exists(gw.socket) && std::filesystem::exists(include));
          ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -242,8 +241,8 @@ protocol bgp uplink {
   void expectHops(const char* vip, const std::set<std::string>& want) {
     auto took = awaitHops(vip, want, std::chrono::seconds(20));
     auto have = nextHops(vip);
-    EXPECT_TRUE(took.has_value()) << vip << ": router next hops " << json(have).dump()
-                                  << ", want " << json(want).dump();
+    EXPECT_TRUE(took.has_value()) << vip << ": router next hops " << json(have).dump() << ", want "
+                                  << json(want).dump();
   }
 
   uint64_t vipPackets(const Gateway& gw, const char* vip) {
@@ -254,8 +253,8 @@ protocol bgp uplink {
   // N sequential connections from the client (new source port each).
   json connect(int count, const char* vip) {
     auto r = runCommand({"ip", "netns", "exec", ns("cl"), buildPath("tests/tools/lb4-testnet"),
-                         "connect", "--to", vip, "--count", std::to_string(count),
-                         "--timeout-ms", "2000"});
+                         "connect", "--to", vip, "--count", std::to_string(count), "--timeout-ms",
+                         "2000"});
     auto j = json::parse(r.out, nullptr, false);
     EXPECT_FALSE(j.is_discarded()) << r.out << r.err;
     return j.is_discarded() ? json::object() : j;
@@ -325,12 +324,11 @@ TEST_F(HaTest, DeadGatewayIsRoutedAroundWithinBfdDetection) {
   std::vector<Process> holds;
   uint64_t gw1Before = vipPackets(gws_[0], kVip1);
   for (int i = 0; i < kHolds; ++i) {
-    holds.emplace_back(
-        std::vector<std::string>{"ip", "netns", "exec", ns("cl"),
-                                 buildPath("tests/tools/lb4-testnet"), "hold", "--to", kVip1,
-                                 "--duration-ms", "6000", "--interval-ms", "50", "--timeout-ms",
-                                 "5000"},
-        (work_ / ("hold" + std::to_string(i) + ".log")).string());
+    holds.emplace_back(std::vector<std::string>{"ip", "netns", "exec", ns("cl"),
+                                                buildPath("tests/tools/lb4-testnet"), "hold",
+                                                "--to", kVip1, "--duration-ms", "6000",
+                                                "--interval-ms", "50", "--timeout-ms", "5000"},
+                       (work_ / ("hold" + std::to_string(i) + ".log")).string());
   }
   std::this_thread::sleep_for(std::chrono::seconds(1));
   std::cout << "[ measure ] before the failure gateway 1 carried "
@@ -355,8 +353,8 @@ TEST_F(HaTest, DeadGatewayIsRoutedAroundWithinBfdDetection) {
     if (rc != 0) {
       ++broken;
       std::ifstream in(work_ / ("hold" + std::to_string(i) + ".log"));
-      std::cerr << "hold " << i << " (exit " << rc << "): "
-                << std::string(std::istreambuf_iterator<char>(in), {}) << "\n";
+      std::cerr << "hold " << i << " (exit " << rc
+                << "): " << std::string(std::istreambuf_iterator<char>(in), {}) << "\n";
     }
   }
   std::cout << "[ measure ] long-lived connections broken by the gateway failure: " << broken

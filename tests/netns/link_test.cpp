@@ -49,14 +49,26 @@ class LinkTest : public DrTopologyTest {
     std::string gw = ns("gw"), sw = ns("sw");
     std::string script =
         "set -e\n"
-        "ip -n " + sw + " link add gw0 type veth peer name eth0 address " + mac + " netns " + gw + "\n"
-        "ip -n " + sw + " link set gw0 master br0 up\n"
-        "ip -n " + sw + " link set dev gw0 xdpdrv obj " + buildPath("bpf/lb4_floor.bpf.o") +
+        "ip -n " +
+        sw + " link add gw0 type veth peer name eth0 address " + mac + " netns " + gw +
+        "\n"
+        "ip -n " +
+        sw +
+        " link set gw0 master br0 up\n"
+        "ip -n " +
+        sw + " link set dev gw0 xdpdrv obj " + buildPath("bpf/lb4_floor.bpf.o") +
         " sec xdp program xdp_pass\n"
-        "ip -n " + gw + " link set eth0 up\n"
-        "ip -n " + gw + " addr add 198.18.0.2/24 dev eth0\n"
-        "ip -n " + gw + " addr add 2001:db8::2/64 dev eth0 nodad\n"
-        "ip netns exec " + gw + " ethtool -K eth0 tx off tso off gso off >/dev/null\n";
+        "ip -n " +
+        gw +
+        " link set eth0 up\n"
+        "ip -n " +
+        gw +
+        " addr add 198.18.0.2/24 dev eth0\n"
+        "ip -n " +
+        gw +
+        " addr add 2001:db8::2/64 dev eth0 nodad\n"
+        "ip netns exec " +
+        gw + " ethtool -K eth0 tx off tso off gso off >/dev/null\n";
     auto r = runCommand({"bash", "-c", script});
     ASSERT_EQ(r.status, 0) << r.out << r.err;
   }
@@ -100,7 +112,6 @@ TEST_F(LinkTest, InterfaceThatDisappearsIsMissingLb4dStartsWithoutItAndReattache
   EXPECT_TRUE(waitInterfaceState("eth0", "missing")) << status().dump();
 }
 
-
 // Clients on the gateway's eth0, backends on eth1's segment.
 class SplitTopologyTest : public DaemonTopologyTest {
  protected:
@@ -116,8 +127,8 @@ class SplitTopologyTest : public DaemonTopologyTest {
       servers_.emplace_back(
           std::vector<std::string>{"ip", "netns", "exec", ns("b" + std::to_string(i)),
                                    buildPath("tests/tools/lb4-testnet"), "serve", "--name",
-                                   "b" + std::to_string(i), "--port", "80", "--bind", "::",
-                                   "--http-port", "8080"},
+                                   "b" + std::to_string(i), "--port", "80", "--bind",
+                                   "::", "--http-port", "8080"},
           (work_ / ("server" + std::to_string(i) + ".log")).string());
     }
     startDaemon();

@@ -22,15 +22,14 @@ class NatTopologyTest : public DaemonTopologyTest {
       servers_.emplace_back(
           std::vector<std::string>{"ip", "netns", "exec", ns("b" + std::to_string(i)),
                                    buildPath("tests/tools/lb4-testnet"), "serve", "--name",
-                                   "b" + std::to_string(i), "--port", "8080", "--bind", "::",
-                                   "--udp"},
+                                   "b" + std::to_string(i), "--port", "8080", "--bind",
+                                   "::", "--udp"},
           (work_ / ("server" + std::to_string(i) + ".log")).string());
     }
-    servers_.emplace_back(
-        std::vector<std::string>{"ip", "netns", "exec", ns("far"),
-                                 buildPath("tests/tools/lb4-testnet"), "serve", "--name", "far",
-                                 "--port", "80", "--bind", "::"},
-        (work_ / "far.log").string());
+    servers_.emplace_back(std::vector<std::string>{"ip", "netns", "exec", ns("far"),
+                                                   buildPath("tests/tools/lb4-testnet"), "serve",
+                                                   "--name", "far", "--port", "80", "--bind", "::"},
+                          (work_ / "far.log").string());
     startDaemon();
   }
 
@@ -77,7 +76,6 @@ class NatTopologyTest : public DaemonTopologyTest {
     auto j = nlohmann::json::parse(r.out, nullptr, false);
     return j.is_discarded() ? nlohmann::json::object() : j;
   }
-
 };
 
 TEST_F(NatTopologyTest, ThreeHundredTcpConnectionsPerFamilySpreadOverThreeBackends) {
@@ -161,14 +159,14 @@ namespace {
 // passive success report in the backend's host_info, on top of the probes.
 TEST_F(NatTopologyTest, BackendRepliesFeedTheHealthModel) {
   configureNat();
-  auto result = tool({"connect", "--to", "198.18.1.100:80/tcp", "--count", "150", "--timeout-ms",
-                      "2000"});
+  auto result =
+      tool({"connect", "--to", "198.18.1.100:80/tcp", "--count", "150", "--timeout-ms", "2000"});
   ASSERT_EQ(result.value("ok", 0), 150) << result.dump();
   uint64_t reports = 0;
   for (int i = 0; i < 40 && reports < 150; ++i) {  // read once a second by lb4d
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    auto rows = nlohmann::json::parse(ctl({"health", "198.18.1.100:80/tcp", "--json"}).out,
-                                      nullptr, false);
+    auto rows =
+        nlohmann::json::parse(ctl({"health", "198.18.1.100:80/tcp", "--json"}).out, nullptr, false);
     ASSERT_FALSE(rows.is_discarded());
     reports = 0;
     for (const auto& row : rows) {

@@ -15,11 +15,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "tests/common/process.h"
 #include "userspace/common/file_lock.h"
@@ -105,8 +104,12 @@ class Process {
   pid_t pid_ = -1;
 };
 
-inline std::string buildPath(const std::string& rel) { return std::string(LB4_BUILD_DIR) + "/" + rel; }
-inline std::string sourcePath(const std::string& rel) { return std::string(LB4_SOURCE_DIR) + "/" + rel; }
+inline std::string buildPath(const std::string& rel) {
+  return std::string(LB4_BUILD_DIR) + "/" + rel;
+}
+inline std::string sourcePath(const std::string& rel) {
+  return std::string(LB4_SOURCE_DIR) + "/" + rel;
+}
 
 // What every namespace test with a live lb4d shares: a unique prefix (the
 // namespaces, the pin root and a work directory are named after it), lb4d
@@ -211,10 +214,21 @@ class DrTopologyTest : public DaemonTopologyTest {
   // (Re)starts backend i's server: greets with "b<i>" on port 80 (TCP and
   // UDP) and serves an HTTP health endpoint on port 8080.
   void startServer(int i, std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {"ip", "netns", "exec", ns("b" + std::to_string(i)),
-                                     buildPath("tests/tools/lb4-testnet"), "serve", "--name",
-                                     "b" + std::to_string(i), "--port", "80", "--bind", "::",
-                                     "--udp", "--http-port", "8080"};
+    std::vector<std::string> argv = {"ip",
+                                     "netns",
+                                     "exec",
+                                     ns("b" + std::to_string(i)),
+                                     buildPath("tests/tools/lb4-testnet"),
+                                     "serve",
+                                     "--name",
+                                     "b" + std::to_string(i),
+                                     "--port",
+                                     "80",
+                                     "--bind",
+                                     "::",
+                                     "--udp",
+                                     "--http-port",
+                                     "8080"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     servers_[i - 1] = Process(argv, (work_ / ("server" + std::to_string(i) + ".log")).string());
   }

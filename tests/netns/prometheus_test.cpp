@@ -29,12 +29,12 @@ class PrometheusTest : public DrTopologyTest {
                                              "  - job_name: lb4\n"
                                              "    static_configs:\n"
                                              "      - targets: ['127.0.0.1:9474']\n";
-    prometheus_ = Process({"nsenter", "--net=/run/netns/" + ns("gw"), "prometheus",
-                           "--config.file=" + (dir / "prometheus.yml").string(),
-                           "--storage.tsdb.path=" + (dir / "data").string(),
-                           "--web.listen-address=127.0.0.1:" + std::to_string(kPrometheusPort),
-                           "--log.level=warn"},
-                          (work_ / "prometheus.log").string());
+    prometheus_ = Process(
+        {"nsenter", "--net=/run/netns/" + ns("gw"), "prometheus",
+         "--config.file=" + (dir / "prometheus.yml").string(),
+         "--storage.tsdb.path=" + (dir / "data").string(),
+         "--web.listen-address=127.0.0.1:" + std::to_string(kPrometheusPort), "--log.level=warn"},
+        (work_ / "prometheus.log").string());
     int status = 0;
     for (int i = 0; i < 300 && status != 200 && prometheus_.running(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -28,10 +28,10 @@ class RestartTest : public DrTopologyTest {
     for (int i = 0; i < count; ++i) {
       auto h = std::make_unique<Hold>();
       h->log = (work_ / ("hold" + std::to_string(i) + ".log")).string();
-      h->process = Process({"ip", "netns", "exec", ns("cl"), buildPath("tests/tools/lb4-testnet"),
-                            "hold", "--to", kVip, "--duration-ms", std::to_string(durationMs),
-                            "--interval-ms", "50"},
-                           h->log);
+      h->process = Process(
+          {"ip", "netns", "exec", ns("cl"), buildPath("tests/tools/lb4-testnet"), "hold", "--to",
+           kVip, "--duration-ms", std::to_string(durationMs), "--interval-ms", "50"},
+          h->log);
       holds_.push_back(std::move(h));
     }
     for (auto& h : holds_) {
@@ -141,7 +141,8 @@ TEST_F(RestartTest, IncompatibleMapLayoutIsRefusedClearlyAndNothingIsCorrupted) 
   daemon_.stop(SIGTERM);
   std::string map = pinnedConfigMap();
   ASSERT_FALSE(map.empty()) << "no pinned lb4_config under " << pinRoot_;
-  auto dump = runCommand({"bpftool", "-j", "map", "lookup", "pinned", map, "key", "0", "0", "0", "0"});
+  auto dump =
+      runCommand({"bpftool", "-j", "map", "lookup", "pinned", map, "key", "0", "0", "0", "0"});
   ASSERT_EQ(dump.status, 0) << dump.err;
   auto j = nlohmann::json::parse(dump.out, nullptr, false);
   ASSERT_TRUE(j.is_object() && j.contains("value")) << dump.out;
@@ -151,8 +152,8 @@ TEST_F(RestartTest, IncompatibleMapLayoutIsRefusedClearlyAndNothingIsCorrupted) 
   }
   ASSERT_GE(original.size(), 4u);
   auto write = [&](std::vector<std::string> value) {
-    std::vector<std::string> argv = {"bpftool", "map", "update", "pinned", map,
-                                     "key",     "0",   "0",      "0",      "0", "value"};
+    std::vector<std::string> argv = {"bpftool", "map", "update", "pinned", map,    "key",
+                                     "0",       "0",   "0",      "0",      "value"};
     argv.insert(argv.end(), value.begin(), value.end());
     auto r = runCommand(argv);
     ASSERT_EQ(r.status, 0) << r.err;
@@ -172,7 +173,8 @@ TEST_F(RestartTest, IncompatibleMapLayoutIsRefusedClearlyAndNothingIsCorrupted) 
   EXPECT_NE(out.find("detach and remove"), std::string::npos) << out;
   // Forwarding continues on the untouched maps.
   EXPECT_EQ(connect(30).value("ok", 0), 30);
-  auto still = runCommand({"bpftool", "-j", "map", "lookup", "pinned", map, "key", "0", "0", "0", "0"});
+  auto still =
+      runCommand({"bpftool", "-j", "map", "lookup", "pinned", map, "key", "0", "0", "0", "0"});
   EXPECT_EQ(nlohmann::json::parse(still.out, nullptr, false)["value"][0], "0x63") << still.out;
 
   write(original);

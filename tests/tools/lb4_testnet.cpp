@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -26,8 +27,6 @@
 #include <map>
 #include <string>
 #include <thread>
-
-#include <CLI/CLI.hpp>
 
 #include "userspace/common/net.h"
 #include "userspace/common/unique_fd.h"
@@ -157,7 +156,8 @@ int serve(const std::string& name, const std::string& bindAddr, uint16_t port, b
       while (true) {
         sockaddr_storage peer{};
         socklen_t plen = sizeof(peer);
-        ssize_t n = ::recvfrom(fd.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&peer), &plen);
+        ssize_t n =
+            ::recvfrom(fd.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&peer), &plen);
         if (n < 0) {
           continue;
         }
@@ -225,15 +225,16 @@ int udpMany(const lb4::ServiceKey& to, int count, int timeoutMs) {
     lb4::UniqueFd fd(::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     setTimeouts(fd.get(), timeoutMs);
     std::string req = "request " + std::to_string(i);
-    if (!fd || ::sendto(fd.get(), req.data(), req.size(), 0, reinterpret_cast<sockaddr*>(&ss),
-                        len) < 0) {
+    if (!fd ||
+        ::sendto(fd.get(), req.data(), req.size(), 0, reinterpret_cast<sockaddr*>(&ss), len) < 0) {
       ++failed;
       continue;
     }
     char buf[512];
     sockaddr_storage from{};
     socklen_t flen = sizeof(from);
-    ssize_t n = ::recvfrom(fd.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &flen);
+    ssize_t n =
+        ::recvfrom(fd.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &flen);
     if (n <= 0) {
       ++failed;
       continue;
@@ -284,9 +285,8 @@ int bulk(const lb4::ServiceKey& to, size_t bytes, int timeoutMs) {
     sender.join();
     intact = received == bytes && back == data;
   }
-  std::cout << "{\"backend\":\"" << name << "\",\"sent\":" << bytes
-            << ",\"received\":" << received << ",\"intact\":" << (intact ? "true" : "false")
-            << "}" << std::endl;
+  std::cout << "{\"backend\":\"" << name << "\",\"sent\":" << bytes << ",\"received\":" << received
+            << ",\"intact\":" << (intact ? "true" : "false") << "}" << std::endl;
   return intact ? 0 : 1;
 }
 

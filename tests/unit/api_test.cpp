@@ -82,7 +82,8 @@ TEST(ApiTest, SetHealthCarriesAValidatedPatch) {
       R"({"v":1,"op":"set-health","vip":"198.18.1.1:80/tcp","health":{"kind":"http","http_path":"/h"}})");
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ((*r->health)["kind"], "http");
-  EXPECT_FALSE(parseRequest(R"({"v":1,"op":"set-health","vip":"198.18.1.1:80/tcp","health":5})").ok());
+  EXPECT_FALSE(
+      parseRequest(R"({"v":1,"op":"set-health","vip":"198.18.1.1:80/tcp","health":5})").ok());
   auto bad = parseRequest(
       R"({"v":1,"op":"set-health","vip":"198.18.1.1:80/tcp","health":{"interval":5}})");
   ASSERT_FALSE(bad.ok());

@@ -4,11 +4,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
-
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <filesystem>
+#include <fstream>
 
 #include "userspace/bgp/bird.h"
 #include "userspace/config/config.h"
@@ -23,14 +22,15 @@ IpAddress ip(const char* text) { return *IpAddress::parse(text); }
 ServiceKey vipKey(const char* text) { return *ServiceKey::parse(text, true); }
 
 TEST(BirdIncludeTest, ListsEachAddressAsAHostRouteInItsFamilysProtocol) {
-  std::string text = renderBirdInclude("lb4_vips", {ip("198.18.1.100"), ip("2001:db8:1::1"),
-                                                    ip("198.18.1.7")});
+  std::string text =
+      renderBirdInclude("lb4_vips", {ip("198.18.1.100"), ip("2001:db8:1::1"), ip("198.18.1.7")});
   EXPECT_NE(text.find("protocol static lb4_vips4 {\n  ipv4;\n  route 198.18.1.7/32 blackhole;\n"
                       "  route 198.18.1.100/32 blackhole;\n}\n"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("protocol static lb4_vips6 {\n  ipv6;\n  route 2001:db8:1::1/128 blackhole;\n}"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find("protocol static lb4_vips6 {\n  ipv6;\n  route 2001:db8:1::1/128 blackhole;\n}"),
+      std::string::npos)
       << text;
 }
 
@@ -182,8 +182,8 @@ struct FakeBird {
     co_await asio::async_write(sock, asio::buffer(std::string("0001 BIRD 2.0.12 ready.\n")),
                                asio::use_awaitable);
     std::string buf;
-    size_t n = co_await asio::async_read_until(sock, asio::dynamic_buffer(buf), '\n',
-                                               asio::use_awaitable);
+    size_t n =
+        co_await asio::async_read_until(sock, asio::dynamic_buffer(buf), '\n', asio::use_awaitable);
     received = buf.substr(0, n - 1);
     for (const auto& line : reply) {
       co_await asio::async_write(sock, asio::buffer(line + "\n"), asio::use_awaitable);
@@ -219,7 +219,8 @@ Result<std::string> runCommand(asio::io_context& io, const std::string& path,
 
 TEST(BirdCommandTest, ConfigureIsSentAndTheReplyRead) {
   asio::io_context io;
-  FakeBird bird(io, tempPath("ok.ctl"), {"0002-Reading configuration from /b.conf", "0003 Reconfigured"});
+  FakeBird bird(io, tempPath("ok.ctl"),
+                {"0002-Reading configuration from /b.conf", "0003 Reconfigured"});
   auto r = runCommand(io, bird.path, std::chrono::milliseconds(2000));
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(bird.received, "configure");
@@ -228,10 +229,12 @@ TEST(BirdCommandTest, ConfigureIsSentAndTheReplyRead) {
 
 TEST(BirdCommandTest, BirdsErrorIsReturned) {
   asio::io_context io;
-  FakeBird bird(io, tempPath("err.ctl"), {"8002 /b.conf:7:3 syntax error, unexpected CF_SYM_UNDEFINED"});
+  FakeBird bird(io, tempPath("err.ctl"),
+                {"8002 /b.conf:7:3 syntax error, unexpected CF_SYM_UNDEFINED"});
   auto r = runCommand(io, bird.path, std::chrono::milliseconds(2000));
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error(), "BIRD configure: 8002 /b.conf:7:3 syntax error, unexpected CF_SYM_UNDEFINED");
+  EXPECT_EQ(r.error(),
+            "BIRD configure: 8002 /b.conf:7:3 syntax error, unexpected CF_SYM_UNDEFINED");
 }
 
 TEST(BirdCommandTest, SilentSocketTimesOut) {

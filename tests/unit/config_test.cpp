@@ -1,7 +1,7 @@
 // lb4d configuration file: values, defaults, and errors naming file, line and field.
-#include <gtest/gtest.h>
-
 #include "userspace/config/config.h"
+
+#include <gtest/gtest.h>
 
 namespace lb4 {
 namespace {
@@ -58,9 +58,11 @@ TEST(ConfigTest, ErrorsNameFileLineAndField) {
       {"socket: /a\nbogus: 1\n", "lb4.yaml:2: bogus: unknown field"},
       {"ring_size: 100\n", "lb4.yaml:1: ring_size: ring size 100: must be a prime"},
       {"conntrack_size: lots\n", "lb4.yaml:1: conntrack_size: cannot read 'lots'"},
-      {"vips:\n  - vip: 198.18.1.1/tcp\n    all_ports: true\n    mode: nat-ish\n", "lb4.yaml:4: vips[0].mode"},
+      {"vips:\n  - vip: 198.18.1.1/tcp\n    all_ports: true\n    mode: nat-ish\n",
+       "lb4.yaml:4: vips[0].mode"},
       {"vips:\n  - vip: 198.18.1.1:0/tcp\n", "lb4.yaml:2: vips[0].vip: parse VIP"},
-      {"vips:\n  - vip: 198.18.1.1:80/tcp\n    all_ports: yes please\n", "lb4.yaml:3: vips[0].all_ports"},
+      {"vips:\n  - vip: 198.18.1.1:80/tcp\n    all_ports: yes please\n",
+       "lb4.yaml:3: vips[0].all_ports"},
       {"vips:\n  - vip: 198.18.1.1:80/tcp\n  - vip: 198.18.1.1:80/tcp\n",
        "lb4.yaml:3: vips[1]: add VIP 198.18.1.1:80/tcp: already exists"},
       {"vips:\n  - vip: 198.18.1.1:80/tcp\n    backends:\n      - address: 198.18.0.1\n        "
@@ -242,7 +244,8 @@ TEST(ConfigTest, MetricsListen) {
   ASSERT_TRUE(v6.ok()) << v6.error();
   auto bad = parseConfig("log_level: info\nmetrics_listen: 127.0.0.1\n", "lb4.yaml");
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.error().rfind("config lb4.yaml:2: metrics_listen: listen address '127.0.0.1': no port", 0),
+  EXPECT_EQ(bad.error().rfind(
+                "config lb4.yaml:2: metrics_listen: listen address '127.0.0.1': no port", 0),
             0u)
       << bad.error();
   DaemonConfig flag;

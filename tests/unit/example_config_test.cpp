@@ -3,11 +3,11 @@
 // uncommented it still parses, and every daemon setting it shows is the
 // parser's default, so its comments cannot document a key or a default that
 // lb4d does not have.
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <regex>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "userspace/config/config.h"
 

@@ -1,12 +1,13 @@
 // buildKernelView: desired state x health verdicts x MACs -> kernel view,
 // with the all-down (fail-open) and overload policies and the MACs it lacks.
+#include "userspace/daemon/kernel_view.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <string>
 
 #include "common/test_addresses.h"
-#include "userspace/daemon/kernel_view.h"
 
 namespace lb4 {
 namespace {
@@ -133,8 +134,8 @@ TEST(KernelViewTest, AllPortsVipCarriesItsFlag) {
 
 TEST(KernelViewTest, RemovedBackendLeavesTheTableAndIsDisabled) {
   DesiredState s = twoBackends();
-  ViewPlan p = buildKernelView(s, hostsIn(s, HostState::kIdle, HostState::kDown), bothMacs(),
-                               KernelView{});
+  ViewPlan p =
+      buildKernelView(s, hostsIn(s, HostState::kIdle, HostState::kDown), bothMacs(), KernelView{});
   EXPECT_EQ(ringOf(p.view, s.vips[0].id), (Ring{{1, 100}}));
   EXPECT_FALSE(p.view.backendEnabled(2));
   EXPECT_TRUE(p.allDown.empty());
@@ -158,15 +159,15 @@ TEST(KernelViewTest, WhenEveryBackendIsOverloadedTheyAllServe) {
 TEST(KernelViewTest, WhenEveryBackendIsDownTheVipKeepsItsLastTable) {
   DesiredState s = twoBackends();
   ViewPlan healthy = buildKernelView(s, HealthVerdicts{}, bothMacs(), KernelView{});
-  ViewPlan down = buildKernelView(s, hostsIn(s, HostState::kDown, HostState::kDown), bothMacs(),
-                                  healthy.view);
+  ViewPlan down =
+      buildKernelView(s, hostsIn(s, HostState::kDown, HostState::kDown), bothMacs(), healthy.view);
   EXPECT_EQ(down.allDown, (std::set<uint32_t>{s.vips[0].id}));
   EXPECT_EQ(ringOf(down.view, s.vips[0].id), (Ring{{1, 100}, {2, 50}}));
   EXPECT_TRUE(down.view.backendEnabled(1));
   EXPECT_TRUE(down.view.backendEnabled(2));
   // A backend coming back ends fail-open.
-  ViewPlan back = buildKernelView(s, hostsIn(s, HostState::kDown, HostState::kIdle), bothMacs(),
-                                  down.view);
+  ViewPlan back =
+      buildKernelView(s, hostsIn(s, HostState::kDown, HostState::kIdle), bothMacs(), down.view);
   EXPECT_TRUE(back.allDown.empty());
   EXPECT_EQ(ringOf(back.view, s.vips[0].id), (Ring{{2, 50}}));
   EXPECT_FALSE(back.view.backendEnabled(1));
@@ -174,8 +175,8 @@ TEST(KernelViewTest, WhenEveryBackendIsDownTheVipKeepsItsLastTable) {
 
 TEST(KernelViewTest, AllDownWithoutAnEarlierTableIsNotFailOpen) {
   DesiredState s = twoBackends();
-  ViewPlan p = buildKernelView(s, hostsIn(s, HostState::kDown, HostState::kDown), bothMacs(),
-                               KernelView{});
+  ViewPlan p =
+      buildKernelView(s, hostsIn(s, HostState::kDown, HostState::kDown), bothMacs(), KernelView{});
   EXPECT_TRUE(p.allDown.empty());
   EXPECT_TRUE(p.view.rings.at(s.vips[0].id).empty());
   EXPECT_FALSE(p.view.backendEnabled(1));
@@ -208,9 +209,9 @@ TEST(KernelViewTest, UnseenProbedBackendStartsRemovedOnlyWithoutStartUp) {
   HealthCheck none;
   none.kind = CheckKind::kNone;
   ASSERT_TRUE(s.setHealth(vipKey(kVip), none).ok());
-  EXPECT_EQ(verdictOf(HealthVerdicts{.hosts = {}, .startUp = false}, s.vips[0],
-                      s.vips[0].backends[1]),
-            (Verdict{DataplaneAction::kServe, 50}));
+  EXPECT_EQ(
+      verdictOf(HealthVerdicts{.hosts = {}, .startUp = false}, s.vips[0], s.vips[0].backends[1]),
+      (Verdict{DataplaneAction::kServe, 50}));
 }
 
 }  // namespace

@@ -1,11 +1,10 @@
 // Log lines of lb4d: a state change names what changed, never the raw
 // request; the JSON log format is one object per line; log-level requests.
 #include <gtest/gtest.h>
-
-#include <sstream>
-
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
+
+#include <sstream>
 
 #include "userspace/api/handlers.h"
 #include "userspace/daemon/logging.h"

@@ -1,10 +1,10 @@
 // Maglev table properties: weight shares, minimal disruption, determinism.
+#include "userspace/maglev/maglev.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
 #include <random>
-
-#include "userspace/maglev/maglev.h"
 
 namespace lb4 {
 namespace {
@@ -15,8 +15,10 @@ std::vector<MaglevBackend> makeBackends(uint32_t n, bool mixedWeights = false) {
   std::vector<MaglevBackend> out;
   for (uint32_t i = 0; i < n; ++i) {
     uint32_t weight = mixedWeights ? 1 + (i % 4) * 50 : 100;
-    out.push_back({.id = i + 1, .weight = weight, .key = "198.18." + std::to_string(i / 250) + "." +
-                                                            std::to_string(i % 250 + 1) + ":80"});
+    out.push_back(
+        {.id = i + 1,
+         .weight = weight,
+         .key = "198.18." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1) + ":80"});
   }
   return out;
 }

@@ -115,14 +115,34 @@ MetricsSnapshot sampleSnapshot() {
   s.commit = "abc1234";
   s.startTimeSeconds = 1.7e9;
   s.attachments = {{.interface = "eth0", .mode = "native"}};
-  s.vips = {{.vip = "198.18.1.100:80/tcp", .family = "ipv4", .proto = "tcp", .mode = "dr",
-             .packets = 10, .bytes = 1000, .allDown = false}};
-  s.backends = {{.vip = "198.18.1.100:80/tcp", .backend = "198.18.0.11", .packets = 6,
-                 .bytes = 600, .weight = 100, .effectiveWeight = 50, .up = true, .drained = false},
-                {.vip = "198.18.1.100:80/tcp", .backend = "198.18.0.12", .packets = 4,
-                 .bytes = 400, .weight = 100, .effectiveWeight = 0, .up = false, .drained = true}};
-  HealthMetrics h{.vip = "198.18.1.100:80/tcp", .backend = "198.18.0.11", .state = "overload",
-                  .queue = "overload", .durations = Histogram(kProbeDurationBuckets),
+  s.vips = {{.vip = "198.18.1.100:80/tcp",
+             .family = "ipv4",
+             .proto = "tcp",
+             .mode = "dr",
+             .packets = 10,
+             .bytes = 1000,
+             .allDown = false}};
+  s.backends = {{.vip = "198.18.1.100:80/tcp",
+                 .backend = "198.18.0.11",
+                 .packets = 6,
+                 .bytes = 600,
+                 .weight = 100,
+                 .effectiveWeight = 50,
+                 .up = true,
+                 .drained = false},
+                {.vip = "198.18.1.100:80/tcp",
+                 .backend = "198.18.0.12",
+                 .packets = 4,
+                 .bytes = 400,
+                 .weight = 100,
+                 .effectiveWeight = 0,
+                 .up = false,
+                 .drained = true}};
+  HealthMetrics h{.vip = "198.18.1.100:80/tcp",
+                  .backend = "198.18.0.11",
+                  .state = "overload",
+                  .queue = "overload",
+                  .durations = Histogram(kProbeDurationBuckets),
                   .failures = {{"timeout", 3}}};
   h.durations.observe(0.002);
   s.health = {h};
@@ -173,11 +193,13 @@ TEST(Lb4MetricsTest, SnapshotValuesAppearUnderTheirNamesAndLabels) {
   has("lb4_backend_bytes_total{vip=\"198.18.1.100:80/tcp\",backend=\"198.18.0.12\"} 400");
   has("lb4_backend_effective_weight{vip=\"198.18.1.100:80/tcp\",backend=\"198.18.0.11\"} 50");
   has("lb4_backend_up{vip=\"198.18.1.100:80/tcp\",backend=\"198.18.0.12\"} 0");
-  has("lb4_backend_state{vip=\"198.18.1.100:80/tcp\",backend=\"198.18.0.11\",state=\"overload\"} 1");
+  has("lb4_backend_state{vip=\"198.18.1.100:80/tcp\",backend=\"198.18.0.11\",state=\"overload\"} "
+      "1");
   has("lb4_backend_state{vip=\"198.18.1.100:80/tcp\",backend=\"198.18.0.11\",state=\"idle\"} 0");
   has("lb4_health_check_failures_total{vip=\"198.18.1.100:80/tcp\",backend=\"198.18.0.11\","
       "reason=\"timeout\"} 3");
-  has("lb4_health_check_duration_seconds_bucket{vip=\"198.18.1.100:80/tcp\",backend=\"198.18.0.11\","
+  has("lb4_health_check_duration_seconds_bucket{vip=\"198.18.1.100:80/"
+      "tcp\",backend=\"198.18.0.11\","
       "le=\"0.0025\"} 1");
   has("lb4_dataplane_packets_total{reason=\"tx\"} 10");
   has("lb4_dataplane_drops_total{reason=\"no_backend\"} 2");
@@ -188,7 +210,8 @@ TEST(Lb4MetricsTest, SnapshotValuesAppearUnderTheirNamesAndLabels) {
   has("lb4_control_requests_total{command=\"invalid\",state=\"error\"} 1");
   // Every data-plane counter of LB4_STATS is there once, drop or not.
   size_t reasons = 0;
-  for (size_t at = t.find("{reason=\""); at != std::string::npos; at = t.find("{reason=\"", at + 1)) {
+  for (size_t at = t.find("{reason=\""); at != std::string::npos;
+       at = t.find("{reason=\"", at + 1)) {
     ++reasons;
   }
   EXPECT_EQ(reasons, static_cast<size_t>(LB4_STAT_MAX));
@@ -208,7 +231,8 @@ TEST(HttpTest, OnlyGetMetricsIsServed) {
   EXPECT_EQ(answerHttp("garbage\r\n\r\n", render).status, 400);
   std::string wire = formatHttp(ok);
   EXPECT_EQ(wire.rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
-  EXPECT_NE(wire.find("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"), std::string::npos);
+  EXPECT_NE(wire.find("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"),
+            std::string::npos);
   EXPECT_NE(wire.find("Content-Length: 9\r\n"), std::string::npos);
   EXPECT_NE(formatHttp(answerHttp("PUT /metrics HTTP/1.1\r\n\r\n", render)).find("Allow: GET\r\n"),
             std::string::npos);

@@ -1,11 +1,12 @@
 // The shared input rules (userspace/state/rules.h) and their use by every
 // way in: the API parser, the config loader and DesiredState refuse the
 // same values with the same message.
+#include "userspace/state/rules.h"
+
 #include <gtest/gtest.h>
 
 #include "userspace/api/protocol.h"
 #include "userspace/config/config.h"
-#include "userspace/state/rules.h"
 #include "userspace/state/state.h"
 
 namespace lb4 {
@@ -47,11 +48,11 @@ TEST(RulesTest, VipAddressesAreUnicast) {
   EXPECT_TRUE(validateVipAddress(ip("198.18.1.1")).ok());
   EXPECT_TRUE(validateVipAddress(ip("2001:db8::1")).ok());
   const std::pair<const char*, const char*> cases[] = {
-      {"0.0.0.0", "unspecified"},      {"255.255.255.255", "broadcast"},
-      {"224.0.0.1", "multicast"},      {"239.255.255.255", "multicast"},
-      {"127.0.0.1", "loopback"},       {"127.1.2.3", "loopback"},
-      {"::", "unspecified"},           {"::1", "loopback"},
-      {"ff02::1", "multicast"},        {"::ffff:198.18.1.1", "IPv4-mapped"},
+      {"0.0.0.0", "unspecified"}, {"255.255.255.255", "broadcast"},
+      {"224.0.0.1", "multicast"}, {"239.255.255.255", "multicast"},
+      {"127.0.0.1", "loopback"},  {"127.1.2.3", "loopback"},
+      {"::", "unspecified"},      {"::1", "loopback"},
+      {"ff02::1", "multicast"},   {"::ffff:198.18.1.1", "IPv4-mapped"},
   };
   for (const auto& [text, why] : cases) {
     SCOPED_TRACE(text);
@@ -94,8 +95,9 @@ TEST(RulesTest, BackendPortAndMacFollowTheMode) {
   MacAddress mac = *parseMac("02:00:00:00:00:11");
   EXPECT_TRUE(validateBackend(web, ForwardingMode::kDr, plain, mac).ok());
   EXPECT_TRUE(validateBackend(web, ForwardingMode::kNat, ported, std::nullopt).ok());
-  EXPECT_NE(validateBackend(web, ForwardingMode::kDr, ported, std::nullopt).error().find("nat mode"),
-            std::string::npos);
+  EXPECT_NE(
+      validateBackend(web, ForwardingMode::kDr, ported, std::nullopt).error().find("nat mode"),
+      std::string::npos);
   EXPECT_NE(validateBackend(web, ForwardingMode::kNat, plain, mac).error().find("dr backends only"),
             std::string::npos);
   EXPECT_NE(validateBackend(vip("198.18.1.1/tcp"), ForwardingMode::kNat, ported, std::nullopt)
@@ -143,8 +145,12 @@ TEST(RulesTest, StateApiAndConfigRefuseAlike) {
 
   // A state file with such a backend is refused as a whole.
   nlohmann::json j = s.toJson();
-  j["vips"][1]["backends"] = {{{"address", "198.18.0.5"}, {"weight", 1}, {"drained", false},
-                               {"id", 1}, {"gen", 0}, {"mac", "02:00:00:00:00:05"}}};
+  j["vips"][1]["backends"] = {{{"address", "198.18.0.5"},
+                               {"weight", 1},
+                               {"drained", false},
+                               {"id", 1},
+                               {"gen", 0},
+                               {"mac", "02:00:00:00:00:05"}}};
   auto loaded = DesiredState::fromJson(j);
   ASSERT_FALSE(loaded.ok());
   EXPECT_NE(loaded.error().find("dr backends only"), std::string::npos) << loaded.error();
@@ -185,7 +191,8 @@ TEST(RulesTest, StateApiAndConfigRefuseAlike) {
   // A lookup may name any address: only adding one checks it.
   EXPECT_TRUE(parseRequest(R"({"v":1,"op":"del-vip","vip":"127.0.0.1:80/tcp"})").ok());
 
-  const std::string head = "vips:\n  - vip: 198.18.1.1:80/tcp\n    backends:\n      - address: 198.18.0.1\n";
+  const std::string head =
+      "vips:\n  - vip: 198.18.1.1:80/tcp\n    backends:\n      - address: 198.18.0.1\n";
   const std::pair<std::string, const char*> config[] = {
       {head + "        weight: ''\n", "lb4.yaml:5: vips[0].backends[0].weight: weight ''"},
       {head + "        weight: 0x10\n", "lb4.yaml:5: vips[0].backends[0].weight: weight '0x10'"},
@@ -197,7 +204,8 @@ TEST(RulesTest, StateApiAndConfigRefuseAlike) {
       {head + "        mac: 01:00:5e:00:00:01\n", "lb4.yaml:5: vips[0].backends[0].mac: MAC 01:00"},
       {"vips:\n  - vip: 198.18.1.1:80/tcp\n    mode: nat\n    backends:\n"
        "      - {address: 198.18.0.1, mac: '02:00:00:00:00:01'}\n",
-       "lb4.yaml:5: vips[0].backends[0]: add backend 198.18.0.1 to 198.18.1.1:80/tcp: a MAC applies "
+       "lb4.yaml:5: vips[0].backends[0]: add backend 198.18.0.1 to 198.18.1.1:80/tcp: a MAC "
+       "applies "
        "to dr backends only"},
       {"vips:\n  - vip: 127.0.0.1:80/tcp\n", "lb4.yaml:2: vips[0]: add VIP 127.0.0.1:80/tcp: VIP"},
       {"vips:\n  - vip: 198.18.1.1:80/tcp\n    backends:\n      - address: 198.18.1.1\n",
@@ -222,7 +230,8 @@ TEST(RulesTest, ConfigKeyGivenTwiceIsRefusedWithItsLine) {
       {"vips:\n  - vip: 198.18.1.1:80/tcp\n    backends:\n"
        "      - {address: 198.18.0.1, weight: 1, weight: 2}\n",
        "config lb4.yaml:4: vips[0].backends[0].weight: given twice"},
-      {"scoring:\n  err_rate: 0.5\n  err_rate: 0.1\n", "config lb4.yaml:3: scoring.err_rate: given twice"},
+      {"scoring:\n  err_rate: 0.5\n  err_rate: 0.1\n",
+       "config lb4.yaml:3: scoring.err_rate: given twice"},
   };
   for (const auto& [text, why] : cases) {
     SCOPED_TRACE(text);
@@ -235,9 +244,8 @@ TEST(RulesTest, ConfigKeyGivenTwiceIsRefusedWithItsLine) {
 TEST(RulesTest, ConfigRecordsWhereEachInterfaceWasGiven) {
   auto cfg = parseConfig("socket: /tmp/x.sock\ninterfaces:\n  - eth0\n  - eth1\n", "lb4.yaml");
   ASSERT_TRUE(cfg.ok()) << cfg.error();
-  EXPECT_EQ(cfg->interfaceOrigins,
-            (std::vector<std::string>{"config lb4.yaml:3: interfaces[0]",
-                                      "config lb4.yaml:4: interfaces[1]"}));
+  EXPECT_EQ(cfg->interfaceOrigins, (std::vector<std::string>{"config lb4.yaml:3: interfaces[0]",
+                                                             "config lb4.yaml:4: interfaces[1]"}));
 }
 
 TEST(RulesTest, UnbracketedIpv6VipSaysToUseBrackets) {

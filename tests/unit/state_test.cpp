@@ -1,11 +1,11 @@
 // DesiredState validation, id allocation, JSON round trip, atomic persistence.
+#include "userspace/state/state.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-
-#include "userspace/state/state.h"
 
 namespace lb4 {
 namespace {
@@ -22,7 +22,8 @@ DesiredState sample() {
   EXPECT_TRUE(s.addBackend(vip("198.18.1.100:80/tcp"), ep("198.18.0.12"), 50,
                            *parseMac("02:00:00:00:00:12"))
                   .ok());
-  EXPECT_TRUE(s.addBackend(vip("[2001:db8::100]:53/udp"), ep("2001:db8::11"), 1, std::nullopt).ok());
+  EXPECT_TRUE(
+      s.addBackend(vip("[2001:db8::100]:53/udp"), ep("2001:db8::11"), 1, std::nullopt).ok());
   return s;
 }
 
@@ -55,7 +56,8 @@ TEST(StateTest, RejectsBadMutationsWithoutChangingAnything) {
       {"non-prime ring", s.addVip(vip("198.18.1.101:80/tcp"), ForwardingMode::kDr, 65536), "prime"},
       {"unknown VIP", s.addBackend(vip("198.18.1.1:80/tcp"), ep("198.18.0.11"), 1, std::nullopt),
        "no such VIP"},
-      {"duplicate backend", s.addBackend(web, ep("198.18.0.11"), 1, std::nullopt), "already exists"},
+      {"duplicate backend", s.addBackend(web, ep("198.18.0.11"), 1, std::nullopt),
+       "already exists"},
       {"weight range", s.addBackend(web, ep("198.18.0.20"), 70000, std::nullopt), "out of range"},
       {"family", s.addBackend(web, ep("2001:db8::20"), 1, std::nullopt), "address family"},
       {"dr port", s.addBackend(web, ep("198.18.0.21:8080"), 1, std::nullopt), "nat mode"},

@@ -54,9 +54,8 @@ nlohmann::json renderGateway(const DaemonStatus& status, const DesiredState& sta
     bgp["failures"] = b.failures;
     bgp["last_ok_s_ago"] = b.lastOkAgoS ? nlohmann::json(*b.lastOkAgoS) : nlohmann::json(nullptr);
   }
-  return {{"drained", state.gatewayDrained},
-          {"servable", status.servable},
-          {"bgp", std::move(bgp)}};
+  return {
+      {"drained", state.gatewayDrained}, {"servable", status.servable}, {"bgp", std::move(bgp)}};
 }
 
 Status checkVipExists(std::string_view verb, const DesiredState& state,
@@ -133,7 +132,8 @@ std::string describeChange(const Request& req, const DesiredState& state) {
       std::string fields;
       if (req.health) {
         for (const auto& [key, value] : req.health->items()) {
-          fields += fmt::format(" {}={}", key, value.is_string() ? value.get<std::string>() : value.dump());
+          fields += fmt::format(" {}={}", key,
+                                value.is_string() ? value.get<std::string>() : value.dump());
         }
       }
       if (req.backend) {

@@ -6,14 +6,13 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "bpf/lb4_abi.h"
 #include "userspace/api/protocol.h"
@@ -58,7 +57,7 @@ struct BgpStatus {
   bool inSync = false;                 // BIRD holds what is wanted
   std::string lastError;               // of the last failed attempt, until one works
   uint64_t failures = 0;
-  std::optional<int64_t> lastOkAgoS;   // since BIRD last accepted a change
+  std::optional<int64_t> lastOkAgoS;  // since BIRD last accepted a change
 };
 
 // One BPF map and the memory the kernel charges for it.
@@ -86,12 +85,12 @@ struct DaemonStatus {
 
 // What the kernel and health say about one backend, for `list`.
 struct BackendRuntime {
-  bool enabled = false;              // its entry is enabled in the kernel
-  uint32_t effectiveWeight = 0;      // its weight in the VIP's table
-  std::string health = "serve";      // the health verdict's action
-  std::optional<MacAddress> mac;     // configured or resolved
-  std::string macSource;             // "configured", "neighbour", "restored" (pinned entry)
-  std::optional<int64_t> macAgeS;    // since the neighbour table last confirmed it
+  bool enabled = false;            // its entry is enabled in the kernel
+  uint32_t effectiveWeight = 0;    // its weight in the VIP's table
+  std::string health = "serve";    // the health verdict's action
+  std::optional<MacAddress> mac;   // configured or resolved
+  std::string macSource;           // "configured", "neighbour", "restored" (pinned entry)
+  std::optional<int64_t> macAgeS;  // since the neighbour table last confirmed it
   // Direct routing: why no attached interface reaches it; empty when one does.
   std::string unreachable;
 };

@@ -306,7 +306,8 @@ std::string replyError(std::string_view message) {
 
 Result<nlohmann::json> parseReply(std::string_view line) {
   nlohmann::json json = nlohmann::json::parse(line, nullptr, false);
-  if (json.is_discarded() || !json.is_object() || !json.contains("ok") || !json["ok"].is_boolean()) {
+  if (json.is_discarded() || !json.is_object() || !json.contains("ok") ||
+      !json["ok"].is_boolean()) {
     return makeError("read reply: malformed reply from lb4d");
   }
   if (!json["ok"].get<bool>()) {

@@ -7,11 +7,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "userspace/common/net.h"
 #include "userspace/common/result.h"
@@ -40,7 +39,7 @@ enum class Op {
   kDrain,
   kUndrain,
   kSetHealth,
-  kGatewayDrain,    // announce no VIP from this gateway (persisted)
+  kGatewayDrain,  // announce no VIP from this gateway (persisted)
   kGatewayUndrain,
   kLogLevel,
 };
@@ -56,8 +55,8 @@ struct Request {
   std::optional<ForwardingMode> mode;
   std::optional<uint32_t> ringSize;
   std::optional<std::string> interface;
-  std::optional<bool> generic;  // attach: allow generic (skb) mode fallback
-  std::optional<bool> allPorts; // add-vip: the VIP (port 0) takes every port
+  std::optional<bool> generic;   // attach: allow generic (skb) mode fallback
+  std::optional<bool> allPorts;  // add-vip: the VIP (port 0) takes every port
   // add-backend: how long lb4d waits for a DR backend's MAC before it
   // replies (then with "pending": true if still unresolved); default 2000.
   std::optional<uint32_t> waitMs;

@@ -1,8 +1,8 @@
 #include "userspace/bgp/bird.h"
 
-#include <cctype>
-
 #include <fmt/format.h>
+
+#include <cctype>
 
 namespace lb4 {
 

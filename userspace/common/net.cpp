@@ -50,8 +50,8 @@ Result<MacAddress> parseMac(std::string_view text) {
 }
 
 std::string formatMac(const MacAddress& mac) {
-  return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", mac[0], mac[1], mac[2],
-                     mac[3], mac[4], mac[5]);
+  return fmt::format("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", mac[0], mac[1], mac[2], mac[3],
+                     mac[4], mac[5]);
 }
 
 std::string_view protoName(Proto proto) {
@@ -141,9 +141,10 @@ Result<ServiceKey> ServiceKey::parse(std::string_view text, bool allowAllPorts) 
   }
   if (port == 0 && !allowAllPorts) {
     if (addr->family == Family::kIpv6 && text.front() != '[') {
-      return makeError("parse VIP '{}': an IPv6 VIP takes its port after brackets, "
-                       "e.g. [2001:db8::1]:80/tcp",
-                       text);
+      return makeError(
+          "parse VIP '{}': an IPv6 VIP takes its port after brackets, "
+          "e.g. [2001:db8::1]:80/tcp",
+          text);
     }
     return makeError("parse VIP '{}': port must be from 1 to 65535", text);
   }

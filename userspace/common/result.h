@@ -3,12 +3,12 @@
 // "<verb> <object>: <detail>", e.g. "update map lb4_vips: No space left".
 #pragma once
 
+#include <spdlog/fmt/fmt.h>
+
 #include <cstdlib>
 #include <string>
 #include <utility>
 #include <variant>
-
-#include <spdlog/fmt/fmt.h>
 
 namespace lb4 {
 
@@ -24,7 +24,7 @@ Error makeError(fmt::format_string<Args...> format, Args&&... args) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }

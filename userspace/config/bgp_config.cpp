@@ -1,8 +1,8 @@
 #include "userspace/config/bgp_config.h"
 
-#include <set>
-
 #include <fmt/format.h>
+
+#include <set>
 
 #include "userspace/bgp/bird.h"
 #include "userspace/state/rules.h"
@@ -68,8 +68,8 @@ Status readBgpConfig(const YAML::Node& node, const std::string& file, BgpConfig&
   if (!node.IsMap()) {
     return at(file, node, "", "expected a mapping");
   }
-  static const std::set<std::string> allowed = {"enabled",    "include_file", "bird_socket",
-                                                "protocol",   "retry_ms",     "timeout_ms",
+  static const std::set<std::string> allowed = {"enabled",         "include_file", "bird_socket",
+                                                "protocol",        "retry_ms",     "timeout_ms",
                                                 "withdraw_on_stop"};
   for (const auto& kv : node) {
     if (!kv.first.IsScalar()) {

@@ -3,10 +3,10 @@
 // Off unless `enabled: true`.
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <cstdint>
 #include <string>
-
-#include <yaml-cpp/yaml.h>
 
 #include "userspace/common/result.h"
 

@@ -1,10 +1,10 @@
 #include "userspace/config/config.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <fstream>
 #include <set>
 #include <sstream>
-
-#include <yaml-cpp/yaml.h>
 
 namespace lb4 {
 namespace {
@@ -64,7 +64,8 @@ Status checkKeys(const Ctx& ctx, const YAML::Node& map, std::string_view where,
     }
     const std::string& key = kv.first.Scalar();
     if (!allowed.count(key)) {
-      return ctx.at(kv.first, fmt::format("{}{}", where.empty() ? "" : std::string(where) + ".", key),
+      return ctx.at(kv.first,
+                    fmt::format("{}{}", where.empty() ? "" : std::string(where) + ".", key),
                     "unknown field");
     }
   }
@@ -72,8 +73,8 @@ Status checkKeys(const Ctx& ctx, const YAML::Node& map, std::string_view where,
 }
 
 template <typename T>
-Status readScalar(const Ctx& ctx, const YAML::Node& parent, const char* name, std::string_view where,
-                  T& out) {
+Status readScalar(const Ctx& ctx, const YAML::Node& parent, const char* name,
+                  std::string_view where, T& out) {
   YAML::Node node = parent[name];
   if (!node) {
     return {};
@@ -130,12 +131,12 @@ nlohmann::json yamlToJson(const YAML::Node& node) {
 }
 
 Status readScoring(const Ctx& ctx, const YAML::Node& node, ScoringConfig& sc) {
-  if (auto s = checkKeys(ctx, node, "scoring",
-                         {"err_rate", "contin_err_limit", "succ_rate", "contin_succ_limit",
-                          "overload_timeout_ms", "min_samples", "idle_timeout_ms", "initial_vsucc",
-                          "initial_verr", "overload_vsucc", "overload_verr", "start_up",
-                          "latency_alpha", "latency_weighting", "latency_target_us",
-                          "latency_min_factor"});
+  if (auto s =
+          checkKeys(ctx, node, "scoring",
+                    {"err_rate", "contin_err_limit", "succ_rate", "contin_succ_limit",
+                     "overload_timeout_ms", "min_samples", "idle_timeout_ms", "initial_vsucc",
+                     "initial_verr", "overload_vsucc", "overload_verr", "start_up", "latency_alpha",
+                     "latency_weighting", "latency_target_us", "latency_min_factor"});
       !s) {
     return s;
   }
@@ -181,7 +182,9 @@ Status readVips(const Ctx& ctx, const YAML::Node& list, DaemonConfig& cfg) {
   for (size_t i = 0; i < list.size(); ++i) {
     const YAML::Node& v = list[i];
     std::string where = fmt::format("vips[{}]", i);
-    if (auto s = checkKeys(ctx, v, where, {"vip", "mode", "ring_size", "all_ports", "health", "backends"}); !s) {
+    if (auto s = checkKeys(ctx, v, where,
+                           {"vip", "mode", "ring_size", "all_ports", "health", "backends"});
+        !s) {
       return s;
     }
     std::string name;
@@ -209,7 +212,8 @@ Status readVips(const Ctx& ctx, const YAML::Node& list, DaemonConfig& cfg) {
                     key.error() + (allPorts ? "" : " (all_ports: true for a VIP on every port)"));
     }
     if (allPorts && key->port != 0) {
-      return ctx.at(v["vip"], where + ".vip", "all_ports needs the VIP without a port (ADDR/PROTO)");
+      return ctx.at(v["vip"], where + ".vip",
+                    "all_ports needs the VIP without a port (ADDR/PROTO)");
     }
     auto m = parseMode(mode);
     if (!m) {
@@ -222,8 +226,8 @@ Status readVips(const Ctx& ctx, const YAML::Node& list, DaemonConfig& cfg) {
       if (!health.IsMap()) {
         return ctx.at(health, where + ".health", "expected a mapping");
       }
-      auto hc = HealthCheck::fromJson(yamlToJson(health),
-                                      defaultHealthCheck(key->proto == Proto::kTcp));
+      auto hc =
+          HealthCheck::fromJson(yamlToJson(health), defaultHealthCheck(key->proto == Proto::kTcp));
       if (!hc) {
         return ctx.at(health, where + ".health", hc.error());
       }
@@ -317,12 +321,12 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& nam
   if (auto s = checkDuplicateKeys(ctx, root, ""); !s) {
     return std::move(s).takeError();
   }
-  if (auto s = checkKeys(ctx, root, "",
-                         {"socket", "socket_group", "state_file", "pin_root", "conntrack_size",
-                          "nat_reverse_size",
-                          "conntrack_tcp_timeout_s", "conntrack_tcp_fin_timeout_s",
-                          "conntrack_udp_timeout_s", "ring_size", "log_level", "log_format", "neighbour_retry_ms", "metrics_listen", "scoring", "bgp", "interfaces",
-                          "vips"});
+  if (auto s = checkKeys(
+          ctx, root, "",
+          {"socket", "socket_group", "state_file", "pin_root", "conntrack_size", "nat_reverse_size",
+           "conntrack_tcp_timeout_s", "conntrack_tcp_fin_timeout_s", "conntrack_udp_timeout_s",
+           "ring_size", "log_level", "log_format", "neighbour_retry_ms", "metrics_listen",
+           "scoring", "bgp", "interfaces", "vips"});
       !s) {
     return std::move(s).takeError();
   }
@@ -347,9 +351,9 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& nam
   if (auto m = parseListenAddress(cfg.metricsListen); !m) {
     return ctx.at(root["metrics_listen"], "metrics_listen", m.error());
   }
-  for (auto [name, value] : {std::pair{"socket", &cfg.socketPath},
-                             std::pair{"state_file", &cfg.stateFile},
-                             std::pair{"pin_root", &cfg.pinRoot}}) {
+  for (auto [name, value] :
+       {std::pair{"socket", &cfg.socketPath}, std::pair{"state_file", &cfg.stateFile},
+        std::pair{"pin_root", &cfg.pinRoot}}) {
     Status valid = std::string_view(name) == "socket" ? validateSocketPath(*value)
                                                       : validateFilePath(name, *value);
     if (!valid) {

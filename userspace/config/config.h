@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "userspace/common/result.h"
-#include "userspace/metrics/listen_address.h"
 #include "userspace/config/bgp_config.h"
+#include "userspace/metrics/listen_address.h"
 #include "userspace/scoring/host_info.h"
 #include "userspace/state/state.h"
 
@@ -21,7 +21,7 @@ struct DaemonConfig {
   std::string socketGroup;  // empty: root only (0600); else 0660 with this group
   std::string stateFile = "/var/lib/lb4/state.json";
   std::string pinRoot = "/sys/fs/bpf/lb4";
-  uint32_t conntrackSize = LB4_DEFAULT_CT_SIZE;       // flows in total, split over CPUs
+  uint32_t conntrackSize = LB4_DEFAULT_CT_SIZE;            // flows in total, split over CPUs
   uint32_t natReverseSize = LB4_DEFAULT_NAT_REVERSE_SIZE;  // NAT flows in total
   // NAT conntrack timeouts in seconds (lb4_config): idle TCP, TCP after
   // FIN/RST, idle UDP.

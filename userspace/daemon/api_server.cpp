@@ -1,17 +1,16 @@
 #include "userspace/daemon/api_server.h"
 
 #include <grp.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <asio/experimental/as_tuple.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-
-#include <asio/experimental/as_tuple.hpp>
-#include <spdlog/spdlog.h>
 
 #include "userspace/api/protocol.h"
 
@@ -34,7 +33,10 @@ bool socketInUse(const std::string& path) {
 
 ApiServer::ApiServer(asio::io_context& io, Controller& controller, std::string path,
                      std::string group)
-    : io_(io), controller_(controller), path_(std::move(path)), group_(std::move(group)),
+    : io_(io),
+      controller_(controller),
+      path_(std::move(path)),
+      group_(std::move(group)),
       acceptor_(io) {}
 
 ApiServer::~ApiServer() { stop(); }
@@ -118,12 +120,12 @@ asio::awaitable<void> ApiServer::acceptLoop() {
 asio::awaitable<void> ApiServer::serve(Stream::socket socket) {
   std::string buffer;
   while (true) {
-    auto [ec, n] = co_await asio::async_read_until(
-        socket, asio::dynamic_buffer(buffer, kMaxRequestBytes + 1), '\n',
-        as_tuple(asio::use_awaitable));
+    auto [ec, n] =
+        co_await asio::async_read_until(socket, asio::dynamic_buffer(buffer, kMaxRequestBytes + 1),
+                                        '\n', as_tuple(asio::use_awaitable));
     if (ec == asio::error::not_found) {
-      std::string reply = replyError(
-          fmt::format("bad request: longer than {} bytes; closing the connection", kMaxRequestBytes));
+      std::string reply = replyError(fmt::format(
+          "bad request: longer than {} bytes; closing the connection", kMaxRequestBytes));
       co_await asio::async_write(socket, asio::buffer(reply), as_tuple(asio::use_awaitable));
       co_return;
     }

@@ -4,12 +4,11 @@
 // slow or stalled client only holds its own coroutine.
 #pragma once
 
+#include <asio.hpp>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
-
-#include <asio.hpp>
 
 #include "userspace/common/result.h"
 #include "userspace/daemon/controller.h"

@@ -1,9 +1,9 @@
 #include "userspace/daemon/bgp_announcer.h"
 
-#include <memory>
+#include <spdlog/spdlog.h>
 
 #include <asio/experimental/as_tuple.hpp>
-#include <spdlog/spdlog.h>
+#include <memory>
 
 #include "userspace/bgp/bird.h"
 
@@ -55,12 +55,12 @@ asio::awaitable<Result<std::string>> birdCommand(std::string socketPath, std::st
     }
   });
   auto fail = [&](std::string_view what, const asio::error_code& ec) {
-    return makeError("BIRD socket {}: {}: {}", socketPath, what,
-                     expired ? "no answer within " + std::to_string(timeout.count()) + " ms"
-                             : ec.message());
+    return makeError(
+        "BIRD socket {}: {}: {}", socketPath, what,
+        expired ? "no answer within " + std::to_string(timeout.count()) + " ms" : ec.message());
   };
-  auto [cec] = co_await sock->async_connect(asio::local::stream_protocol::endpoint(socketPath),
-                                            kTuple);
+  auto [cec] =
+      co_await sock->async_connect(asio::local::stream_protocol::endpoint(socketPath), kTuple);
   if (cec) {
     co_return fail("connect", cec);
   }
@@ -76,9 +76,8 @@ asio::awaitable<Result<std::string>> birdCommand(std::string socketPath, std::st
     }
     BirdReply reply;
     while (!reply.complete()) {
-      auto [rec, n] =
-          co_await asio::async_read_until(*sock, asio::dynamic_buffer(buf, kMaxReplyBytes), '\n',
-                                          kTuple);
+      auto [rec, n] = co_await asio::async_read_until(
+          *sock, asio::dynamic_buffer(buf, kMaxReplyBytes), '\n', kTuple);
       if (rec) {
         co_return fail(stage == 0 ? "read greeting" : "read reply to " + command, rec);
       }
@@ -109,8 +108,7 @@ void BgpAnnouncer::announce(std::set<IpAddress> addrs) {
 }
 
 asio::awaitable<Status> BgpAnnouncer::push(const std::set<IpAddress>& addrs) {
-  if (auto s = writeFileAtomically(config_.includeFile,
-                                   renderBirdInclude(config_.protocol, addrs));
+  if (auto s = writeFileAtomically(config_.includeFile, renderBirdInclude(config_.protocol, addrs));
       !s) {
     co_return makeError("write BIRD include {}: {}", config_.includeFile, s.error());
   }

@@ -9,13 +9,12 @@
 // BIRD keeps announcing those routes; the XDP program keeps forwarding.
 #pragma once
 
+#include <asio.hpp>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
-
-#include <asio.hpp>
 
 #include "userspace/api/handlers.h"
 #include "userspace/config/bgp_config.h"

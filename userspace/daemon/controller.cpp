@@ -1,14 +1,13 @@
 #include "userspace/daemon/controller.h"
 
 #include <net/if.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <asio/experimental/as_tuple.hpp>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-
-#include <asio/experimental/as_tuple.hpp>
-#include <spdlog/spdlog.h>
 
 #include "userspace/daemon/kernel_sync.h"
 #include "userspace/daemon/logging.h"

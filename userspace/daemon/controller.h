@@ -11,17 +11,16 @@
 // which must not call back into the Controller.
 #pragma once
 
+#include <asio.hpp>
 #include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <asio.hpp>
-#include <nlohmann/json.hpp>
 
 #include "userspace/api/handlers.h"
 #include "userspace/api/protocol.h"
@@ -150,7 +149,8 @@ class Controller {
   // up again at most every kRouteSettle.
   asio::steady_timer routeTimer_;
   bool routeArmed_ = false;
-  std::map<IpAddress, std::string> unreachable_;  // DR backend address -> why no attached link reaches it
+  std::map<IpAddress, std::string>
+      unreachable_;  // DR backend address -> why no attached link reaches it
   NeighbourCache neighbours_;
   RtnlMonitor monitor_;
   std::vector<Waiter> waiters_;

@@ -4,12 +4,11 @@
 // starts without it, `status` shows it as missing, and the program is
 // attached to it again when a link of that name appears (RTM_NEWLINK).
 #include <net/if.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-
-#include <spdlog/spdlog.h>
 
 #include "userspace/bgp/bird.h"
 #include "userspace/daemon/controller.h"
@@ -40,8 +39,7 @@ Result<XdpAttachment> Controller::attachInterface(const std::string& ifname, boo
     (void)dataplane_->deleteTxPort(static_cast<uint32_t>(ifindex));
     return makeError("attach {}: {}", ifname, attachment.error());
   }
-  spdlog::info("attached to {} ({} mode, {}), maps in {}", ifname,
-               xdpModeName(attachment->mode()),
+  spdlog::info("attached to {} ({} mode, {}), maps in {}", ifname, xdpModeName(attachment->mode()),
                attachment->method(), dataplane_->pinDir());
   return attachment;
 }
@@ -49,9 +47,10 @@ Result<XdpAttachment> Controller::attachInterface(const std::string& ifname, boo
 Status Controller::attachListed(const std::vector<std::string>& interfaces) {
   for (const auto& ifname : interfaces) {
     if (if_nametoindex(ifname.c_str()) == 0 && errno == ENODEV) {
-      spdlog::warn("interface {} does not exist; starting without it (it is attached when it "
-                   "appears, `lb4ctl detach {}` forgets it)",
-                   ifname, ifname);
+      spdlog::warn(
+          "interface {} does not exist; starting without it (it is attached when it "
+          "appears, `lb4ctl detach {}` forgets it)",
+          ifname, ifname);
       continue;
     }
     auto attachment = attachInterface(ifname, true);
@@ -79,9 +78,10 @@ void Controller::linkChanged(const LinkEvent& ev) {
       continue;
     }
     if (!ev.name.empty() && ev.name != name) {
-      spdlog::warn("interface {} was renamed to {}; it counts as missing until a link named {} "
-                   "appears",
-                   name, ev.name, name);
+      spdlog::warn(
+          "interface {} was renamed to {}; it counts as missing until a link named {} "
+          "appears",
+          name, ev.name, name);
       lostInterface(attachments_.find(name));
       reapply("follow a renamed interface");
     } else if (ev.mac && dataplane_) {
@@ -111,9 +111,8 @@ void Controller::lostInterface(std::map<std::string, XdpAttachment>::iterator it
 }
 
 void Controller::attachReturned(const std::string& ifname) {
-  if (attachments_.count(ifname) ||
-      std::find(state_.interfaces.begin(), state_.interfaces.end(), ifname) ==
-          state_.interfaces.end()) {
+  if (attachments_.count(ifname) || std::find(state_.interfaces.begin(), state_.interfaces.end(),
+                                              ifname) == state_.interfaces.end()) {
     return;
   }
   if (!dataplane_) {
@@ -245,25 +244,25 @@ nlohmann::json Controller::markUnreachable(nlohmann::json rows) const {
 }
 
 DaemonStatus Controller::status() const {
-  DaemonStatus st{
-      .version = PROJECT_VERSION_STRING,
-      .stateFile = config_.stateFile,
-      .uptimeS = std::chrono::duration_cast<std::chrono::seconds>(
-                     std::chrono::steady_clock::now() - started_)
-                     .count(),
-      .adopted = dataplane_ != nullptr && dataplane_->adopted(),
-      .interfaces = {},
-      .unresolvedMacs = neighbours_.pendingCount(),
-      .bgp = announcer_ ? announcer_->status() : BgpStatus{},
-      .servable = {},
-      .maps = {}};
+  DaemonStatus st{.version = PROJECT_VERSION_STRING,
+                  .stateFile = config_.stateFile,
+                  .uptimeS = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::steady_clock::now() - started_)
+                                 .count(),
+                  .adopted = dataplane_ != nullptr && dataplane_->adopted(),
+                  .interfaces = {},
+                  .unresolvedMacs = neighbours_.pendingCount(),
+                  .bgp = announcer_ ? announcer_->status() : BgpStatus{},
+                  .servable = {},
+                  .maps = {}};
   for (const auto& addr : servableAddresses(state_, applied_, allDown_, !attachments_.empty())) {
     st.servable.push_back(hostPrefix(addr));
   }
   if (dataplane_) {
     if (auto maps = dataplane_->mapMemory()) {
       for (const auto& m : *maps) {
-        st.maps.push_back(MapInfo{.name = m.name, .entries = m.maxEntries, .memlockBytes = m.memlock});
+        st.maps.push_back(
+            MapInfo{.name = m.name, .entries = m.maxEntries, .memlockBytes = m.memlock});
       }
     }
   }
@@ -318,12 +317,11 @@ Result<nlohmann::json> Controller::attach(const Request& req) {
     }
     return makeError("persist state: {}", r.error());
   }
-  nlohmann::json result =
-      renderAttach(AttachmentInfo{.interface = *req.interface,
-                                  .pinDir = dataplane_->pinDir(),
-                                  .mode = xdpModeName(attachment->mode()),
-                                  .method = attachment->method(),
-                                  .state = "attached"});
+  nlohmann::json result = renderAttach(AttachmentInfo{.interface = *req.interface,
+                                                      .pinDir = dataplane_->pinDir(),
+                                                      .mode = xdpModeName(attachment->mode()),
+                                                      .method = attachment->method(),
+                                                      .state = "attached"});
   attachments_.emplace(*req.interface, std::move(*attachment));
   state_ = std::move(next);
   announce();

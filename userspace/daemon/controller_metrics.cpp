@@ -46,28 +46,27 @@ void Controller::fillMetrics(MetricsSnapshot& out) const {
   for (const auto& vip : state_.vips) {
     std::string name = vip.key.toString();
     lb4_traffic vt = traffic(counters ? &counters->vips : nullptr, vip.id);
-    out.vips.push_back(VipMetrics{
-        .vip = name,
-        .family = vip.key.addr.family == Family::kIpv6 ? "ipv6" : "ipv4",
-        .proto = std::string(protoName(vip.key.proto)),
-        .mode = std::string(modeName(vip.mode)),
-        .packets = vt.packets,
-        .bytes = vt.bytes,
-        .allDown = rt.allDown.count(vip.id) > 0});
+    out.vips.push_back(VipMetrics{.vip = name,
+                                  .family = vip.key.addr.family == Family::kIpv6 ? "ipv6" : "ipv4",
+                                  .proto = std::string(protoName(vip.key.proto)),
+                                  .mode = std::string(modeName(vip.mode)),
+                                  .packets = vt.packets,
+                                  .bytes = vt.bytes,
+                                  .allDown = rt.allDown.count(vip.id) > 0});
     for (const auto& b : vip.backends) {
       lb4_traffic bt = traffic(counters ? &counters->backends : nullptr, b.id);
       auto r = rt.backends.find(b.id);
       bool enabled = r != rt.backends.end() && r->second.enabled;
       bool removed = r != rt.backends.end() && r->second.health == "remove";
-      out.backends.push_back(BackendMetrics{
-          .vip = name,
-          .backend = b.endpoint.toString(),
-          .packets = bt.packets,
-          .bytes = bt.bytes,
-          .weight = b.weight,
-          .effectiveWeight = r != rt.backends.end() ? r->second.effectiveWeight : 0,
-          .up = enabled && !removed,
-          .drained = b.drained});
+      out.backends.push_back(
+          BackendMetrics{.vip = name,
+                         .backend = b.endpoint.toString(),
+                         .packets = bt.packets,
+                         .bytes = bt.bytes,
+                         .weight = b.weight,
+                         .effectiveWeight = r != rt.backends.end() ? r->second.effectiveWeight : 0,
+                         .up = enabled && !removed,
+                         .drained = b.drained});
     }
   }
 }

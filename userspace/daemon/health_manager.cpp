@@ -1,7 +1,8 @@
 #include "userspace/daemon/health_manager.h"
 
-#include <asio/experimental/as_tuple.hpp>
 #include <spdlog/spdlog.h>
+
+#include <asio/experimental/as_tuple.hpp>
 
 namespace lb4 {
 HealthManager::HealthManager(asio::io_context& io, ScoringConfig scoring, SignalReader readSignals)
@@ -86,13 +87,13 @@ void HealthManager::sync(const DesiredState& state) {
       scoring.rise = hc.rise;
       scoring.fall = hc.fall;
       wanted.emplace(healthKey(vip, b), Probed{.vip = vip.key.toString(),
-                                           .backend = b.endpoint.toString(),
-                                           .spec = *spec,
-                                           .check = hc,
-                                           .scoring = scoring,
-                                           .backendId = b.id,
-                                           .backendGen = b.gen,
-                                           .passive = vip.mode == ForwardingMode::kNat});
+                                               .backend = b.endpoint.toString(),
+                                               .spec = *spec,
+                                               .check = hc,
+                                               .scoring = scoring,
+                                               .backendId = b.id,
+                                               .backendGen = b.gen,
+                                               .passive = vip.mode == ForwardingMode::kNat});
     }
   }
   bool removed = false;
@@ -162,7 +163,8 @@ void HealthManager::onResult(const BackendKey& key, const ProbeResult& r) {
 void HealthManager::changed(const BackendKey& key, const Transition& transition) {
   auto level = transition.to == HostState::kIdle ? spdlog::level::info : spdlog::level::warn;
   if (auto p = probed_.find(key); p != probed_.end()) {
-    spdlog::log(level, "backend {} of {}: {}", p->second.backend, p->second.vip, describe(transition));
+    spdlog::log(level, "backend {} of {}: {}", p->second.backend, p->second.vip,
+                describe(transition));
   } else {
     spdlog::log(level, "backend {}: {}", key, describe(transition));
   }

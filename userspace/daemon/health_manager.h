@@ -8,13 +8,12 @@
 // state through sync() and reads passive signals through a SignalReader.
 #pragma once
 
+#include <asio.hpp>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <asio.hpp>
-#include <nlohmann/json.hpp>
 
 #include "bpf/lb4_abi.h"
 #include "userspace/common/result.h"

@@ -16,8 +16,8 @@ namespace lb4 {
 // (build plus the map update), for the metrics endpoint.
 struct RingStats {
   uint64_t builds = 0;
-  Histogram seconds{{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                     0.25, 0.5, 1}};
+  Histogram seconds{
+      {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}};
 };
 
 // `rings`, when given, counts the tables written.

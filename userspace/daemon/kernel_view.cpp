@@ -77,7 +77,8 @@ ViewPlan buildKernelView(const DesiredState& state, const HealthVerdicts& health
     if (!anyServe) {
       for (size_t i = 0; i < verdicts.size(); ++i) {
         if (verdicts[i].action == DataplaneAction::kQuiesce) {
-          verdicts[i] = Verdict{.action = DataplaneAction::kServe, .weight = vip.backends[i].weight};
+          verdicts[i] =
+              Verdict{.action = DataplaneAction::kServe, .weight = vip.backends[i].weight};
         }
       }
     }

@@ -28,9 +28,9 @@ struct MaglevInput {
 
 struct KernelView {
   std::map<std::vector<uint8_t>, std::pair<lb4_vip_key, lb4_vip_value>> vips;  // by key bytes
-  std::map<uint32_t, lb4_backend> backends;                                     // by backend id
-  std::map<uint32_t, std::vector<MaglevInput>> rings;  // vip id -> ring inputs, sorted
-  std::map<uint32_t, uint32_t> ringSizes;              // vip id -> table size
+  std::map<uint32_t, lb4_backend> backends;                                    // by backend id
+  std::map<uint32_t, std::vector<MaglevInput>> rings;    // vip id -> ring inputs, sorted
+  std::map<uint32_t, uint32_t> ringSizes;                // vip id -> table size
   std::map<std::vector<uint8_t>, lb4_vip_key> natAddrs;  // backends of NAT VIPs
 
   bool backendEnabled(uint32_t id) const;

@@ -1,9 +1,9 @@
 #include "userspace/daemon/logging.h"
 
-#include <ctime>
-
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
+
+#include <ctime>
 
 namespace lb4 {
 namespace {

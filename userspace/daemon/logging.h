@@ -4,9 +4,8 @@
 // The level can change at run time (`lb4ctl log-level`).
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "userspace/api/protocol.h"
 #include "userspace/common/result.h"

@@ -2,15 +2,14 @@
 // program, keeps the desired state, serves the control socket. Everything
 // runs on one asio io_context.
 #include <net/if.h>
+#include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
+#include <asio.hpp>
 #include <csignal>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
-
-#include <CLI/CLI.hpp>
-#include <asio.hpp>
-#include <spdlog/spdlog.h>
 
 #include "userspace/common/file_lock.h"
 #include "userspace/common/version.h"
@@ -96,8 +95,8 @@ int run(int argc, char** argv) {
     for (size_t i = 0; i < config.initial.interfaces.size(); ++i) {
       const std::string& ifname = config.initial.interfaces[i];
       if (if_nametoindex(ifname.c_str()) == 0) {
-        std::string where = i < config.interfaceOrigins.size() ? config.interfaceOrigins[i]
-                                                               : "config: interfaces";
+        std::string where =
+            i < config.interfaceOrigins.size() ? config.interfaceOrigins[i] : "config: interfaces";
         std::fprintf(stderr, "lb4d: %s: no interface %s on this host\n", where.c_str(),
                      ifname.c_str());
         return 2;
@@ -105,13 +104,14 @@ int run(int argc, char** argv) {
     }
   }
   // One lb4d per state file and per pin root.
-  auto stateLock = lb4::FileLock::acquire(config.stateFile + ".lock", "state file " + config.stateFile);
+  auto stateLock =
+      lb4::FileLock::acquire(config.stateFile + ".lock", "state file " + config.stateFile);
   if (!stateLock) {
     std::fprintf(stderr, "lb4d: %s\n", stateLock.error().c_str());
     return 1;
   }
-  auto pinLock = lb4::FileLock::acquire(lb4::pinRootLockPath(config.pinRoot),
-                                        "pin root " + config.pinRoot);
+  auto pinLock =
+      lb4::FileLock::acquire(lb4::pinRootLockPath(config.pinRoot), "pin root " + config.pinRoot);
   if (!pinLock) {
     std::fprintf(stderr, "lb4d: %s\n", pinLock.error().c_str());
     return 1;

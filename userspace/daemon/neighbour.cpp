@@ -49,7 +49,8 @@ Result<std::optional<NeighbourEntry>> lookupNeighbour(const IpAddress& addr,
       return makeError("read neighbour table: {}", std::strerror(errno));
     }
     int len = static_cast<int>(n);
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, len);
+         h = NLMSG_NEXT(h, len)) {
       if (h->nlmsg_type == NLMSG_DONE) {
         return found;
       }
@@ -105,7 +106,8 @@ Result<RouteInfo> lookupRoute(const IpAddress& addr) {
   req.hdr.nlmsg_seq = 1;
   req.msg.rtm_family = addr.family == Family::kIpv4 ? AF_INET : AF_INET6;
   req.msg.rtm_dst_len = static_cast<unsigned char>(addrLen * 8);
-  auto* rta = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(&req) + NLMSG_ALIGN(req.hdr.nlmsg_len));
+  auto* rta =
+      reinterpret_cast<rtattr*>(reinterpret_cast<char*>(&req) + NLMSG_ALIGN(req.hdr.nlmsg_len));
   rta->rta_type = RTA_DST;
   rta->rta_len = static_cast<unsigned short>(RTA_LENGTH(addrLen));
   std::memcpy(RTA_DATA(rta), addr.bytes.data(), addrLen);
@@ -122,7 +124,8 @@ Result<RouteInfo> lookupRoute(const IpAddress& addr) {
     return makeError("look up the route to {}: {}", addr.toString(), std::strerror(errno));
   }
   int len = static_cast<int>(n);
-  for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+  for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, len);
+       h = NLMSG_NEXT(h, len)) {
     if (h->nlmsg_type == NLMSG_ERROR) {
       auto* err = static_cast<nlmsgerr*>(NLMSG_DATA(h));
       return makeError("no route to {}: {}", addr.toString(), std::strerror(-err->error));

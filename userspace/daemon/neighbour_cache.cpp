@@ -1,7 +1,6 @@
 #include "userspace/daemon/neighbour_cache.h"
 
 #include <linux/neighbour.h>
-
 #include <spdlog/spdlog.h>
 
 #include "userspace/daemon/neighbour.h"
@@ -45,8 +44,8 @@ bool NeighbourCache::learn(const IpAddress& addr, const MacAddress& mac, bool co
     return false;
   }
   if (it != known_.end()) {
-    spdlog::warn("backend {}: MAC changed from {} to {} ({}); rewriting its entry",
-                 addr.toString(), formatMac(it->second.mac), formatMac(mac), how);
+    spdlog::warn("backend {}: MAC changed from {} to {} ({}); rewriting its entry", addr.toString(),
+                 formatMac(it->second.mac), formatMac(mac), how);
   } else if (pending_.count(addr)) {
     spdlog::info("backend {}: MAC resolved to {}", addr.toString(), formatMac(mac));
   }

@@ -9,14 +9,13 @@
 // solicited) rather than stopping the backend.
 #pragma once
 
+#include <asio.hpp>
 #include <chrono>
 #include <functional>
 #include <map>
 #include <optional>
 #include <set>
 #include <string_view>
-
-#include <asio.hpp>
 
 #include "userspace/common/net.h"
 #include "userspace/daemon/rtnl_monitor.h"

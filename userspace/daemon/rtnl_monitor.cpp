@@ -5,13 +5,12 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-
-#include <spdlog/spdlog.h>
 
 namespace lb4 {
 
@@ -69,7 +68,8 @@ void RtnlMonitor::read() {
 
 void RtnlMonitor::dispatch(size_t n) {
   int len = static_cast<int>(n);
-  for (auto* h = reinterpret_cast<nlmsghdr*>(buf_.data()); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+  for (auto* h = reinterpret_cast<nlmsghdr*>(buf_.data()); NLMSG_OK(h, len);
+       h = NLMSG_NEXT(h, len)) {
     if ((h->nlmsg_type == RTM_NEWNEIGH || h->nlmsg_type == RTM_DELNEIGH) && neighbour_) {
       auto* nd = static_cast<ndmsg*>(NLMSG_DATA(h));
       if (nd->ndm_family != AF_INET && nd->ndm_family != AF_INET6) {

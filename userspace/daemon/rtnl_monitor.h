@@ -1,16 +1,15 @@
 // RtnlMonitor: the kernel's rtnetlink neighbour, link, route and address
-// events (RTNLGRP_NEIGH, RTNLGRP_LINK, the IPv4/IPv6 route and address groups), read on the io_context from a netlink
-// socket wrapped in an asio stream descriptor. Each event is handed to its
-// callback; a lost batch (the socket's buffer overran) is reported through
-// onResync so the listeners re-read the tables they follow.
+// events (RTNLGRP_NEIGH, RTNLGRP_LINK, the IPv4/IPv6 route and address groups), read on the
+// io_context from a netlink socket wrapped in an asio stream descriptor. Each event is handed to
+// its callback; a lost batch (the socket's buffer overran) is reported through onResync so the
+// listeners re-read the tables they follow.
 #pragma once
 
+#include <asio.hpp>
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <asio.hpp>
 
 #include "userspace/common/net.h"
 
@@ -19,7 +18,7 @@ namespace lb4 {
 struct NeighbourEvent {
   bool deleted = false;  // RTM_DELNEIGH
   int ifindex = 0;
-  uint16_t state = 0;    // NUD_* bits
+  uint16_t state = 0;  // NUD_* bits
   IpAddress addr;
   std::optional<MacAddress> mac;
 };

@@ -1,10 +1,9 @@
 #include "userspace/daemon/systemd_notify.h"
 
+#include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
 #include <cstring>
-
-#include <spdlog/spdlog.h>
 
 namespace lb4 {
 

@@ -4,11 +4,10 @@
 // way out. Outside systemd (no NOTIFY_SOCKET) every call does nothing.
 #pragma once
 
-#include <chrono>
-#include <string>
-
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
+#include <chrono>
+#include <string>
 
 namespace lb4 {
 

@@ -8,12 +8,11 @@
 #include <bpf/libbpf.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <cstring>
 #include <utility>
-
-#include <spdlog/spdlog.h>
 
 #include "lb4_xdp.skel.h"
 #include "userspace/common/net.h"
@@ -127,9 +126,10 @@ Result<std::unique_ptr<Dataplane>> Dataplane::open(const DataplaneOptions& optio
     for (auto& [map, size] : sized) {
       uint32_t pinned = pinnedMaxEntries(bpf_map__pin_path(map));
       if (pinned != 0 && pinned != size) {
-        spdlog::warn("{} in {} has {} entries, keeping it (asked for {}; sizes take effect "
-                     "once the pinned maps are removed with `lb4ctl detach`)",
-                     bpf_map__name(map), pinDir, pinned, size);
+        spdlog::warn(
+            "{} in {} has {} entries, keeping it (asked for {}; sizes take effect "
+            "once the pinned maps are removed with `lb4ctl detach`)",
+            bpf_map__name(map), pinDir, pinned, size);
         size = pinned;
       }
     }
@@ -189,8 +189,8 @@ Status Dataplane::upsertVip(const lb4_vip_key& key, const lb4_vip_value& value) 
     return makeError("update map lb4_vips: {}: protocol {} is not TCP or UDP", name, key.proto);
   }
   if (value.vip_id >= LB4_MAX_VIPS) {
-    return makeError("update map lb4_vips: {}: vip id {} out of range (max {})", name,
-                     value.vip_id, LB4_MAX_VIPS - 1);
+    return makeError("update map lb4_vips: {}: vip id {} out of range (max {})", name, value.vip_id,
+                     LB4_MAX_VIPS - 1);
   }
   if (value.mode != LB4_MODE_DR && value.mode != LB4_MODE_NAT) {
     return makeError("update map lb4_vips: {}: unknown forwarding mode {}", name, value.mode);
@@ -346,9 +346,7 @@ Result<lb4_signals> Dataplane::backendSignals(uint32_t id) const {
 
 int possibleCpus() { return detail::numCpus(); }
 
-Result<uint64_t> Dataplane::conntrackEntries() const {
-  return conntrackMap(skel_.get()).count();
-}
+Result<uint64_t> Dataplane::conntrackEntries() const { return conntrackMap(skel_.get()).count(); }
 
 Result<std::optional<lb4_flow_value>> Dataplane::lookupFlow(const lb4_flow_key& key) const {
   return conntrackMap(skel_.get()).find(key);
@@ -434,8 +432,7 @@ Result<uint32_t> Dataplane::testRun(std::vector<uint8_t>& packet, uint32_t ingre
               .ctx_size_in = ingressIfindex != 0 ? static_cast<uint32_t>(sizeof(ctx)) : 0U,
               .repeat = 1);
   if (int err = bpf_prog_test_run_opts(programFd(), &opts); err != 0) {
-    return makeError("test-run program lb4_xdp ({} byte frame): {}", packet.size(),
-                     errnoText(err));
+    return makeError("test-run program lb4_xdp ({} byte frame): {}", packet.size(), errnoText(err));
   }
   out.resize(opts.data_size_out);
   packet = std::move(out);

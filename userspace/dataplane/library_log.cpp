@@ -29,8 +29,8 @@ int numCpus() {
   return n;
 }
 
-int logLibraryMessage(std::string_view library, spdlog::level::level_enum level,
-                      const char* format, va_list args) {
+int logLibraryMessage(std::string_view library, spdlog::level::level_enum level, const char* format,
+                      va_list args) {
   char buf[2048];
   int n = std::vsnprintf(buf, sizeof(buf), format, args);
   if (n <= 0) {

@@ -2,14 +2,13 @@
 
 #include <bpf/bpf.h>
 #include <linux/magic.h>
+#include <spdlog/spdlog.h>
 #include <sys/mount.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
-
-#include <spdlog/spdlog.h>
 
 #include "bpf/lb4_abi.h"
 #include "userspace/dataplane/bpf_map.h"
@@ -78,8 +77,8 @@ Status checkPinnedAbi(const std::string& dir) {
   }
   if (cfg.abi_version != 0 && cfg.abi_version != LB4_ABI_VERSION) {
     return makeError(
-        "adopt maps in {}: layout version {}, this build needs {}; detach and remove {} first",
-        dir, cfg.abi_version, LB4_ABI_VERSION, dir);
+        "adopt maps in {}: layout version {}, this build needs {}; detach and remove {} first", dir,
+        cfg.abi_version, LB4_ABI_VERSION, dir);
   }
   return {};
 }

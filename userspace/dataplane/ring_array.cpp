@@ -23,8 +23,8 @@ class RingMapping {
   static Result<RingMapping> map(int fd, uint32_t slots, bool writable) {
     size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
     size_t len = (size_t{slots} * kStride * sizeof(uint32_t) + page - 1) / page * page;
-    void* p = ::mmap(nullptr, len, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd,
-                     0);
+    void* p =
+        ::mmap(nullptr, len, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) {
       return makeError("map ring ({} slots): {}", slots, errnoText(errno));
     }

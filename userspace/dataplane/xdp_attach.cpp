@@ -12,10 +12,12 @@
 #include <linux/capability.h>
 #include <linux/if_link.h>
 #include <net/if.h>
+#include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <xdp/libxdp.h>
 
 #include <cerrno>
 #include <cstdarg>
@@ -23,9 +25,6 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
-
-#include <spdlog/spdlog.h>
-#include <xdp/libxdp.h>
 
 #include "userspace/dataplane/bpf_map.h"
 #include "userspace/dataplane/dataplane.h"
@@ -50,7 +49,7 @@ std::string libxdpText(int err) {
 bool gTryingDispatcher = false;
 
 int libxdpPrint(enum libxdp_print_level level, const char* format, va_list args) {
-  spdlog::level::level_enum to = gTryingDispatcher ? spdlog::level::debug
+  spdlog::level::level_enum to = gTryingDispatcher      ? spdlog::level::debug
                                  : level == LIBXDP_WARN ? spdlog::level::warn
                                  : level == LIBXDP_INFO ? spdlog::level::info
                                                         : spdlog::level::debug;
@@ -155,9 +154,10 @@ Result<XdpAttachment> XdpAttachment::attach(int programFd, const std::string& if
     return makeError("attach {} to {}: {}", kProgramName, ifname, errnoText(errno));
   }
   if (!haveSysAdmin()) {
-    return makeError("attach {} to {}: lb4d lacks CAP_SYS_ADMIN, which attaching needs (besides "
-                     "CAP_BPF and CAP_NET_ADMIN) to find its running program by id",
-                     kProgramName, ifname);
+    return makeError(
+        "attach {} to {}: lb4d lacks CAP_SYS_ADMIN, which attaching needs (besides "
+        "CAP_BPF and CAP_NET_ADMIN) to find its running program by id",
+        kProgramName, ifname);
   }
   XdpAttachment att;
   att.ifname_ = ifname;
@@ -166,13 +166,14 @@ Result<XdpAttachment> XdpAttachment::attach(int programFd, const std::string& if
   // netlink request, so no packet meets an interface without a program.
   if (auto old = attachedProgram(ifindex); old && old->name == kProgramName) {
     if (old->mode == XdpMode::kGeneric && !allowGeneric) {
-      return makeError("replace {} on {}: the running program is in generic mode, which is "
-                       "not allowed; detach it first",
-                       kProgramName, ifname);
+      return makeError(
+          "replace {} on {}: the running program is in generic mode, which is "
+          "not allowed; detach it first",
+          kProgramName, ifname);
     }
     LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = old->fd.get());
-    if (int err = bpf_xdp_attach(ifindex, programFd, XDP_FLAGS_REPLACE | modeFlag(old->mode),
-                                 &opts);
+    if (int err =
+            bpf_xdp_attach(ifindex, programFd, XDP_FLAGS_REPLACE | modeFlag(old->mode), &opts);
         err != 0) {
       return makeError("replace {} on {}: {}", kProgramName, ifname, errnoText(err));
     }
@@ -203,9 +204,10 @@ Result<XdpAttachment> XdpAttachment::attach(int programFd, const std::string& if
   XdpMode mode = XdpMode::kNative;
   int err = attachQuietly(prog.get(), ifindex, XDP_MODE_NATIVE);
   if (err != 0 && allowGeneric) {
-    spdlog::warn("attach {} to {} in native mode failed ({}); using generic (skb) mode, "
-                 "which is much slower",
-                 kProgramName, ifname, libxdpText(err));
+    spdlog::warn(
+        "attach {} to {} in native mode failed ({}); using generic (skb) mode, "
+        "which is much slower",
+        kProgramName, ifname, libxdpText(err));
     mode = XdpMode::kGeneric;
     err = attachQuietly(prog.get(), ifindex, XDP_MODE_SKB);
   }

@@ -62,8 +62,8 @@ class Exposition {
   std::string take() { return std::move(out_); }
 
  private:
-  void series(std::string_view suffix, const Labels& labels, const std::pair<std::string_view, std::string>* extra,
-              std::string_view value);
+  void series(std::string_view suffix, const Labels& labels,
+              const std::pair<std::string_view, std::string>* extra, std::string_view value);
 
   std::string out_;
   std::string current_;

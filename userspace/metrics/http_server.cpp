@@ -1,7 +1,8 @@
 #include "userspace/metrics/http_server.h"
 
-#include <asio/experimental/as_tuple.hpp>
 #include <spdlog/spdlog.h>
+
+#include <asio/experimental/as_tuple.hpp>
 
 namespace lb4 {
 namespace {
@@ -119,7 +120,8 @@ asio::awaitable<void> MetricsServer::acceptLoop() {
     auto s = std::make_shared<Tcp::socket>(std::move(socket));
     if (*active_ >= kMaxConnections) {
       // Refused at once: no coroutine, no buffer for it.
-      std::string busy = formatHttp({.status = 503, .body = "too many scrapes at once\n", .metrics = false});
+      std::string busy =
+          formatHttp({.status = 503, .body = "too many scrapes at once\n", .metrics = false});
       asio::error_code wec;
       s->non_blocking(true, wec);
       asio::write(*s, asio::buffer(busy), wec);
@@ -143,9 +145,9 @@ asio::awaitable<void> MetricsServer::serve(std::shared_ptr<Tcp::socket> socket) 
     }
   });
   std::string buffer;
-  auto [ec, n] = co_await asio::async_read_until(
-      *socket, asio::dynamic_buffer(buffer, kMaxRequestBytes), "\r\n\r\n",
-      as_tuple(asio::use_awaitable));
+  auto [ec, n] =
+      co_await asio::async_read_until(*socket, asio::dynamic_buffer(buffer, kMaxRequestBytes),
+                                      "\r\n\r\n", as_tuple(asio::use_awaitable));
   HttpReply reply;
   bool answer = true;
   if (ec == asio::error::not_found) {

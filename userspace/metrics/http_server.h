@@ -7,14 +7,13 @@
 // its own coroutine, never the control socket.
 #pragma once
 
+#include <asio.hpp>
 #include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <asio.hpp>
 
 #include "userspace/common/result.h"
 #include "userspace/metrics/listen_address.h"

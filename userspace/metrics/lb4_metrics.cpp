@@ -58,13 +58,15 @@ std::string renderMetrics(const MetricsSnapshot& s) {
   e.begin("lb4_start_time_seconds", MetricType::kGauge, "When lb4d started, in unix seconds.");
   e.sample({}, s.startTimeSeconds);
 
-  e.begin("lb4_xdp_attached", MetricType::kGauge,
-          "1 for each interface the XDP program is attached to, with its mode (native or generic).");
+  e.begin(
+      "lb4_xdp_attached", MetricType::kGauge,
+      "1 for each interface the XDP program is attached to, with its mode (native or generic).");
   for (const auto& a : s.attachments) {
     e.sample({{"interface", a.interface}, {"mode", a.mode}}, uint64_t{1});
   }
 
-  e.begin("lb4_vip_info", MetricType::kGauge, "1 for each configured VIP, with its forwarding mode.");
+  e.begin("lb4_vip_info", MetricType::kGauge,
+          "1 for each configured VIP, with its forwarding mode.");
   for (const auto& v : s.vips) {
     Labels l = vipLabels(v);
     l.emplace_back("mode", v.mode);

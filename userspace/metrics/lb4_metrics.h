@@ -20,9 +20,8 @@
 namespace lb4 {
 
 // Upper bounds (seconds) of the health check duration histogram.
-inline const std::vector<double> kProbeDurationBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                          0.05,   0.1,   0.25,   0.5,   1,    2.5,
-                                                          5,      10};
+inline const std::vector<double> kProbeDurationBuckets = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
 struct VipMetrics {
   std::string vip;     // "198.18.1.100:80/tcp"

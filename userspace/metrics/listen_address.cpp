@@ -12,9 +12,10 @@ Result<std::optional<ListenAddress>> parseListenAddress(std::string_view text) {
     return std::optional<ListenAddress>{};
   }
   auto bad = [&](std::string_view detail) {
-    return makeError("listen address '{}': {} (expected ADDR:PORT, [ADDR]:PORT for IPv6, "
-                     "or \"\" for no metrics endpoint)",
-                     text, detail);
+    return makeError(
+        "listen address '{}': {} (expected ADDR:PORT, [ADDR]:PORT for IPv6, "
+        "or \"\" for no metrics endpoint)",
+        text, detail);
   };
   std::string_view host;
   std::string_view port;

@@ -132,7 +132,9 @@ class HostInfo {
   bool up() const { return up_; }
   Queue queue() const { return queue_; }
   HealthVerdict healthVerdict() const;
-  Verdict verdict(uint32_t configuredWeight) const { return healthVerdict().apply(configuredWeight); }
+  Verdict verdict(uint32_t configuredWeight) const {
+    return healthVerdict().apply(configuredWeight);
+  }
 
   uint64_t vsucc() const { return vsucc_; }
   uint64_t verr() const { return verr_; }

@@ -106,8 +106,9 @@ Result<HealthCheck> HealthCheck::fromJson(const nlohmann::json& json, const Heal
 
 Result<HealthCheck> HealthCheck::merge(const nlohmann::json& json, const HealthCheck& base) {
   static const std::set<std::string> known = {
-      "kind", "port", "interval_ms", "timeout_ms", "rise", "fall", "http_path",
-      "http_status_min", "http_status_max", "http_expect", "udp_payload", "udp_expect", "command"};
+      "kind",        "port",       "interval_ms",     "timeout_ms",      "rise",
+      "fall",        "http_path",  "http_status_min", "http_status_max", "http_expect",
+      "udp_payload", "udp_expect", "command"};
   if (!json.is_object()) {
     return makeError("health: expected an object");
   }
@@ -120,8 +121,9 @@ Result<HealthCheck> HealthCheck::merge(const nlohmann::json& json, const HealthC
   Status s;
   if (!(s = readField(json, "kind", hc.kind)) || !(s = readField(json, "port", hc.port)) ||
       !(s = readField(json, "interval_ms", hc.intervalMs)) ||
-      !(s = readField(json, "timeout_ms", hc.timeoutMs)) || !(s = readField(json, "rise", hc.rise)) ||
-      !(s = readField(json, "fall", hc.fall)) || !(s = readField(json, "http_path", hc.httpPath)) ||
+      !(s = readField(json, "timeout_ms", hc.timeoutMs)) ||
+      !(s = readField(json, "rise", hc.rise)) || !(s = readField(json, "fall", hc.fall)) ||
+      !(s = readField(json, "http_path", hc.httpPath)) ||
       !(s = readField(json, "http_status_min", hc.httpStatusMin)) ||
       !(s = readField(json, "http_status_max", hc.httpStatusMax)) ||
       !(s = readField(json, "http_expect", hc.httpExpect)) ||

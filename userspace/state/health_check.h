@@ -4,11 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "userspace/common/result.h"
 #include "userspace/state/rules.h"
@@ -23,7 +22,7 @@ Result<CheckKind> parseCheckKind(std::string_view text);
 
 struct HealthCheck {
   CheckKind kind = CheckKind::kTcp;
-  uint16_t port = 0;         // 0: the backend's port (or the VIP's)
+  uint16_t port = 0;  // 0: the backend's port (or the VIP's)
   uint32_t intervalMs = 2000;
   uint32_t timeoutMs = 1000;
   uint32_t rise = kDefaultRise;

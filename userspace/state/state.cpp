@@ -64,7 +64,8 @@ BackendConfig* VipConfig::findBackend(const IpAddress& addr) {
 }
 
 const VipConfig* DesiredState::findVip(const ServiceKey& key) const {
-  auto it = std::find_if(vips.begin(), vips.end(), [&](const VipConfig& v) { return v.key == key; });
+  auto it =
+      std::find_if(vips.begin(), vips.end(), [&](const VipConfig& v) { return v.key == key; });
   return it == vips.end() ? nullptr : &*it;
 }
 
@@ -93,13 +94,14 @@ Status DesiredState::addVip(const ServiceKey& key, ForwardingMode mode, uint32_t
   if (id >= LB4_MAX_VIPS) {
     return makeError("add VIP {}: the VIP table is full ({} VIPs)", key.toString(), LB4_MAX_VIPS);
   }
-  vips.push_back(
-      VipConfig{.key = key, .mode = mode, .ringSize = ringSize, .id = id, .backends = {}, .health = {}});
+  vips.push_back(VipConfig{
+      .key = key, .mode = mode, .ringSize = ringSize, .id = id, .backends = {}, .health = {}});
   return {};
 }
 
 Status DesiredState::delVip(const ServiceKey& key) {
-  auto it = std::find_if(vips.begin(), vips.end(), [&](const VipConfig& v) { return v.key == key; });
+  auto it =
+      std::find_if(vips.begin(), vips.end(), [&](const VipConfig& v) { return v.key == key; });
   if (it == vips.end()) {
     return makeError("delete VIP {}: no such VIP", key.toString());
   }
@@ -222,8 +224,8 @@ Status DesiredState::setBackendHealth(const ServiceKey& vipKey, const IpAddress&
     return std::move(backend).takeError();
   }
   if (auto s = health.validate(); !s) {
-    return makeError("set health check of backend {} of {}: {}", addr.toString(),
-                     vipKey.toString(), s.error());
+    return makeError("set health check of backend {} of {}: {}", addr.toString(), vipKey.toString(),
+                     s.error());
   }
   (*backend)->health = health;
   return {};
@@ -347,7 +349,8 @@ Result<DesiredState> DesiredState::fromJson(const nlohmann::json& json) {
     if (!key || !m) {
       return makeError("read state: {}", !key ? key.error() : m.error());
     }
-    VipConfig vip{.key = *key, .mode = *m, .ringSize = *ring, .id = *id, .backends = {}, .health = {}};
+    VipConfig vip{
+        .key = *key, .mode = *m, .ringSize = *ring, .id = *id, .backends = {}, .health = {}};
     if (jv.contains("health")) {
       auto hc = HealthCheck::fromJson(jv["health"], HealthCheck{});
       if (!hc) {

@@ -6,11 +6,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "userspace/common/net.h"
 #include "userspace/common/result.h"
@@ -24,12 +23,12 @@ Result<ForwardingMode> parseMode(std::string_view text);
 
 struct BackendConfig {
   Endpoint endpoint;
-  uint32_t weight = kDefaultWeight;  // 0 = no new flows
-  std::optional<MacAddress> mac;     // unset: resolved from the neighbour table
-  bool drained = false;              // operator drain: weight 0 until undrained
-  uint32_t id = 0;                   // lb4_backends index, stable across restarts
-  uint32_t gen = 0;                  // lb4_backend.gen of this id
-  std::optional<HealthCheck> health; // overrides the VIP's check for this backend
+  uint32_t weight = kDefaultWeight;   // 0 = no new flows
+  std::optional<MacAddress> mac;      // unset: resolved from the neighbour table
+  bool drained = false;               // operator drain: weight 0 until undrained
+  uint32_t id = 0;                    // lb4_backends index, stable across restarts
+  uint32_t gen = 0;                   // lb4_backend.gen of this id
+  std::optional<HealthCheck> health;  // overrides the VIP's check for this backend
 };
 
 struct VipConfig {
