@@ -99,7 +99,10 @@ bool Bench::setUp() {
       !sh({"ip", "-n", prefix_, "link", "set", "lo", "up"}) ||
       !sh({"ip", "-n", prefix_, "link", "set", "v0", "up"}) ||
       !sh({"ip", "-n", prefix_, "link", "set", "v1", "up"}) ||
-      !sh({"ip", "-n", prefix_, "addr", "add", "198.18.0.2/24", "dev", "v0"})) {
+      !sh({"ip", "-n", prefix_, "addr", "add", "198.18.0.2/24", "dev", "v0"}) ||
+      // DR backends must be reachable on an attached link: backendAddr()
+      // gives 198.18.4.1 .. 198.18.8.1: all on v0 (198.18.0.0/20).
+      !sh({"ip", "-n", prefix_, "route", "add", "198.18.0.0/20", "dev", "v0"})) {
     return false;
   }
   if (!lb4_.start(prefix_)) {
