@@ -20,6 +20,32 @@ class InputTest : public DaemonTest {
     std::filesystem::remove_all(pinRoot_ + "-other", ec);
   }
 
+  // lb4d in a fresh network namespace holding one veth pair (va, vb); both
+  // go with it. `wrapper` runs lb4d (e.g. to drop a capability); "" for none.
+  void startInVethNamespace(const std::string& wrapper) {
+    std::vector<std::string> argv = {
+        "unshare",
+        "--net",
+        "sh",
+        "-c",
+        "ip link add va type veth peer name vb && ip link set va up && ip link set vb up && "
+        "exec " +
+            wrapper + " \"$0\" \"$@\"",
+        buildPath("userspace/lb4d"),
+        "--socket",
+        socket_,
+        "--state-file",
+        state_,
+        "--pin-root",
+        pinRoot_,
+        "--log-level",
+        "info"};
+    daemon_ = Process(argv, (work_ / "lb4d.log").string());
+    for (int i = 0; i < 500 && !std::filesystem::exists(socket_) && daemon_.running(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
   // lb4d with these paths (as root in a network namespace of its own).
   std::vector<std::string> lb4dArgv(const std::string& socket, const std::string& state,
                                     const std::string& pinRoot,
@@ -280,27 +306,7 @@ TEST_F(InputTest, DispatcherFallbackIsOneLineNotLibraryWarnings) {
   if (!isRoot()) {
     GTEST_SKIP() << "needs root (XDP on a veth in lb4d's own network namespace)";
   }
-  // lb4d in a fresh namespace holding one veth pair; both go with it.
-  std::vector<std::string> argv = {
-      "unshare",
-      "--net",
-      "sh",
-      "-c",
-      "ip link add va type veth peer name vb && ip link set va up && ip link set vb up && "
-      "exec \"$0\" \"$@\"",
-      buildPath("userspace/lb4d"),
-      "--socket",
-      socket_,
-      "--state-file",
-      state_,
-      "--pin-root",
-      pinRoot_,
-      "--log-level",
-      "info"};
-  daemon_ = Process(argv, (work_ / "lb4d.log").string());
-  for (int i = 0; i < 500 && !std::filesystem::exists(socket_) && daemon_.running(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  startInVethNamespace("");
   ASSERT_TRUE(std::filesystem::exists(socket_)) << "lb4d did not create its socket";
   auto r = ctl({"attach", "va", "--json"});
   ASSERT_EQ(r.status, 0) << r.err;
@@ -336,33 +342,13 @@ TEST_F(InputTest, DispatcherFallbackIsOneLineNotLibraryWarnings) {
   }
 }
 
-}  // namespace
 TEST_F(InputTest, AttachWithoutSysAdminIsRefusedNotACrash) {
   if (!isRoot()) {
     GTEST_SKIP() << "needs root (XDP on a veth in lb4d's own network namespace)";
   }
   // lb4d without CAP_SYS_ADMIN in its bounding set: libxdp would crash in
   // attach, so lb4d must refuse with one line and keep serving.
-  std::vector<std::string> argv = {
-      "unshare",
-      "--net",
-      "sh",
-      "-c",
-      "ip link add va type veth peer name vb && ip link set va up && ip link set vb up && "
-      "exec setpriv --bounding-set -sys_admin -- \"$0\" \"$@\"",
-      buildPath("userspace/lb4d"),
-      "--socket",
-      socket_,
-      "--state-file",
-      state_,
-      "--pin-root",
-      pinRoot_,
-      "--log-level",
-      "info"};
-  daemon_ = Process(argv, (work_ / "lb4d.log").string());
-  for (int i = 0; i < 500 && !std::filesystem::exists(socket_) && daemon_.running(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  startInVethNamespace("setpriv --bounding-set -sys_admin --");
   ASSERT_TRUE(std::filesystem::exists(socket_)) << "lb4d did not create its socket";
   auto r = ctl({"attach", "va"});
   EXPECT_EQ(r.status, 1) << r.out << r.err;
@@ -373,5 +359,7 @@ TEST_F(InputTest, AttachWithoutSysAdminIsRefusedNotACrash) {
   ASSERT_EQ(status.status, 0) << status.err;
   EXPECT_TRUE(nlohmann::json::parse(status.out)["interfaces"].empty()) << status.out;
 }
+
+}  // namespace
 
 }  // namespace lb4::test
