@@ -14,6 +14,7 @@
 
 #include "cli/client.h"
 #include "cli/command.h"
+#include "cli/doctor_commands.h"
 #include "cli/gateway_commands.h"
 #include "cli/observe_commands.h"
 #include "cli/print.h"
@@ -59,6 +60,7 @@ int main(int argc, char** argv) {
 
   auto* status = app.add_subcommand("status", "show the daemon and its attachments");
   cli::addGatewayCommands(app, commands);
+  cli::addDoctorCommands(app, commands);
   auto* list = app.add_subcommand("list", "list VIPs and backends");
   list->add_option("vip", vipText, "only this VIP (ADDR:PORT/PROTO)");
   auto* stats = app.add_subcommand("stats", "packet and byte counters");

@@ -201,5 +201,122 @@ TEST_F(SplitTopologyTest, DirectRoutingReachesBackendsOnAnotherLink) {
   EXPECT_EQ(j["global"].value("tx", 0), 0) << j["global"].dump();
 }
 
+// lb4ctl doctor on a gateway with pitfalls set up on purpose: rp_filter on
+// the attached interface, DR backends behind a link lb4 is not attached to,
+// a configured interface that is gone (a veth), a small conntrack share. Each is
+// reported with its fix and the exit code is 1; once fixed, those checks
+// report ok.
+class DoctorTest : public SplitTopologyTest {
+ protected:
+  // The checks named `check` (whose message mentions `about`) from doctor --json.
+  std::vector<nlohmann::json> findings(const nlohmann::json& doctor, const std::string& check,
+                                       const std::string& about) {
+    std::vector<nlohmann::json> out;
+    for (const auto& c : doctor.value("checks", nlohmann::json::array())) {
+      if (c.value("check", "") == check &&
+          c.value("message", "").find(about) != std::string::npos) {
+        out.push_back(c);
+      }
+    }
+    return out;
+  }
+
+  nlohmann::json doctor(int* status) {
+    auto r = ctl({"doctor", "--json"});
+    *status = r.status;
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    EXPECT_TRUE(j.is_object()) << r.out << r.err;
+    return j.is_discarded() ? nlohmann::json::object() : j;
+  }
+
+  nlohmann::json status() {
+    auto r = ctl({"status", "--json"});
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    return j.is_discarded() ? nlohmann::json::object() : j;
+  }
+
+  // Polls `status` (up to 5 s) until the interface is in `want`.
+  bool waitInterfaceState(const std::string& ifname, const std::string& want) {
+    for (int i = 0; i < 100; ++i) {
+      for (const auto& f : status().value("interfaces", nlohmann::json::array())) {
+        if (f.value("interface", "") == ifname && f.value("state", "") == want) {
+          return true;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+  void gw(std::vector<std::string> args) {
+    args.insert(args.begin(), {"ip", "netns", "exec", ns("gw")});
+    auto r = runCommand(args);
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+  }
+};
+
+TEST_F(DoctorTest, ReportsEachPitfallWithItsFixAndOkOnceFixed) {
+  daemon_.stop();
+  configYaml_ = "conntrack_size: 1024\n";
+  ASSERT_NO_FATAL_FAILURE(startDaemon());
+  ctlOk({"attach", "eth0"});
+  ctlOk({"add-vip", kVip, "--mode", "dr"});
+  for (int i = 1; i <= kBackends; ++i) {
+    ctl({"add-backend", kVip, "198.18.2.1" + std::to_string(i), "--wait-ms", "200"});
+  }
+  ASSERT_NO_FATAL_FAILURE(gw({"sysctl", "-qw", "net.ipv4.conf.eth0.rp_filter=1"}));
+  ASSERT_NO_FATAL_FAILURE(gw({"ip", "link", "add", "dx", "type", "veth", "peer", "name", "dxp"}));
+  ASSERT_NO_FATAL_FAILURE(gw({"ip", "link", "set", "dx", "up"}));
+  ctlOk({"attach", "dx"});
+  ASSERT_NO_FATAL_FAILURE(gw({"ip", "link", "del", "dx"}));
+  EXPECT_TRUE(waitInterfaceState("dx", "missing")) << status().dump();
+
+  int rc = 0;
+  auto before = doctor(&rc);
+  EXPECT_EQ(rc, 1) << before.dump(2);
+  auto rp = findings(before, "rp_filter", "eth0");
+  ASSERT_EQ(rp.size(), 1u) << before.dump(2);
+  EXPECT_EQ(rp[0]["level"], "fail") << rp[0].dump();
+  EXPECT_NE(rp[0].value("fix", "").find("sysctl -w net.ipv4.conf.eth0.rp_filter=0"),
+            std::string::npos)
+      << rp[0].dump();
+  auto unreachable = findings(before, "backend_reachable", "198.18.2.1");
+  ASSERT_EQ(unreachable.size(), size_t{kBackends}) << before.dump(2);
+  for (const auto& f : unreachable) {
+    EXPECT_EQ(f["level"], "fail") << f.dump();
+    EXPECT_NE(f.value("fix", "").find("lb4ctl attach"), std::string::npos) << f.dump();
+  }
+  auto missing = findings(before, "missing_interface", "dx");
+  ASSERT_EQ(missing.size(), 1u) << before.dump(2);
+  EXPECT_EQ(missing[0]["level"], "fail") << missing[0].dump();
+  auto ct = findings(before, "conntrack_share", "per CPU");
+  ASSERT_EQ(ct.size(), 1u) << before.dump(2);
+  EXPECT_EQ(ct[0]["level"], "warn") << ct[0].dump();
+  EXPECT_NE(ct[0].value("fix", "").find("conntrack_size:"), std::string::npos) << ct[0].dump();
+  auto human = ctl({"doctor"});
+  EXPECT_EQ(human.status, 1);
+  EXPECT_NE(human.out.find("fix: run: sysctl -w net.ipv4.conf.eth0.rp_filter=0"), std::string::npos)
+      << human.out;
+
+  // Fixed: rp_filter back off, lb4 attached to the backends' link, dx back.
+  ASSERT_NO_FATAL_FAILURE(gw({"sysctl", "-qw", "net.ipv4.conf.eth0.rp_filter=0"}));
+  ctlOk({"attach", "eth1"});
+  ASSERT_NO_FATAL_FAILURE(gw({"ip", "link", "add", "dx", "type", "veth", "peer", "name", "dxp"}));
+  ASSERT_NO_FATAL_FAILURE(gw({"ip", "link", "set", "dx", "up"}));
+  EXPECT_TRUE(waitInterfaceState("dx", "attached")) << status().dump();
+  auto after = doctor(&rc);
+  rp = findings(after, "rp_filter", "eth0");
+  ASSERT_EQ(rp.size(), 1u) << after.dump(2);
+  EXPECT_EQ(rp[0]["level"], "ok") << rp[0].dump();
+  auto reachable = findings(after, "backend_reachable", "198.18.2.1");
+  ASSERT_EQ(reachable.size(), size_t{kBackends}) << after.dump(2);
+  for (const auto& f : reachable) {
+    EXPECT_EQ(f["level"], "ok") << f.dump();
+  }
+  missing = findings(after, "missing_interface", "dx");
+  ASSERT_EQ(missing.size(), 1u) << after.dump(2);
+  EXPECT_EQ(missing[0]["level"], "ok") << missing[0].dump();
+}
+
 }  // namespace
 }  // namespace lb4::test

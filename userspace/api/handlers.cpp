@@ -95,6 +95,7 @@ Status applyChange(DesiredState& next, const Request& req, uint32_t defaultRingS
     case Op::kAttach:
     case Op::kDetach:
     case Op::kLogLevel:
+    case Op::kDoctor:
       break;
   }
   return makeError("{}: not a state change", opName(req.op));

@@ -13,8 +13,8 @@ struct OpSpec {
   std::set<std::string_view> optional;
 };
 
-const std::array<OpSpec, 17>& opSpecs() {
-  static const std::array<OpSpec, 17> specs = {{
+const std::array<OpSpec, 18>& opSpecs() {
+  static const std::array<OpSpec, 18> specs = {{
       {Op::kStatus, "status", {}, {}},
       {Op::kList, "list", {}, {"vip"}},
       {Op::kStats, "stats", {}, {"vip"}},
@@ -32,6 +32,7 @@ const std::array<OpSpec, 17>& opSpecs() {
       {Op::kGatewayDrain, "gateway-drain", {}, {}},
       {Op::kGatewayUndrain, "gateway-undrain", {}, {}},
       {Op::kLogLevel, "log-level", {}, {"level"}},
+      {Op::kDoctor, "doctor", {}, {}},
   }};
   return specs;
 }

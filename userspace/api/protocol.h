@@ -42,6 +42,7 @@ enum class Op {
   kGatewayDrain,  // announce no VIP from this gateway (persisted)
   kGatewayUndrain,
   kLogLevel,
+  kDoctor,  // facts of the gateway's namespace for `lb4ctl doctor`
 };
 
 std::string_view opName(Op op);

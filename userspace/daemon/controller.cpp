@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "userspace/daemon/host_facts.h"
 #include "userspace/daemon/kernel_sync.h"
 #include "userspace/daemon/logging.h"
 
@@ -411,6 +412,8 @@ Result<nlohmann::json> Controller::handle(const Request& req) {
       return detach(req);
     case Op::kLogLevel:
       return handleLogLevel(req);
+    case Op::kDoctor:
+      return hostFacts(state_.interfaces);
     default:
       break;
   }
