@@ -109,8 +109,9 @@ void checkHost(Doctor& d, const json& facts) {
     }
     if (f["tx_checksum"] == true) {
       d.add("veth_tx_checksum", "warn",
-            name + ": veth with tx checksum offload on: packets it sends leave with partial "
-                   "checksums that XDP does not complete",
+            name +
+                ": veth with tx checksum offload on: packets it sends leave with partial "
+                "checksums that XDP does not complete",
             fmt::format("run: ethtool -K {} tx off (and on the senders' veths)", name));
     } else if (f["tx_checksum"] == false) {
       d.add("veth_tx_checksum", "ok", name + ": tx checksum offload off");
@@ -164,8 +165,9 @@ void checkBackends(Doctor& d, const json& list) {
                           b.value("mac_source", ""), b["mac_age_s"].get<int64_t>()),
               fmt::format("check {} is up; `ip neigh show {}` on the gateway", addr, addr));
       } else {
-        d.add("backend_mac", "ok", fmt::format("backend {} of {}: MAC {} ({})", addr, v,
-                                               b.value("mac", ""), b.value("mac_source", "")));
+        d.add("backend_mac", "ok",
+              fmt::format("backend {} of {}: MAC {} ({})", addr, v, b.value("mac", ""),
+                          b.value("mac_source", "")));
       }
     }
   }
