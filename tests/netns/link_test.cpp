@@ -316,6 +316,27 @@ TEST_F(DoctorTest, ReportsEachPitfallWithItsFixAndOkOnceFixed) {
   missing = findings(after, "missing_interface", "dx");
   ASSERT_EQ(missing.size(), 1u) << after.dump(2);
   EXPECT_EQ(missing[0]["level"], "ok") << missing[0].dump();
+  // dx is a veth whose peer dxp is in this namespace, with tx checksum
+  // offload on and dxp without GRO (the defaults): both reported, then fixed.
+  auto csum = findings(after, "veth_tx_checksum", "dx:");
+  ASSERT_EQ(csum.size(), 1u) << after.dump(2);
+  EXPECT_EQ(csum[0]["level"], "warn") << csum[0].dump();
+  EXPECT_NE(csum[0].value("fix", "").find("ethtool -K dx tx off"), std::string::npos)
+      << csum[0].dump();
+  auto napi = findings(after, "veth_peer_napi", "dx:");
+  ASSERT_EQ(napi.size(), 1u) << after.dump(2);
+  EXPECT_EQ(napi[0]["level"], "warn") << napi[0].dump();
+  EXPECT_NE(napi[0].value("fix", "").find("ethtool -K dxp gro on"), std::string::npos)
+      << napi[0].dump();
+  ASSERT_NO_FATAL_FAILURE(gw({"ethtool", "-K", "dx", "tx", "off"}));
+  ASSERT_NO_FATAL_FAILURE(gw({"ethtool", "-K", "dxp", "gro", "on"}));
+  auto fixed = doctor(&rc);
+  csum = findings(fixed, "veth_tx_checksum", "dx:");
+  ASSERT_EQ(csum.size(), 1u) << fixed.dump(2);
+  EXPECT_EQ(csum[0]["level"], "ok") << csum[0].dump();
+  napi = findings(fixed, "veth_peer_napi", "dx:");
+  ASSERT_EQ(napi.size(), 1u) << fixed.dump(2);
+  EXPECT_EQ(napi[0]["level"], "ok") << napi[0].dump();
 }
 
 }  // namespace

@@ -412,8 +412,13 @@ Result<nlohmann::json> Controller::handle(const Request& req) {
       return detach(req);
     case Op::kLogLevel:
       return handleLogLevel(req);
-    case Op::kDoctor:
-      return hostFacts(state_.interfaces);
+    case Op::kDoctor: {
+      std::vector<std::string> names;
+      for (const auto& a : status().interfaces) {
+        names.push_back(a.interface);
+      }
+      return hostFacts(names);
+    }
     default:
       break;
   }

@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <optional>
+#include <vector>
 
 namespace lb4 {
 namespace {
@@ -56,11 +56,45 @@ std::optional<std::string> nameOf(long ifindex) {
   return std::string(name);
 }
 
+// A veth's peer_ifindex from its ethtool statistics (sysfs shows the
+// namespace it was mounted in, not lb4d's).
+std::optional<long> peerIfindex(int fd, const std::string& ifname) {
+  alignas(ethtool_sset_info) uint8_t buf[sizeof(ethtool_sset_info) + sizeof(uint32_t)] = {};
+  auto* sset = reinterpret_cast<ethtool_sset_info*>(buf);
+  sset->cmd = ETHTOOL_GSSET_INFO;
+  sset->sset_mask = 1ULL << ETH_SS_STATS;
+  if (!ethtool(fd, ifname, sset) || sset->sset_mask == 0 || sset->data[0] > 4096) {
+    return std::nullopt;
+  }
+  uint32_t n = sset->data[0];
+  std::vector<uint8_t> strings(sizeof(ethtool_gstrings) + n * ETH_GSTRING_LEN);
+  auto* gs = reinterpret_cast<ethtool_gstrings*>(strings.data());
+  gs->cmd = ETHTOOL_GSTRINGS;
+  gs->string_set = ETH_SS_STATS;
+  gs->len = n;
+  std::vector<uint8_t> values(sizeof(ethtool_stats) + n * sizeof(uint64_t));
+  auto* st = reinterpret_cast<ethtool_stats*>(values.data());
+  st->cmd = ETHTOOL_GSTATS;
+  st->n_stats = n;
+  if (!ethtool(fd, ifname, gs) || !ethtool(fd, ifname, st)) {
+    return std::nullopt;
+  }
+  for (uint32_t i = 0; i < n && i < gs->len && i < st->n_stats; ++i) {
+    std::string name(
+        reinterpret_cast<const char*>(gs->data + i * ETH_GSTRING_LEN),
+        strnlen(reinterpret_cast<const char*>(gs->data + i * ETH_GSTRING_LEN), ETH_GSTRING_LEN));
+    if (name == "peer_ifindex") {
+      return static_cast<long>(st->data[i]);
+    }
+  }
+  return std::nullopt;
+}
+
 json interfaceFacts(int fd, const std::string& ifname) {
-  const std::string sys = "/sys/class/net/" + ifname;
-  json f = {{"interface", ifname}, {"present", std::filesystem::exists(sys)}};
+  long ifindex = static_cast<long>(::if_nametoindex(ifname.c_str()));
+  json f = {{"interface", ifname}, {"present", ifindex != 0}};
   f["rp_filter"] = orNull(readNumber("/proc/sys/net/ipv4/conf/" + ifname + "/rp_filter"));
-  if (!f["present"].get<bool>()) {
+  if (ifindex == 0) {
     return f;
   }
   ethtool_drvinfo info{};
@@ -69,17 +103,14 @@ json interfaceFacts(int fd, const std::string& ifname) {
   f["tx_checksum"] = orNull(ethtoolFlag(fd, ifname, ETHTOOL_GTXCSUM));
   f["gro"] = orNull(ethtoolFlag(fd, ifname, ETHTOOL_GGRO));
   if (f["driver"] == "veth") {
-    auto ifindex = readNumber(sys + "/ifindex");
-    auto iflink = readNumber(sys + "/iflink");
-    // iflink is the peer's index in the peer's namespace; the link-netnsid
-    // attribute says it is another one, which sysfs does not show, so a
-    // local interface of that index counts as the peer only when its own
-    // iflink points back here.
-    std::optional<std::string> peer = iflink && iflink != ifindex ? nameOf(*iflink) : std::nullopt;
-    if (peer && readNumber("/sys/class/net/" + *peer + "/iflink") != ifindex) {
+    // peer_ifindex is the index in the peer's namespace: a local interface
+    // of that index is the peer only when its own peer_ifindex points back.
+    auto peerIndex = peerIfindex(fd, ifname);
+    std::optional<std::string> peer = peerIndex ? nameOf(*peerIndex) : std::nullopt;
+    if (peer && peerIfindex(fd, *peer) != ifindex) {
       peer.reset();
     }
-    json p = {{"ifindex", orNull(iflink)}, {"local", peer.has_value()}};
+    json p = {{"ifindex", orNull(peerIndex)}, {"local", peer.has_value()}};
     if (peer) {
       p["interface"] = *peer;
       p["gro"] = orNull(ethtoolFlag(fd, *peer, ETHTOOL_GGRO));
