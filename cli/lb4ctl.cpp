@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
   setHealth->add_option("vip", vipText, "ADDR:PORT/PROTO")->required();
   setHealth->add_option("--backend", backendText, "only this backend (overrides the VIP's check)");
   nlohmann::json healthPatch = nlohmann::json::object();
-  std::string hcKind, hcPath, hcExpect, hcPayload, hcStatus;
+  std::string hcKind, hcPath, hcExpect, hcPayload, hcStatus, hcProbe;
   std::vector<std::string> hcCommand;
   uint32_t hcPort = 0, hcInterval = 0, hcTimeout = 0, hcRise = 0, hcFall = 0;
   auto* kindOpt = setHealth->add_option("--kind", hcKind, "none, tcp, http, udp or exec");
@@ -136,6 +136,8 @@ int main(int argc, char** argv) {
   auto* payloadOpt = setHealth->add_option("--payload", hcPayload, "udp: request payload");
   auto* commandOpt =
       setHealth->add_option("--command", hcCommand, "exec: command and arguments")->expected(1, -1);
+  auto* probeOpt = setHealth->add_option(
+      "--probe", hcProbe, "tcp in DR: path (SYN to VIP:port at the backend's MAC) or address");
 
   if (auto word = cli::firstWord(argc, argv)) {
     if (auto unknown = cli::unknownCommand(app, *word)) {
@@ -263,6 +265,7 @@ int main(int argc, char** argv) {
     set(expectOpt, "udp_expect", hcExpect);
     set(payloadOpt, "udp_payload", hcPayload);
     set(commandOpt, "command", hcCommand);
+    set(probeOpt, "probe", hcProbe);
     if (statusOpt->count() > 0) {
       unsigned lo = 0, hi = 0;
       char dash = 0;

@@ -179,5 +179,69 @@ TEST_F(HealthTest, AllBackendsDownKeepsTheLastTable) {
   EXPECT_EQ(result.value("ok", 0), 60) << result.dump();
 }
 
+// The default tcp check of a DR VIP sends its SYN the way traffic goes (to
+// VIP:80 at the backend's MAC): a backend that lost the VIP on lo, or one
+// configured with a wrong MAC, is blackholed by the data plane and must go
+// down, although its own address still answers. The address probe stays
+// available (and is blind to both).
+TEST_F(HealthTest, PathProbeTakesDownBackendsTheDataPlaneCannotReach) {
+  configureDr();
+  ctlOk({"set-health", kVip, "--kind", "tcp", "--interval-ms", std::to_string(kIntervalMs),
+         "--timeout-ms", "400", "--rise", std::to_string(kRise), "--fall", std::to_string(kFall)});
+  for (int i = 1; i <= kBackends; ++i) {
+    ASSERT_TRUE(waitForState(i, "idle", std::chrono::seconds(5))) << row(i).dump();
+  }
+  // A new check starts idle: wait for its first probe's verdict.
+  for (int i = 0; i < 100 && row(1).value("last_probe", "") != "ok"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(row(1).value("check", ""), "tcp-path 198.18.1.100:80 at 198.18.0.11") << row(1).dump();
+  EXPECT_EQ(row(1).value("last_probe", ""), "ok") << row(1).dump();
+
+  // b1 loses the VIP: its address still accepts connections on port 80.
+  auto del = runCommand({"ip", "-n", ns("b1"), "addr", "del", "198.18.1.100/32", "dev", "lo"});
+  ASSERT_EQ(del.status, 0) << del.err;
+  ASSERT_TRUE(waitForState(1, "down", std::chrono::seconds(5))) << row(1).dump();
+  auto during = connect(90);
+  EXPECT_EQ(during.value("ok", 0), 90) << during.dump();
+  EXPECT_EQ(during["by_backend"].value("b1", 0), 0) << during.dump();
+  auto list = nlohmann::json::parse(ctl({"list", "--json"}).out, nullptr, false);
+  ASSERT_TRUE(list.is_array()) << list.dump();
+  for (const auto& b : list[0]["backends"]) {
+    if (b.value("address", "").rfind("198.18.0.11", 0) == 0) {
+      EXPECT_EQ(b.value("health", ""), "remove") << b.dump();
+      EXPECT_EQ(b.value("enabled", true), false) << b.dump();
+    }
+  }
+
+  // The address probe is blind to it: b1 comes up again under it.
+  ctlOk({"set-health", kVip, "--probe", "address"});
+  ASSERT_TRUE(waitForState(1, "idle", std::chrono::seconds(5))) << row(1).dump();
+  EXPECT_EQ(row(1).value("check", ""), "tcp 198.18.0.11:80") << row(1).dump();
+  ctlOk({"set-health", kVip, "--probe", "path"});
+  ASSERT_TRUE(waitForState(1, "down", std::chrono::seconds(5))) << row(1).dump();
+
+  auto add = runCommand({"ip", "-n", ns("b1"), "addr", "add", "198.18.1.100/32", "dev", "lo"});
+  ASSERT_EQ(add.status, 0) << add.err;
+  ASSERT_TRUE(waitForState(1, "idle", std::chrono::seconds(5))) << row(1).dump();
+
+  // b2 configured with a MAC no host has: the data plane would send its
+  // flows nowhere, and the probe goes there too.
+  ctlOk({"del-backend", kVip, "198.18.0.12"});
+  ctlOk({"add-backend", kVip, "198.18.0.12", "--mac", "02:00:5e:99:99:12"});
+  ASSERT_TRUE(waitForState(2, "down", std::chrono::seconds(5))) << row(2).dump();
+  auto wrongMac = connect(90);
+  EXPECT_EQ(wrongMac.value("ok", 0), 90) << wrongMac.dump();
+  EXPECT_EQ(wrongMac["by_backend"].value("b2", 0), 0) << wrongMac.dump();
+
+  ctlOk({"del-backend", kVip, "198.18.0.12"});
+  ctlOk({"add-backend", kVip, "198.18.0.12"});
+  ASSERT_TRUE(waitForState(2, "idle", std::chrono::seconds(5))) << row(2).dump();
+  auto after = connect(150);
+  EXPECT_EQ(after.value("ok", 0), 150) << after.dump();
+  EXPECT_GT(after["by_backend"].value("b1", 0), 0) << after.dump();
+  EXPECT_GT(after["by_backend"].value("b2", 0), 0) << after.dump();
+}
+
 }  // namespace
 }  // namespace lb4::test

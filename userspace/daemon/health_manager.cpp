@@ -93,14 +93,15 @@ void HealthManager::sync(const DesiredState& state) {
                                                .scoring = scoring,
                                                .backendId = b.id,
                                                .backendGen = b.gen,
-                                               .passive = vip.mode == ForwardingMode::kNat});
+                                               .passive = vip.mode == ForwardingMode::kNat,
+                                               .mac = b.mac});
     }
   }
   bool removed = false;
   for (auto it = probed_.begin(); it != probed_.end();) {
     auto w = wanted.find(it->first);
     if (w == wanted.end() || !(w->second.check == it->second.check) ||
-        w->second.backendGen != it->second.backendGen) {
+        w->second.backendGen != it->second.backendGen || w->second.mac != it->second.mac) {
       probes_.remove(it->first);
       hosts_.remove(it->first);
       lastResult_.erase(it->first);

@@ -60,7 +60,8 @@ class HealthManager {
     ScoringConfig scoring;
     uint32_t backendId = 0;
     uint32_t backendGen = 0;
-    bool passive = false;  // NAT: replies pass through lb4 and carry signals
+    bool passive = false;           // NAT: replies pass through lb4 and carry signals
+    std::optional<MacAddress> mac;  // configured; a path probe sends to it
   };
   void readPassiveSignals(SteadyTime now, std::vector<KeyedTransition>& transitions);
   void onResult(const BackendKey& key, const ProbeResult& result);

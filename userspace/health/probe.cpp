@@ -1,10 +1,14 @@
 // Health probes and the per-backend probe loops; see probe.h.
 #include "userspace/health/probe.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <signal.h>
 #include <spawn.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -92,6 +96,66 @@ awaitable<ProbeResult> tcpCheck(ProbeSpec spec) {
     co_return failed("connect: " + ec.message());
   }
   co_return healthy("connected");
+}
+
+// The SYN to VIP:port at the backend's MAC, as the data plane forwards it;
+// the answer is read from a packet socket on the same interface before the
+// gateway's kernel (which knows no such connection) resets it.
+awaitable<ProbeResult> tcpPathCheck(ProbeSpec spec) {
+  Result<PathHop> hop = spec.resolveHop();
+  if (!hop) {
+    co_return failed("path: " + hop.error());
+  }
+  bool v4 = spec.pathVip.family == Family::kIpv4;
+  uint16_t ethertype = v4 ? ETH_P_IP : ETH_P_IPV6;
+  int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ethertype));
+  if (fd < 0) {
+    co_return failed(fmt::format("path: packet socket: {}", std::strerror(errno)));
+  }
+  asio::posix::stream_descriptor sock(co_await asio::this_coro::executor, fd);
+  sockaddr_ll ll{};
+  ll.sll_family = AF_PACKET;
+  ll.sll_protocol = htons(ethertype);
+  ll.sll_ifindex = hop->ifindex;
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&ll), sizeof(ll)) != 0) {
+    co_return failed(fmt::format("path: bind packet socket: {}", std::strerror(errno)));
+  }
+  std::random_device rd;
+  uint16_t srcPort = static_cast<uint16_t>(32768 + rd() % 28232);  // ephemeral range
+  Endpoint vip{spec.pathVip, spec.port};
+  std::vector<uint8_t> frame = buildTcpSyn(*hop, vip, srcPort, rd());
+  ll.sll_halen = 6;
+  std::memcpy(ll.sll_addr, hop->dstMac.data(), 6);
+  if (::sendto(fd, frame.data(), frame.size(), 0, reinterpret_cast<const sockaddr*>(&ll),
+               sizeof(ll)) < 0) {
+    co_return failed(fmt::format("path: send: {}", std::strerror(errno)));
+  }
+  std::array<uint8_t, 2048> buf{};
+  // Bounded by the probe's timeout; every wake-up drains what is queued.
+  for (;;) {
+    asio::error_code ec;
+    co_await sock.async_wait(asio::posix::stream_descriptor::wait_read,
+                             redirect_error(use_awaitable, ec));
+    if (ec) {
+      co_return failed("path: receive: " + ec.message());
+    }
+    for (int i = 0; i < 256; ++i) {
+      ssize_t n = ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR) {
+          break;
+        }
+        co_return failed(fmt::format("path: receive: {}", std::strerror(errno)));
+      }
+      auto reply = parsePathReply(buf.data(), static_cast<size_t>(n), vip, hop->srcAddr, srcPort);
+      if (reply == PathReply::kSynAck) {
+        co_return healthy("SYN-ACK from " + vip.toString() + " at " + formatMac(hop->dstMac));
+      }
+      if (reply == PathReply::kReset) {
+        co_return failed("connect: Connection refused (reset from " + vip.toString() + ")");
+      }
+    }
+  }
 }
 
 // Status code of "HTTP/1.x NNN ...", or -1.
@@ -389,6 +453,11 @@ std::string ProbeSpec::describe() const {
     case ProbeKind::kExec:
       return fmt::format("exec {}", execArgv.empty() ? std::string() : execArgv[0]);
     case ProbeKind::kTcp:
+      if (resolveHop) {
+        return fmt::format("tcp-path {} at {}", Endpoint{pathVip, port}.toString(),
+                           addr.toString());
+      }
+      break;
     case ProbeKind::kUdp:
       break;
   }
@@ -406,9 +475,10 @@ asio::awaitable<ProbeResult> runProbe(ProbeSpec spec) {
         result = co_await execCheck(std::move(spec));  // bounded by its own timer
       } else {
         asio::steady_timer timer(co_await asio::this_coro::executor, spec.timeout);
-        auto check = spec.kind == ProbeKind::kTcp    ? tcpCheck(spec)
-                     : spec.kind == ProbeKind::kHttp ? httpCheck(spec)
-                                                     : udpCheck(spec);
+        auto check = spec.kind == ProbeKind::kTcp && spec.resolveHop ? tcpPathCheck(spec)
+                     : spec.kind == ProbeKind::kTcp                  ? tcpCheck(spec)
+                     : spec.kind == ProbeKind::kHttp                 ? httpCheck(spec)
+                                                                     : udpCheck(spec);
         auto first = co_await (std::move(check) || timer.async_wait(use_awaitable));
         if (first.index() == 0) {
           result = std::get<0>(std::move(first));

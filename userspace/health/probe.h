@@ -21,6 +21,7 @@
 
 #include "userspace/common/net.h"
 #include "userspace/common/result.h"
+#include "userspace/health/path_probe.h"
 
 namespace lb4 {
 
@@ -59,9 +60,16 @@ struct ProbeSpec {
   // group, killed (SIGKILL) when the check ends. Healthy on exit status 0.
   std::vector<std::string> execArgv{};
 
+  // tcp path probe (direct routing): when set, the SYN goes to pathVip
+  // (the VIP, at `port`) on the hop this returns, called before each probe
+  // (the MAC and egress may change), instead of a connect to `addr`.
+  std::function<Result<PathHop>()> resolveHop{};
+  IpAddress pathVip{};
+
   // "validate probe <kind> <addr>: <detail>".
   Status validate() const;
-  // "tcp 198.18.0.11:80", "http 198.18.0.11:80/healthz", "exec check.sh".
+  // "tcp 198.18.0.11:80", "tcp-path 198.18.1.1:80 at 198.18.0.11",
+  // "http 198.18.0.11:80/healthz", "exec check.sh".
   std::string describe() const;
 };
 

@@ -17,7 +17,8 @@ nlohmann::json HealthCheck::toJson() const {
           {"http_expect", httpExpect},
           {"udp_payload", udpPayload},
           {"udp_expect", udpExpect},
-          {"command", command}};
+          {"command", command},
+          {"probe", probe}};
 }
 
 namespace {
@@ -105,10 +106,20 @@ Result<HealthCheck> HealthCheck::fromJson(const nlohmann::json& json, const Heal
 }
 
 Result<HealthCheck> HealthCheck::merge(const nlohmann::json& json, const HealthCheck& base) {
-  static const std::set<std::string> known = {
-      "kind",        "port",       "interval_ms",     "timeout_ms",      "rise",
-      "fall",        "http_path",  "http_status_min", "http_status_max", "http_expect",
-      "udp_payload", "udp_expect", "command"};
+  static const std::set<std::string> known = {"kind",
+                                              "port",
+                                              "interval_ms",
+                                              "timeout_ms",
+                                              "rise",
+                                              "fall",
+                                              "http_path",
+                                              "http_status_min",
+                                              "http_status_max",
+                                              "http_expect",
+                                              "udp_payload",
+                                              "udp_expect",
+                                              "command",
+                                              "probe"};
   if (!json.is_object()) {
     return makeError("health: expected an object");
   }
@@ -129,7 +140,7 @@ Result<HealthCheck> HealthCheck::merge(const nlohmann::json& json, const HealthC
       !(s = readField(json, "http_expect", hc.httpExpect)) ||
       !(s = readField(json, "udp_payload", hc.udpPayload)) ||
       !(s = readField(json, "udp_expect", hc.udpExpect)) ||
-      !(s = readField(json, "command", hc.command))) {
+      !(s = readField(json, "command", hc.command)) || !(s = readField(json, "probe", hc.probe))) {
     return std::move(s).takeError();
   }
   return hc;
@@ -151,6 +162,9 @@ Status HealthCheck::validate() const {
   }
   if (kind == CheckKind::kHttp && (httpPath.empty() || httpPath.front() != '/')) {
     return makeError("health: http_path must start with '/'");
+  }
+  if (probe != "path" && probe != "address") {
+    return makeError("health: probe '{}': expected path or address", probe);
   }
   if (kind == CheckKind::kExec && command.empty()) {
     return makeError("health: an exec check needs a command");

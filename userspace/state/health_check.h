@@ -34,6 +34,11 @@ struct HealthCheck {
   std::string udpPayload;
   std::string udpExpect;
   std::vector<std::string> command;  // exec: argv
+  // tcp checks of direct-routing VIPs: "path" sends the SYN the way the
+  // data plane sends traffic (to VIP:port, at the backend's MAC); "address"
+  // connects to the backend's own address. Other kinds and modes always
+  // probe the address. See docs/health.md.
+  std::string probe = "path";
 
   bool operator==(const HealthCheck&) const = default;
   nlohmann::json toJson() const;
