@@ -174,8 +174,7 @@ TEST_F(SmallConntrackTest, StatsShowTablePressureAndStatusShowsMapMemory) {
 
 TEST_F(DrTopologyTest, BadArgumentsFailClearlyAndChangeNothing) {
   configureDr();
-  auto before = ctl({"list", "--json"});
-  ASSERT_EQ(before.status, 0);
+  auto before = listState();
   const std::vector<std::vector<std::string>> bad = {
       {"add-vip", "198.18.1.300:80/tcp"},
       {"add-vip", "198.18.1.100:0/tcp"},
@@ -205,21 +204,18 @@ TEST_F(DrTopologyTest, BadArgumentsFailClearlyAndChangeNothing) {
     EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << joined << ": " << r.err;
     EXPECT_EQ(r.err.rfind("lb4ctl: ", 0), 0u) << joined << ": " << r.err;
   }
-  auto after = ctl({"list", "--json"});
-  EXPECT_EQ(after.out, before.out);
+  EXPECT_EQ(listState(), before);
 }
 
 TEST_F(DrTopologyTest, RestartedDaemonRestoresStateAndForwardingContinues) {
   configureDr();
-  auto before = ctl({"list", "--json"});
+  auto before = listState();
   ASSERT_EQ(connect(30).value("ok", 0), 30);
   daemon_.stop(SIGKILL);
   // The program stays attached with its pinned maps: traffic still flows.
   EXPECT_EQ(connect(30).value("ok", 0), 30);
   startDaemon();
-  auto after = ctl({"list", "--json"});
-  ASSERT_EQ(after.status, 0) << after.err;
-  EXPECT_EQ(after.out, before.out);
+  EXPECT_EQ(listState(), before);
   auto status = nlohmann::json::parse(ctl({"status", "--json"}).out);
   EXPECT_EQ(status["interfaces"].size(), 1u);
   EXPECT_EQ(connect(60).value("ok", 0), 60);

@@ -84,7 +84,7 @@ class RestartTest : public DrTopologyTest {
     configureDr();
     EXPECT_EQ(status().value("adopted", true), false) << "fresh maps reported as adopted";
     ASSERT_EQ(connect(30).value("ok", 0), 30) << "the service does not work before the restart";
-    auto before = ctl({"list", "--json"});
+    auto before = listState();
     constexpr int kHolds = 6;
     constexpr int kGap = 60;
     constexpr int kAfter = 60;
@@ -109,7 +109,7 @@ class RestartTest : public DrTopologyTest {
     EXPECT_NE(daemonLog().find("maps adopted in"), std::string::npos);
     auto s = status();
     EXPECT_EQ(s.value("adopted", false), true) << s.dump();
-    EXPECT_EQ(ctl({"list", "--json"}).out, before.out);
+    EXPECT_EQ(listState(), before);
   }
 
   // The pinned lb4_config map (under the pin root, wherever the daemon
@@ -137,7 +137,7 @@ TEST_F(RestartTest, GracefulStopStartBreaksNoConnection) { restartUnderTraffic(S
 TEST_F(RestartTest, IncompatibleMapLayoutIsRefusedClearlyAndNothingIsCorrupted) {
   configureDr();
   ASSERT_EQ(connect(30).value("ok", 0), 30);
-  auto before = ctl({"list", "--json"});
+  auto before = listState();
   daemon_.stop(SIGTERM);
   std::string map = pinnedConfigMap();
   ASSERT_FALSE(map.empty()) << "no pinned lb4_config under " << pinRoot_;
@@ -180,7 +180,7 @@ TEST_F(RestartTest, IncompatibleMapLayoutIsRefusedClearlyAndNothingIsCorrupted) 
   write(original);
   startDaemon();
   ASSERT_FALSE(HasFatalFailure());
-  EXPECT_EQ(ctl({"list", "--json"}).out, before.out);
+  EXPECT_EQ(listState(), before);
   EXPECT_EQ(connect(30).value("ok", 0), 30);
 }
 
