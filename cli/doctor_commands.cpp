@@ -104,6 +104,27 @@ void checkHost(Doctor& d, const json& facts) {
     } else {
       d.add("rp_filter", "ok", name + ": rp_filter off");
     }
+    if (f["rx_vlan_offload"] == true) {
+      d.add("rx_vlan_offload", "warn",
+            name +
+                ": receive VLAN offload is on: the driver strips VLAN tags before XDP, so "
+                "tagged frames are forwarded untagged",
+            f["driver"] == "veth"
+                ? fmt::format("run: ethtool -K {} txvlan off tx-vlan-stag-hw-insert off (lb4d "
+                              "does this at attach unless vlan_offload: keep)",
+                              f["peer"].value("interface", "PEER"))
+                : fmt::format("run: ethtool -K {} rxvlan off rx-vlan-stag-hw-parse off (lb4d "
+                              "does this at attach unless vlan_offload: keep)",
+                              name));
+    } else if (f["rx_vlan_offload"] == false) {
+      d.add("rx_vlan_offload", "ok", name + ": VLAN tags reach XDP in the frame");
+    } else if (f["driver"] == "veth") {
+      d.add("rx_vlan_offload", "skip",
+            name +
+                ": its veth peer is in another namespace; whether it sends VLAN tags in the "
+                "frame cannot be seen from here",
+            "on the peer run: ethtool -K PEER txvlan off tx-vlan-stag-hw-insert off");
+    }
     if (f["driver"] != "veth") {
       continue;
     }

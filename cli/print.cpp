@@ -174,6 +174,12 @@ void printStatus(const json& s) {
     std::cout << fmt::format("attached to {} ({} mode, {}), maps in {}\n",
                              i["interface"].get<std::string>(), i.value("mode", "?"),
                              i.value("method", "?"), i["pin_dir"].get<std::string>());
+    if (i.contains("rx_vlan_offload") && i["rx_vlan_offload"] == true) {
+      std::cout << fmt::format(
+          "  {} strips VLAN tags before XDP (receive VLAN offload on): tagged frames leave "
+          "untagged\n",
+          i["interface"].get<std::string>());
+    }
   }
   if (s.contains("maps") && !s["maps"].empty()) {
     uint64_t total = 0;

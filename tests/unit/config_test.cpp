@@ -231,6 +231,18 @@ TEST(ConfigTest, NatConntrackTimeouts) {
             "config lb4.yaml:1: conntrack_udp_timeout_s: must be from 1 to 86400 seconds");
 }
 
+TEST(ConfigTest, VlanOffload) {
+  auto defaults = parseConfig("", "lb4.yaml");
+  ASSERT_TRUE(defaults.ok()) << defaults.error();
+  EXPECT_EQ(defaults->vlanOffload, "disable");
+  auto keep = parseConfig("vlan_offload: keep\n", "lb4.yaml");
+  ASSERT_TRUE(keep.ok()) << keep.error();
+  EXPECT_EQ(keep->vlanOffload, "keep");
+  auto bad = parseConfig("log_level: info\nvlan_offload: off\n", "lb4.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error(), "config lb4.yaml:2: vlan_offload: expected disable or keep");
+}
+
 TEST(ConfigTest, MetricsListen) {
   auto defaults = parseConfig("", "lb4.yaml");
   ASSERT_TRUE(defaults.ok()) << defaults.error();

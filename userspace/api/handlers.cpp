@@ -184,7 +184,9 @@ nlohmann::json renderStatus(const DaemonStatus& status, const DesiredState& stat
                       {"pin_dir", a.pinDir},
                       {"mode", a.mode},
                       {"method", a.method},
-                      {"state", a.state}});
+                      {"state", a.state},
+                      {"rx_vlan_offload", a.rxVlanOffload ? nlohmann::json(*a.rxVlanOffload)
+                                                          : nlohmann::json(nullptr)}});
   }
   size_t backends = 0;
   for (const auto& v : state.vips) {

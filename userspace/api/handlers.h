@@ -45,6 +45,9 @@ struct AttachmentInfo {
   // "attached", or "missing": listed in the state, but no such link exists
   // (lb4 attaches to it when it appears).
   std::string state = "attached";
+  // Whether the driver strips VLAN tags before XDP (receive VLAN offload
+  // on); nullopt when it has no such offload or the link is missing.
+  std::optional<bool> rxVlanOffload;
 };
 
 // The BGP announcer as `status` shows it (bgp_announcer.h).

@@ -326,7 +326,7 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& nam
           {"socket", "socket_group", "state_file", "pin_root", "conntrack_size", "nat_reverse_size",
            "conntrack_tcp_timeout_s", "conntrack_tcp_fin_timeout_s", "conntrack_udp_timeout_s",
            "ring_size", "log_level", "log_format", "neighbour_retry_ms", "metrics_listen",
-           "scoring", "bgp", "interfaces", "vips"});
+           "vlan_offload", "scoring", "bgp", "interfaces", "vips"});
       !s) {
     return std::move(s).takeError();
   }
@@ -344,7 +344,8 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& nam
       !(s = readScalar(ctx, root, "log_level", "", cfg.logLevel)) ||
       !(s = readScalar(ctx, root, "log_format", "", cfg.logFormat)) ||
       !(s = readScalar(ctx, root, "neighbour_retry_ms", "", cfg.neighbourRetryMs)) ||
-      !(s = readScalar(ctx, root, "metrics_listen", "", cfg.metricsListen))) {
+      !(s = readScalar(ctx, root, "metrics_listen", "", cfg.metricsListen)) ||
+      !(s = readScalar(ctx, root, "vlan_offload", "", cfg.vlanOffload))) {
     return std::move(s).takeError();
   }
   cfg.metricsListenSet = static_cast<bool>(root["metrics_listen"]);
@@ -382,6 +383,9 @@ Result<DaemonConfig> parseConfig(const std::string& text, const std::string& nam
   static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error"};
   if (!levels.count(cfg.logLevel)) {
     return ctx.at(root["log_level"], "log_level", "expected trace, debug, info, warn or error");
+  }
+  if (cfg.vlanOffload != "disable" && cfg.vlanOffload != "keep") {
+    return ctx.at(root["vlan_offload"], "vlan_offload", "expected disable or keep");
   }
   if (cfg.neighbourRetryMs < 10 || cfg.neighbourRetryMs > 60000) {
     return ctx.at(root["neighbour_retry_ms"], "neighbour_retry_ms", "must be from 10 to 60000");

@@ -37,9 +37,13 @@ struct DaemonConfig {
   // lb4d cannot bind stops it; the default only warns (metrics off).
   bool metricsListenSet = false;
   uint32_t neighbourRetryMs = 1000;  // how often unresolved backend MACs are retried
-  ScoringConfig scoring;             // scoring: section (host_info thresholds)
-  BgpConfig bgp;                     // bgp: section (VIP announcements through BIRD)
-  DesiredState initial;              // interfaces and vips: sections
+  // Receive VLAN offload on attached interfaces: "disable" turns it off at
+  // attach (XDP then sees and keeps the tags), "keep" leaves it (tags the
+  // driver strips are lost in forwarding; lb4d warns).
+  std::string vlanOffload = "disable";
+  ScoringConfig scoring;  // scoring: section (host_info thresholds)
+  BgpConfig bgp;          // bgp: section (VIP announcements through BIRD)
+  DesiredState initial;   // interfaces and vips: sections
   // Where each of initial.interfaces was given ("config <file>:<line>:
   // interfaces[<i>]"), for errors found when lb4d starts.
   std::vector<std::string> interfaceOrigins;

@@ -14,6 +14,7 @@
 #include "userspace/daemon/controller.h"
 #include "userspace/daemon/kernel_sync.h"
 #include "userspace/daemon/neighbour.h"
+#include "userspace/daemon/vlan_offload.h"
 
 namespace lb4 {
 namespace {
@@ -41,6 +42,7 @@ Result<XdpAttachment> Controller::attachInterface(const std::string& ifname, boo
   }
   spdlog::info("attached to {} ({} mode, {}), maps in {}", ifname, xdpModeName(attachment->mode()),
                attachment->method(), dataplane_->pinDir());
+  (void)applyVlanOffloadPolicy(ifname, config_.vlanOffload);
   return attachment;
 }
 
@@ -266,6 +268,7 @@ DaemonStatus Controller::status() const {
       }
     }
   }
+  auto et = Ethtool::open();
   for (const auto& name : state_.interfaces) {
     auto it = attachments_.find(name);
     if (it == attachments_.end()) {
@@ -273,14 +276,17 @@ DaemonStatus Controller::status() const {
                                              .pinDir = dataplane_ ? dataplane_->pinDir() : "",
                                              .mode = "",
                                              .method = "",
-                                             .state = "missing"});
+                                             .state = "missing",
+                                             .rxVlanOffload = std::nullopt});
       continue;
     }
-    st.interfaces.push_back(AttachmentInfo{.interface = name,
-                                           .pinDir = dataplane_ ? dataplane_->pinDir() : "",
-                                           .mode = xdpModeName(it->second.mode()),
-                                           .method = it->second.method(),
-                                           .state = "attached"});
+    st.interfaces.push_back(
+        AttachmentInfo{.interface = name,
+                       .pinDir = dataplane_ ? dataplane_->pinDir() : "",
+                       .mode = xdpModeName(it->second.mode()),
+                       .method = it->second.method(),
+                       .state = "attached",
+                       .rxVlanOffload = et ? rxVlanOffload(*et, name) : std::nullopt});
   }
   return st;
 }
@@ -321,7 +327,8 @@ Result<nlohmann::json> Controller::attach(const Request& req) {
                                                       .pinDir = dataplane_->pinDir(),
                                                       .mode = xdpModeName(attachment->mode()),
                                                       .method = attachment->method(),
-                                                      .state = "attached"});
+                                                      .state = "attached",
+                                                      .rxVlanOffload = std::nullopt});
   attachments_.emplace(*req.interface, std::move(*attachment));
   state_ = std::move(next);
   announce();
