@@ -2,6 +2,8 @@
 // used by `lb4ctl trace`) against the XDP program itself: for random IPv4
 // and IPv6 TCP and UDP flows, the slot the program takes (seen as the
 // backend MAC it forwards to) is the slot the C++ code computes.
+#include "userspace/dataplane/flow_hash.h"
+
 #include <linux/bpf.h>
 #include <netinet/in.h>
 
@@ -9,7 +11,6 @@
 #include <random>
 #include <string>
 
-#include "userspace/dataplane/flow_hash.h"
 #include "xdp_fixture.h"
 
 namespace lb4::test {
@@ -85,8 +86,7 @@ TEST_F(FlowHashTest, UserspaceSlotIsTheSlotTheProgramTakes) {
     auto c = IpAddress::parse(client);
     auto d = IpAddress::parse(vip);
     ASSERT_TRUE(c.ok() && d.ok());
-    lb4_flow_key key =
-        makeFlowKey(*c, sport, *d, dport, tcp ? Proto::kTcp : Proto::kUdp);
+    lb4_flow_key key = makeFlowKey(*c, sport, *d, dport, tcp ? Proto::kTcp : Proto::kUdp);
     ASSERT_EQ(flowSlot(key, kRingSize), taken) << client << " port " << sport;
     ++checked;
   }
@@ -112,7 +112,8 @@ TEST_F(FlowHashTest, UserspaceKeyIsTheConntrackKey) {
     auto entry = dp_->lookupFlow(makeFlowKey(*c, 41234, *d, 80, Proto::kTcp));
     ASSERT_TRUE(entry.ok()) << entry.error();
     ASSERT_TRUE(entry->has_value()) << client;
-    EXPECT_EQ((*entry)->backend_id, flowSlot(makeFlowKey(*c, 41234, *d, 80, Proto::kTcp), kRingSize) + 1);
+    EXPECT_EQ((*entry)->backend_id,
+              flowSlot(makeFlowKey(*c, 41234, *d, 80, Proto::kTcp), kRingSize) + 1);
   }
 }
 
