@@ -91,6 +91,48 @@ TEST(ApiTest, SetHealthCarriesAValidatedPatch) {
   EXPECT_TRUE(parseRequest(R"({"v":1,"op":"health","vip":"198.18.1.1:80/tcp"})").ok());
 }
 
+TEST(ApiTest, TraceNeedsClientPortAndVipPort) {
+  auto r = parseRequest(
+      R"({"v":1,"op":"trace","vip":"[2001:db8:1::1]:80/tcp","client":"[2001:db8::10]:40000"})");
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->op, Op::kTrace);
+  EXPECT_EQ(r->client->toString(), "[2001:db8::10]:40000");
+  auto back = parseRequest(r->toJson().dump());
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(back->toJson(), r->toJson());
+
+  struct Case {
+    std::string line;
+    const char* expect;
+  };
+  const Case cases[] = {
+      {R"({"v":1,"op":"trace","vip":"198.18.1.1:80/tcp"})", "needs field 'client'"},
+      {R"({"v":1,"op":"trace","client":"198.18.0.10:4000"})", "needs field 'vip'"},
+      {R"({"v":1,"op":"trace","vip":"198.18.1.1:80/tcp","client":"198.18.0.10"})",
+       "needs its source port"},
+      {R"({"v":1,"op":"trace","vip":"198.18.1.1:80/tcp","client":"198.18.0.10:0"})",
+       "port must be from 1 to 65535"},
+      {R"({"v":1,"op":"trace","vip":"198.18.1.1:80/tcp","client":"198.18.0.300:5"})",
+       "parse client"},
+      {R"({"v":1,"op":"trace","vip":"198.18.1.1:80/tcp","client":5})", "must be a string"},
+      {R"({"v":1,"op":"trace","vip":"198.18.1.1/tcp","client":"198.18.0.10:4000"})",
+       "needs its port"},
+      {R"({"v":1,"op":"trace","vip":"198.18.1.1:80/sctp","client":"198.18.0.10:4000"})",
+       "expected tcp or udp"},
+      {R"({"v":1,"op":"trace","vip":"198.18.1.1:80/tcp","client":"[2001:db8::10]:4000"})",
+       "different address families"},
+      {R"({"v":1,"op":"trace","vip":"198.18.1.1:80/tcp","client":"198.18.0.10:4000","x":1})",
+       "does not take field 'x'"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.line);
+    auto bad = parseRequest(c.line);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().find(c.expect), std::string::npos) << bad.error();
+    EXPECT_EQ(bad.error().find('\n'), std::string::npos);
+  }
+}
+
 TEST(ApiTest, Replies) {
   auto ok = parseReply(replyOk({{"x", 1}}));
   ASSERT_TRUE(ok.ok());

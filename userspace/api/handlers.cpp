@@ -96,6 +96,7 @@ Status applyChange(DesiredState& next, const Request& req, uint32_t defaultRingS
     case Op::kDetach:
     case Op::kLogLevel:
     case Op::kDoctor:
+    case Op::kTrace:
       break;
   }
   return makeError("{}: not a state change", opName(req.op));

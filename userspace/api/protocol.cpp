@@ -13,8 +13,8 @@ struct OpSpec {
   std::set<std::string_view> optional;
 };
 
-const std::array<OpSpec, 18>& opSpecs() {
-  static const std::array<OpSpec, 18> specs = {{
+const std::array<OpSpec, 19>& opSpecs() {
+  static const std::array<OpSpec, 19> specs = {{
       {Op::kStatus, "status", {}, {}},
       {Op::kList, "list", {}, {"vip"}},
       {Op::kStats, "stats", {}, {"vip"}},
@@ -33,6 +33,7 @@ const std::array<OpSpec, 18>& opSpecs() {
       {Op::kGatewayUndrain, "gateway-undrain", {}, {}},
       {Op::kLogLevel, "log-level", {}, {"level"}},
       {Op::kDoctor, "doctor", {}, {}},
+      {Op::kTrace, "trace", {"vip", "client"}, {}},
   }};
   return specs;
 }
@@ -187,6 +188,35 @@ Status fillRequest(const nlohmann::json& json, Request& req) {
     }
     req.level = *text;
   }
+  if (json.contains("client")) {
+    auto text = stringField(json, "client");
+    if (!text) {
+      return std::move(text).takeError();
+    }
+    auto endpoint = Endpoint::parse(*text);
+    if (!endpoint) {
+      std::string message = endpoint.error();
+      if (message.starts_with("parse backend")) {
+        message.replace(0, 13, "parse client");
+      }
+      return makeError("{}", message);
+    }
+    if (endpoint->port == 0) {
+      return makeError(
+          "client {} needs its source port (ADDR:PORT, [ADDR6]:PORT): the port is "
+          "part of the flow hash",
+          *text);
+    }
+    if (req.vip && req.vip->addr.family != endpoint->addr.family) {
+      return makeError("client {} and VIP {} are of different address families", *text,
+                       req.vip->toString());
+    }
+    req.client = *endpoint;
+  }
+  if (req.op == Op::kTrace && req.vip && req.vip->port == 0) {
+    return makeError("VIP {} needs its port (ADDR:PORT/PROTO): the port is part of the flow hash",
+                     json.at("vip").get<std::string>());
+  }
   if (json.contains("generic")) {
     if (!json.at("generic").is_boolean()) {
       return makeError("field 'generic' must be true or false");
@@ -293,6 +323,9 @@ nlohmann::json Request::toJson() const {
   }
   if (level) {
     j["level"] = *level;
+  }
+  if (client) {
+    j["client"] = client->toString();
   }
   return j;
 }

@@ -43,6 +43,7 @@ enum class Op {
   kGatewayUndrain,
   kLogLevel,
   kDoctor,  // facts of the gateway's namespace for `lb4ctl doctor`
+  kTrace,   // where one client flow to a VIP goes now, and why
 };
 
 std::string_view opName(Op op);
@@ -67,6 +68,9 @@ struct Request {
   // log-level: the level to set (trace, debug, info, warn, error); none
   // asks for the current one.
   std::optional<std::string> level;
+  // trace: the client's address and source port (both required: the port
+  // is part of the flow hash).
+  std::optional<Endpoint> client;
 
   nlohmann::json toJson() const;
 };
