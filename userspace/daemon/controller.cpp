@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "userspace/daemon/flow_trace.h"
 #include "userspace/daemon/host_facts.h"
 #include "userspace/daemon/kernel_sync.h"
 #include "userspace/daemon/logging.h"
@@ -419,6 +420,8 @@ Result<nlohmann::json> Controller::handle(const Request& req) {
       }
       return hostFacts(names);
     }
+    case Op::kTrace:
+      return traceFlow(dataplane_.get(), state_, runtime(), *req.client, *req.vip);
     default:
       break;
   }
