@@ -20,6 +20,7 @@
 #include "cli/print.h"
 #include "cli/stats_watch.h"
 #include "cli/suggest.h"
+#include "cli/trace_commands.h"
 #include "userspace/api/protocol.h"
 #include "userspace/common/version.h"
 
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "show the daemon and its attachments");
   cli::addGatewayCommands(app, commands);
   cli::addDoctorCommands(app, commands);
+  cli::addTraceCommands(app, commands);
   auto* list = app.add_subcommand("list", "list VIPs and backends");
   list->add_option("vip", vipText, "only this VIP (ADDR:PORT/PROTO)");
   auto* stats = app.add_subcommand("stats", "packet and byte counters");
