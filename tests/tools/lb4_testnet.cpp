@@ -88,7 +88,8 @@ bool sendAll(int fd, const std::string& data) {
   return true;
 }
 
-lb4::UniqueFd connectTo(const lb4::ServiceKey& to, int timeoutMs) {
+// sourcePort 0: the kernel picks one.
+lb4::UniqueFd connectTo(const lb4::ServiceKey& to, int timeoutMs, uint16_t sourcePort = 0) {
   socklen_t len = 0;
   sockaddr_storage ss = toSockaddr(to.addr, to.port, len);
   lb4::UniqueFd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -96,6 +97,17 @@ lb4::UniqueFd connectTo(const lb4::ServiceKey& to, int timeoutMs) {
     return {};
   }
   setTimeouts(fd.get(), timeoutMs);
+  if (sourcePort != 0) {
+    lb4::IpAddress any;
+    any.family = to.addr.family;
+    socklen_t blen = 0;
+    sockaddr_storage local = toSockaddr(any, sourcePort, blen);
+    int one = 1;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&local), blen) != 0) {
+      return {};
+    }
+  }
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
     return {};
   }
@@ -290,12 +302,13 @@ int bulk(const lb4::ServiceKey& to, size_t bytes, int timeoutMs) {
   return intact ? 0 : 1;
 }
 
-int connectMany(const lb4::ServiceKey& to, int count, int timeoutMs, bool human) {
+int connectMany(const lb4::ServiceKey& to, int count, int timeoutMs, bool human,
+                uint16_t sourcePort) {
   std::map<std::string, int> byBackend;
   int failed = 0;
   std::string lastError;
   for (int i = 0; i < count; ++i) {
-    lb4::UniqueFd fd = connectTo(to, timeoutMs);
+    lb4::UniqueFd fd = connectTo(to, timeoutMs, sourcePort);
     std::string name = fd ? readLine(fd.get()) : std::string();
     if (name.empty()) {
       ++failed;
@@ -385,6 +398,12 @@ int main(int argc, char** argv) {
   connectCmd->add_option("--timeout-ms", timeoutMs)->check(CLI::Range(1, 60000));
   bool human = false;
   connectCmd->add_flag("--human", human, "a table instead of JSON");
+  uint16_t sourcePort = 0;
+  connectCmd
+      ->add_option("--source-port", sourcePort,
+                   "connect from this port (with --count 1: a port left in TIME_WAIT by the "
+                   "previous connection cannot connect to the same address again)")
+      ->check(CLI::Range(1, 65535));
   auto* holdCmd = app.add_subcommand("hold", "one long-lived connection");
   holdCmd->add_option("--to", toText, "ADDR:PORT/tcp")->required();
   holdCmd->add_option("--duration-ms", durationMs)->check(CLI::Range(1, 600000));
@@ -411,7 +430,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (connectCmd->parsed()) {
-    return connectMany(*to, count, timeoutMs, human);
+    return connectMany(*to, count, timeoutMs, human, sourcePort);
   }
   if (udpCmd->parsed()) {
     return udpMany(*to, count, timeoutMs);
