@@ -161,6 +161,7 @@ Result<json> traceFlow(const Dataplane* dp, const DesiredState& state, const Run
     if (usable.empty()) {
       out["backend"] = backendJson(*dp, *vip, runtime, e.backend_id);
       out["source"] = "conntrack";
+      scheduleAs = LB4_STAT_CT_MISS;  // the table answer is for a flow without this entry
     }
   } else {
     out["conntrack"] = nullptr;
