@@ -32,8 +32,8 @@ class VlanTest : public DrTopologyTest {
              {"ip", "-n", g, "addr", "flush", "dev", "eth0"},
              {"ip", "-n", g, "link", "set", "eth0", "name", "gwq"},
              {"ip", "-n", g, "link", "set", "gwq", "address", "02:00:5e:10:00:01"},
-             {"ip", "-n", g, "link", "add", "eth0", "address", mac_, "type", "veth", "peer",
-              "name", "gwp"},
+             {"ip", "-n", g, "link", "add", "eth0", "address", mac_, "type", "veth", "peer", "name",
+              "gwp"},
              {"ip", "-n", g, "link", "add", "brg", "type", "bridge"},
              {"ip", "-n", g, "link", "set", "gwq", "master", "brg"},
              {"ip", "-n", g, "link", "set", "gwp", "master", "brg"},
@@ -98,8 +98,8 @@ class VlanTest : public DrTopologyTest {
       std::filesystem::remove(logs.back());
       counters.emplace_back(
           std::vector<std::string>{"ip", "netns", "exec", ns("b" + std::to_string(i)),
-                                   buildPath("tests/tools/lb4-rawframe"), "count", "--from", "198.18.0.1", "--to", kVip,
-                                   "--duration-ms", "1500"},
+                                   buildPath("tests/tools/lb4-rawframe"), "count", "--from",
+                                   "198.18.0.1", "--to", kVip, "--duration-ms", "1500"},
           logs.back());
     }
     for (const auto& log : logs) {
@@ -112,10 +112,9 @@ class VlanTest : public DrTopologyTest {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
     }
-    auto sent = runCommand({"ip", "netns", "exec", ns("cl"),
-                            buildPath("tests/tools/lb4-rawframe"), "send", "--dst-mac", mac_,
-                            "--from", "198.18.0.1", "--to", kVip, "--vlan", std::to_string(vlan),
-                            "--count", std::to_string(count)});
+    auto sent = runCommand({"ip", "netns", "exec", ns("cl"), buildPath("tests/tools/lb4-rawframe"),
+                            "send", "--dst-mac", mac_, "--from", "198.18.0.1", "--to", kVip,
+                            "--vlan", std::to_string(vlan), "--count", std::to_string(count)});
     EXPECT_EQ(sent.status, 0) << sent.err;
     nlohmann::json total = {{"tagged", 0}, {"untagged", 0}, {"tagged_not_vlan_10", 0}};
     for (size_t i = 0; i < counters.size(); ++i) {

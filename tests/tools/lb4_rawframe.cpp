@@ -66,10 +66,10 @@ int sendSyns(const Link& link, const lb4::MacAddress& dst, int vlan, const std::
     if (vlan > 0) {
       p.vlan(static_cast<uint16_t>(vlan));
     }
-    auto frame = p.ipv4(from, to.addr.toString())
-                     .tcp(static_cast<uint16_t>(41000 + i), to.port)
-                     .build();
-    if (::send(link.fd.get(), frame.data(), frame.size(), 0) != static_cast<ssize_t>(frame.size())) {
+    auto frame =
+        p.ipv4(from, to.addr.toString()).tcp(static_cast<uint16_t>(41000 + i), to.port).build();
+    if (::send(link.fd.get(), frame.data(), frame.size(), 0) !=
+        static_cast<ssize_t>(frame.size())) {
       std::cerr << "lb4-rawframe: send: " << std::strerror(errno) << "\n";
       return 1;
     }

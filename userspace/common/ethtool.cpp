@@ -72,8 +72,7 @@ std::optional<std::vector<std::string>> Ethtool::strings(const std::string& ifna
   return names;
 }
 
-std::optional<uint64_t> Ethtool::statistic(const std::string& ifname,
-                                           std::string_view name) const {
+std::optional<uint64_t> Ethtool::statistic(const std::string& ifname, std::string_view name) const {
   auto names = strings(ifname, ETH_SS_STATS);
   if (!names) {
     return std::nullopt;
@@ -114,7 +113,8 @@ std::optional<bool> Ethtool::feature(const std::string& ifname, std::string_view
   if (!f) {
     return std::nullopt;
   }
-  std::vector<uint8_t> raw(sizeof(ethtool_gfeatures) + f->words * sizeof(ethtool_get_features_block));
+  std::vector<uint8_t> raw(sizeof(ethtool_gfeatures) +
+                           f->words * sizeof(ethtool_get_features_block));
   auto* gf = reinterpret_cast<ethtool_gfeatures*>(raw.data());
   gf->cmd = ETHTOOL_GFEATURES;
   gf->size = f->words;
@@ -134,7 +134,8 @@ Status Ethtool::setFeature(const std::string& ifname, std::string_view name, boo
   if (!f) {
     return makeError("{} has no feature {}", ifname, name);
   }
-  std::vector<uint8_t> raw(sizeof(ethtool_sfeatures) + f->words * sizeof(ethtool_set_features_block));
+  std::vector<uint8_t> raw(sizeof(ethtool_sfeatures) +
+                           f->words * sizeof(ethtool_set_features_block));
   auto* sf = reinterpret_cast<ethtool_sfeatures*>(raw.data());
   sf->cmd = ETHTOOL_SFEATURES;
   sf->size = f->words;
@@ -144,8 +145,7 @@ Status Ethtool::setFeature(const std::string& ifname, std::string_view name, boo
   // A positive return (ETHTOOL_F_WISH etc.) means not everything took: the
   // read-back below tells.
   if (!request(ifname, sf)) {
-    return makeError("set {} {} on {}: {}", name, on ? "on" : "off", ifname,
-                     std::strerror(errno));
+    return makeError("set {} {} on {}: {}", name, on ? "on" : "off", ifname, std::strerror(errno));
   }
   if (feature(ifname, name) != on) {
     return makeError("set {} {} on {}: the driver keeps it {}", name, on ? "on" : "off", ifname,
