@@ -12,8 +12,8 @@
 // named veth-gw, veth-gw0, veth-gw1, veth-cl or veth-bN after what is at
 // its other end). A line ending in `&` runs in the background until the test
 // ends. Lines run in a directory where `build` is the build tree, as an
-// operator in the source tree after building. The hosts' own addresses are what the docs' examples say; this file
-// provides them, the docs provide everything else.
+// operator in the source tree after building. The hosts' own addresses are what the docs' examples
+// say; this file provides them, the docs provide everything else.
 //
 // The gateway's lines run in a private mount namespace inside the gateway's
 // network namespace, with sysfs remounted for that namespace, a bpffs of its
@@ -170,14 +170,13 @@ class DocsTest : public ::testing::Test {
       }
     }
     const std::string ready = (work_ / "mounts-ready").string();
-    gatewayMounts_ = Process(
-        {"nsenter", "--net=/run/netns/" + ns("gateway"), "unshare", "-m", "--propagation",
-         "private", "sh", "-ec",
-         "mount -t sysfs sysfs /sys; mount -t bpf bpf /sys/fs/bpf; "
-         "mount -t tmpfs tmpfs /run/lb4; mount -t tmpfs tmpfs /var/lib/lb4; "
-         "mount -t tmpfs tmpfs /run/lock; touch " +
-             ready + "; exec sleep 600"},
-        (work_ / "mounts.log").string());
+    gatewayMounts_ = Process({"nsenter", "--net=/run/netns/" + ns("gateway"), "unshare", "-m",
+                              "--propagation", "private", "sh", "-ec",
+                              "mount -t sysfs sysfs /sys; mount -t bpf bpf /sys/fs/bpf; "
+                              "mount -t tmpfs tmpfs /run/lb4; mount -t tmpfs tmpfs /var/lib/lb4; "
+                              "mount -t tmpfs tmpfs /run/lock; touch " +
+                                  ready + "; exec sleep 600"},
+                             (work_ / "mounts.log").string());
     for (int i = 0; i < 100 && !fs::exists(ready); ++i) {
       std::this_thread::sleep_for(20ms);
     }
@@ -188,8 +187,8 @@ class DocsTest : public ::testing::Test {
   // mount namespace too).
   std::vector<std::string> onHost(const std::string& nsName, const std::string& command) {
     if (nsName == ns("gateway")) {
-      return {"nsenter", "-t", std::to_string(gatewayMounts_.pid()), "-m", "-n",
-              "bash",    "-c", command};
+      return {"nsenter", "-t",   std::to_string(gatewayMounts_.pid()), "-m", "-n", "bash",
+              "-c",      command};
     }
     return {"ip", "netns", "exec", nsName, "bash", "-c", command};
   }
@@ -208,8 +207,8 @@ class DocsTest : public ::testing::Test {
       } else {
         FAIL() << line.file << ":" << line.number << ": unknown host `" << line.host << "`";
       }
-      const std::string where = line.file + ":" + std::to_string(line.number) + " on " +
-                                line.host + ": " + line.command;
+      const std::string where =
+          line.file + ":" + std::to_string(line.number) + " on " + line.host + ": " + line.command;
       std::string command = line.command;
       bool background = command.size() > 1 && command.back() == '&';
       if (background) {
@@ -218,7 +217,8 @@ class DocsTest : public ::testing::Test {
       }
       for (const auto& target : targets) {
         if (background) {
-          std::string log = (work_ / ("background" + std::to_string(line.number) + ".log")).string();
+          std::string log =
+              (work_ / ("background" + std::to_string(line.number) + ".log")).string();
           background_.emplace_back(onHost(target, command), log);
           waitForDaemon(command);
           ASSERT_TRUE(background_.back().running()) << where << ": exited";
@@ -238,8 +238,7 @@ class DocsTest : public ::testing::Test {
     if (command.rfind("lb4d", 0) != 0) {
       return;
     }
-    fs::path socket =
-        "/proc/" + std::to_string(gatewayMounts_.pid()) + "/root/run/lb4/lb4d.sock";
+    fs::path socket = "/proc/" + std::to_string(gatewayMounts_.pid()) + "/root/run/lb4/lb4d.sock";
     for (int i = 0; i < 250 && !fs::exists(socket); ++i) {
       std::this_thread::sleep_for(20ms);
     }
@@ -251,8 +250,8 @@ class DocsTest : public ::testing::Test {
     servers_.emplace_back(
         std::vector<std::string>{"ip", "netns", "exec", ns("backend" + std::to_string(i)),
                                  buildPath("tests/tools/lb4-testnet"), "serve", "--name",
-                                 "b" + std::to_string(i), "--port", std::to_string(port),
-                                 "--bind", "0.0.0.0"},
+                                 "b" + std::to_string(i), "--port", std::to_string(port), "--bind",
+                                 "0.0.0.0"},
         (work_ / ("server" + std::to_string(i) + ".log")).string());
   }
 
