@@ -370,7 +370,15 @@ TEST_F(HaTest, VipWhoseBackendsAreAllDownOnOneGatewayIsWithdrawnThereOnly) {
                   "--timeout-ms", "50", "--fall", "1"});
   expectHops(kVip2, {kGw2});
   expectHops(kVip1, {kGw1, kGw2});
-  json bgp = ctlJson(gws_[0], {"status"})["gateway"]["bgp"];
+  // The router may see the withdrawal before lb4d has BIRD's answer.
+  json bgp;
+  for (int i = 0; i < 100; ++i) {
+    bgp = ctlJson(gws_[0], {"status"})["gateway"]["bgp"];
+    if (bgp.value("in_sync", false)) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   EXPECT_EQ(bgp["announced"], json({"198.18.1.100/32"})) << bgp.dump();
   // What a keepalived track script asks: exit 0 only where the VIP can be served.
   EXPECT_EQ(ctl(gws_[0], {"gateway", "check", "198.18.1.101"}).status, 1);
