@@ -145,15 +145,17 @@ void checkHost(Doctor& d, const json& facts) {
             fmt::format("{}: its veth peer (ifindex {}) is in another namespace; the sending "
                         "side's checksum offload cannot be checked from here either",
                         name, peer["ifindex"].dump()),
-            "on the peer run: ethtool -K PEER gro on (or attach an XDP program) and "
-            "ethtool -K PEER tx off");
+            "on the peer run: ethtool -K PEER gro on (NAT) or attach an XDP program (DR's "
+            "XDP_TX), and ethtool -K PEER tx off");
     } else if (peer["gro"] != true) {
       std::string p = peer.value("interface", "");
       d.add("veth_peer_napi", "warn",
             fmt::format("{}: veth peer {} has GRO off: without NAPI it drops what XDP_TX sends "
                         "unless it has an XDP program",
                         name, p),
-            fmt::format("run: ethtool -K {} gro on", p));
+            fmt::format("run: ethtool -K {} gro on (enough for NAT's XDP_REDIRECT; for DR's "
+                        "XDP_TX put an XDP program on {}, docs/quickstart.md \"On veth links\")",
+                        p, p));
     } else {
       d.add("veth_peer_napi", "ok", name + ": veth peer has GRO (NAPI)");
     }
