@@ -187,8 +187,11 @@ class DocsTest : public ::testing::Test {
   // mount namespace too).
   std::vector<std::string> onHost(const std::string& nsName, const std::string& command) {
     if (nsName == ns("gateway")) {
-      return {"nsenter", "-t",   std::to_string(gatewayMounts_.pid()), "-m", "-n", "bash",
-              "-c",      command};
+      // -r -w: the holder's root and directory (entering a mount namespace
+      // otherwise resets both to its real root, outside any chroot).
+      return {
+          "nsenter", "-t",   std::to_string(gatewayMounts_.pid()), "-m", "-n", "-r", "-w", "bash",
+          "-c",      command};
     }
     return {"ip", "netns", "exec", nsName, "bash", "-c", command};
   }
