@@ -8,6 +8,11 @@
 # LB4_SKIP_ASAN=1 skips the sanitizer build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The bpffs directories the tests make (libxdp's xdp/globals, iproute2's
+# tc/globals) are removed when the run ends, pass or fail.
+. scripts/bpffs_leftovers.sh
+bpffs_note
+trap bpffs_clean EXIT
 scripts/install-deps.sh
 scripts/check-format.sh
 BUILD_DIR=${BUILD_DIR:-build} scripts/build.sh

@@ -82,22 +82,9 @@ fi
 flock -u 9
 
 root=$(mktemp -d /tmp/lb4-fresh.XXXXXX)
-# iproute2 and libxdp make their own bpffs directories (tc/globals, the "ip"
-# link to it, xdp/globals) the first time a test uses them; the ones this
-# run made, and left empty, go with it.
-bpffs_before=$(ls -A /sys/fs/bpf 2>/dev/null | tr '\n' ' ')
-remove_bpffs_leftovers() {
-  local d
-  for d in ip tc xdp; do
-    case " $bpffs_before " in *" $d "*) continue ;; esac
-    if [ -L "/sys/fs/bpf/$d" ]; then
-      rm -f "/sys/fs/bpf/$d"
-    elif [ -d "/sys/fs/bpf/$d" ]; then
-      rmdir /sys/fs/bpf/$d/globals 2>/dev/null
-      rmdir /sys/fs/bpf/$d 2>/dev/null
-    fi
-  done
-}
+# The bpffs directories iproute2 and libxdp make for the tests go with the run.
+. "$src/scripts/bpffs_leftovers.sh"
+bpffs_note
 
 cleanup() {
   local pids p
@@ -118,7 +105,7 @@ cleanup() {
   done
   umount -R -l "$root" 2>/dev/null
   rm -rf --one-file-system "$root"
-  remove_bpffs_leftovers
+  bpffs_clean
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

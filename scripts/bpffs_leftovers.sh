@@ -1,0 +1,20 @@
+# Sourced by scripts that run tests: iproute2 and libxdp make their own bpffs
+# directories (tc/globals, the "ip" link to it, xdp/globals) the first time a
+# test uses them. bpffs_note records what is there before; bpffs_clean
+# removes the ones made since, if they are empty (never a pin).
+bpffs_note() {
+  bpffs_before=$(ls -A /sys/fs/bpf 2>/dev/null | tr '\n' ' ')
+}
+bpffs_clean() {
+  local d
+  for d in ip tc xdp; do
+    case " ${bpffs_before:-} " in *" $d "*) continue ;; esac
+    if [ -L "/sys/fs/bpf/$d" ]; then
+      rm -f "/sys/fs/bpf/$d"
+    elif [ -d "/sys/fs/bpf/$d" ]; then
+      rmdir "/sys/fs/bpf/$d/globals" 2>/dev/null
+      rmdir "/sys/fs/bpf/$d" 2>/dev/null
+    fi
+  done
+  return 0
+}
