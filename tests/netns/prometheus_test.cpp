@@ -155,5 +155,62 @@ TEST_F(PrometheusTest, PrometheusSeesThePerBackendPacketCountsLb4ctlShows) {
   EXPECT_GE(std::stod(changes[0]["value"][1].get<std::string>()), 1.0) << changes.dump();
 }
 
+// With LB4_DASHBOARD_PNG=PATH: a two-minute run that exercises the main
+// panels of docs/grafana/lb4.json (steady traffic, a backend's server
+// stopped and started again, connections to a VIP without backends), then
+// scripts/dashboard_picture.py draws them from this Prometheus into PATH.
+TEST_F(PrometheusTest, DashboardPictureFromARealRun) {
+  const char* png = std::getenv("LB4_DASHBOARD_PNG");
+  if (png == nullptr || *png == '\0') {
+    GTEST_SKIP() << "set LB4_DASHBOARD_PNG=PATH to draw the dashboard's panels from a run";
+  }
+  configureDr();
+  const std::string emptyVip = "198.18.1.100:81/tcp";  // no backends: drop_no_backend
+  ctlOk({"add-vip", emptyVip, "--mode", "dr"});
+  startPrometheus();
+  if (HasFatalFailure()) {
+    return;
+  }
+  auto start = std::chrono::system_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() -
+                                                            start)
+        .count();
+  };
+  bool stopped = false;
+  bool restarted = false;
+  while (elapsed() < 120) {
+    // A rate that changes over the run: 20 to 60 connections a round.
+    auto result = connect(20 + static_cast<int>(elapsed() % 40));
+    EXPECT_GT(result.value("ok", 0), 0) << result.dump();
+    if (elapsed() >= 40 && elapsed() < 80) {
+      runCommand({"ip", "netns", "exec", ns("cl"), buildPath("tests/tools/lb4-testnet"), "connect",
+                  "--to", emptyVip, "--count", "2", "--timeout-ms", "300"});
+    }
+    if (elapsed() >= 30 && !stopped) {
+      servers_[2].stop();  // b3's checks fail (refused) until its server is back
+      stopped = true;
+    }
+    if (elapsed() >= 70 && !restarted) {
+      startServer(3);
+      restarted = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // the last scrapes
+  auto end = std::chrono::system_clock::now();
+  auto unix = [](std::chrono::system_clock::time_point t) {
+    return std::to_string(
+        std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+  };
+  auto picture =
+      runCommand({"nsenter", "--net=/run/netns/" + ns("gw"), "/usr/bin/python3",
+                  sourcePath("scripts/dashboard_picture.py"),
+                  "http://127.0.0.1:" + std::to_string(kPrometheusPort), png, "--start",
+                  unix(start), "--end", unix(end), "--step", "2", "--scrape-interval", "1"});
+  EXPECT_EQ(picture.status, 0) << picture.out << picture.err;
+  EXPECT_TRUE(std::filesystem::exists(png)) << png;
+}
+
 }  // namespace
 }  // namespace lb4::test
