@@ -18,7 +18,7 @@
 #endif
 
 /* Layout version of every pinned map; stored in lb4_config.abi_version. */
-#define LB4_ABI_VERSION 9
+#define LB4_ABI_VERSION 10
 
 #define LB4_MAX_VIPS 1024
 #define LB4_MAX_BACKENDS 4096
@@ -216,12 +216,17 @@ struct lb4_signals {
 };
 LB4_STATIC_ASSERT(sizeof(struct lb4_signals) == 16, "lb4_signals size");
 
-/* Packet and byte counters, per CPU, per VIP and per backend. */
+/*
+ * Forwarded traffic, per CPU, per VIP and per backend: packets and bytes,
+ * and new connections (flows the program scheduled and gave a conntrack
+ * entry: a first packet, or a flow whose entry was gone or stale).
+ */
 struct lb4_traffic {
 	__u64 packets;
 	__u64 bytes;
+	__u64 new_connections;
 };
-LB4_STATIC_ASSERT(sizeof(struct lb4_traffic) == 16, "lb4_traffic size");
+LB4_STATIC_ASSERT(sizeof(struct lb4_traffic) == 24, "lb4_traffic size");
 
 /*
  * Global reasons, the index of lb4_stats (per CPU), defined once here:

@@ -53,8 +53,8 @@ int lb4_xdp(struct xdp_md *ctx)
 		return stat_verdict(ret);
 	ret = rewrite_packet(ctx, &pkt, vip, backend_id, backend);
 	if (ret == XDP_TX || ret == XDP_REDIRECT || ret == LB4_KERNEL) {
-		stat_traffic(&lb4_vip_stats, vip->vip_id, pkt.len);
-		stat_traffic(&lb4_backend_stats, backend_id, pkt.len);
+		stat_traffic(&lb4_vip_stats, vip->vip_id, &pkt);
+		stat_traffic(&lb4_backend_stats, backend_id, &pkt);
 	}
 	return stat_verdict(ret);
 }

@@ -126,7 +126,9 @@ int part_lru40_update(struct xdp_md *ctx)
 SEC("xdp")
 int part_percpu_add(struct xdp_md *ctx)
 {
-	stat_traffic(&lb4_backend_stats, 1, 64);
+	struct lb4_packet pkt = {.len = 64};
+
+	stat_traffic(&lb4_backend_stats, 1, &pkt);
 	return XDP_DROP;
 }
 

@@ -260,6 +260,7 @@ schedule:
 	if (bpf_map_update_elem(&lb4_conntrack, &pkt->flow, &entry, BPF_ANY))
 		return LB4_DROP_CT_FULL;
 	stat_inc(reason);
+	pkt->new_flow = 1;
 	/*
 	 * The kernel evicts silently; what shows it is a flow past its SYN
 	 * that has no entry any more (counted per CPU, like the LRU lists).

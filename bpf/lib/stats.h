@@ -17,13 +17,15 @@ static __always_inline void stat_inc(__u32 reason)
 		*count += 1;
 }
 
-static __always_inline void stat_traffic(void *map, __u32 index, __u32 len)
+static __always_inline void stat_traffic(void *map, __u32 index,
+					 const struct lb4_packet *pkt)
 {
 	struct lb4_traffic *t = bpf_map_lookup_elem(map, &index);
 
 	if (t) {
 		t->packets += 1;
-		t->bytes += len;
+		t->bytes += pkt->len;
+		t->new_connections += pkt->new_flow;
 	}
 }
 

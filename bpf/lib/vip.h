@@ -35,6 +35,7 @@ struct lb4_packet {
 	__u8 df;             /* IPv4 don't-fragment set (always 1 for IPv6) */
 	__u8 l4_proto;       /* IP protocol / next header of the outer packet */
 	__u8 family;         /* LB4_AF_* of the outer packet */
+	__u8 new_flow;       /* select_backend scheduled it: a new connection */
 };
 
 /* A zeroed service key for the packet's destination (port in network order). */

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <set>
@@ -206,6 +207,10 @@ TEST_F(LimitsTest, EveryMapReportsItsMemory) {
   ASSERT_TRUE(maps.ok()) << maps.error();
   bool sawConntrack = false;
   for (const auto& m : *maps) {
+    if (m.name == "lb4_ring_tables") {
+      EXPECT_EQ(m.memlock, 0u) << "no VIP, no ring";
+      continue;
+    }
     EXPECT_GT(m.memlock, 0u) << m.name;
     if (m.name == "lb4_conntrack") {
       sawConntrack = true;
@@ -215,6 +220,18 @@ TEST_F(LimitsTest, EveryMapReportsItsMemory) {
   }
   EXPECT_TRUE(sawConntrack);
   EXPECT_GE(maps->size(), 12u);
+
+  // The rings row sums every VIP's table: entries are their slots.
+  addBackends();
+  addVip(1, ringOf({1, 2}, 251));
+  addVip(2, ringOf({3, 4}, 4099));
+  maps = dp_->mapMemory();
+  ASSERT_TRUE(maps.ok()) << maps.error();
+  auto rings = std::find_if(maps->begin(), maps->end(),
+                            [](const MapMemory& m) { return m.name == "lb4_ring_tables"; });
+  ASSERT_NE(rings, maps->end());
+  EXPECT_EQ(rings->maxEntries, 251u + 4099u);
+  EXPECT_GE(rings->memlock, (251u + 4099u) * sizeof(uint32_t));
 }
 
 // The daemon swaps a VIP's whole Maglev table in one map update (and moves

@@ -440,6 +440,34 @@ TEST_F(XdpTest, CountersTrackVipAndBackendTraffic) {
   EXPECT_EQ(dp_->backendTraffic(2)->bytes, 0U);
 }
 
+// new_connections counts the flows the scheduler placed, not packets: a
+// flow's first packet, never its later ones (conntrack hits).
+TEST_F(XdpTest, NewConnectionsCountScheduledFlowsNotPackets) {
+  addBackend(2, kBackend2Mac, kBackend2V4);
+  addVip(kVipV4, 8080, IPPROTO_TCP, 6);
+  setRing(6, {2, 2, 2, 2, 2});
+  auto syn = base().ipv4(kClientV4, kVipV4).tcp(40000, 8080).build();
+  auto ack = base().ipv4(kClientV4, kVipV4).tcp(40000, 8080, kTcpAck).payload("x").build();
+  auto syn2 = base().ipv4(kClient2V4, kVipV4).tcp(40001, 8080).build();
+
+  ASSERT_EQ(run(syn).action, XDP_TX);
+  EXPECT_EQ(dp_->vipTraffic(6)->new_connections, 1U);
+  EXPECT_EQ(dp_->backendTraffic(2)->new_connections, 1U);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(run(ack).action, XDP_TX);
+  }
+  EXPECT_EQ(dp_->vipTraffic(6)->packets, 4U);
+  EXPECT_EQ(dp_->vipTraffic(6)->new_connections, 1U);
+  ASSERT_EQ(run(syn2).action, XDP_TX);
+  EXPECT_EQ(dp_->vipTraffic(6)->new_connections, 2U);
+  EXPECT_EQ(dp_->backendTraffic(2)->new_connections, 2U);
+  EXPECT_EQ(dp_->backendTraffic(1)->new_connections, 0U);
+  EXPECT_EQ(stat(LB4_STAT_CT_MISS), 2U);
+
+  ASSERT_TRUE(dp_->resetVipTraffic(6).ok());
+  EXPECT_EQ(dp_->vipTraffic(6)->new_connections, 0U);
+}
+
 TEST_F(XdpTest, RingSwapsAcrossSizesReadBackAndForward) {
   addBackend(2, kBackend2Mac, kBackend2V4);
   addVip(kVipV4, 8080, IPPROTO_TCP, 6);

@@ -121,11 +121,13 @@ MetricsSnapshot sampleSnapshot() {
              .mode = "dr",
              .packets = 10,
              .bytes = 1000,
+             .newConnections = 4,
              .allDown = false}};
   s.backends = {{.vip = "198.18.1.100:80/tcp",
                  .backend = "198.18.0.11",
                  .packets = 6,
                  .bytes = 600,
+                 .newConnections = 3,
                  .weight = 100,
                  .effectiveWeight = 50,
                  .up = true,
@@ -153,6 +155,7 @@ MetricsSnapshot sampleSnapshot() {
   s.conntrackCapacity = 65536;
   s.conntrackCapacityPerCpu = 32768;
   s.requests = {{{"add-backend", "ok"}, 2}, {{"invalid", "error"}, 1}};
+  s.mapMemory = {{"lb4_conntrack", 1 << 20}, {"lb4_ring_tables", 4096}};
   s.ringBuilds = 3;
   s.ringBuildSeconds = Histogram({0.001});
   s.ringBuildSeconds.observe(0.0004);
@@ -191,6 +194,12 @@ TEST(Lb4MetricsTest, SnapshotValuesAppearUnderTheirNamesAndLabels) {
   has("lb4_vip_packets_total{vip=\"198.18.1.100:80/tcp\",family=\"ipv4\",proto=\"tcp\"} 10");
   has("lb4_backend_packets_total{vip=\"198.18.1.100:80/tcp\",backend=\"198.18.0.11\"} 6");
   has("lb4_backend_bytes_total{vip=\"198.18.1.100:80/tcp\",backend=\"198.18.0.12\"} 400");
+  has("lb4_vip_new_connections_total{vip=\"198.18.1.100:80/tcp\",family=\"ipv4\",proto=\"tcp\"} "
+      "4");
+  has("lb4_backend_new_connections_total{vip=\"198.18.1.100:80/tcp\",backend=\"198.18.0.11\"} 3");
+  has("lb4_backend_new_connections_total{vip=\"198.18.1.100:80/tcp\",backend=\"198.18.0.12\"} 0");
+  has("lb4_map_memory_bytes{map=\"lb4_conntrack\"} 1048576");
+  has("lb4_map_memory_bytes{map=\"lb4_ring_tables\"} 4096");
   has("lb4_backend_effective_weight{vip=\"198.18.1.100:80/tcp\",backend=\"198.18.0.11\"} 50");
   has("lb4_backend_up{vip=\"198.18.1.100:80/tcp\",backend=\"198.18.0.12\"} 0");
   has("lb4_backend_state{vip=\"198.18.1.100:80/tcp\",backend=\"198.18.0.11\",state=\"overload\"} "

@@ -4,7 +4,7 @@ namespace lb4 {
 namespace {
 
 nlohmann::json trafficJson(const lb4_traffic& t) {
-  return {{"packets", t.packets}, {"bytes", t.bytes}};
+  return {{"packets", t.packets}, {"bytes", t.bytes}, {"new_connections", t.new_connections}};
 }
 
 lb4_traffic trafficOf(const std::map<uint32_t, lb4_traffic>& counters, uint32_t id) {

@@ -29,6 +29,13 @@ void Controller::fillMetrics(MetricsSnapshot& out) const {
     }
   }
   if (dataplane_) {
+    if (auto maps = dataplane_->mapMemory()) {
+      for (const auto& m : *maps) {
+        out.mapMemory.emplace_back(m.name, m.memlock);
+      }
+    } else {
+      spdlog::warn("metrics: {}", maps.error());
+    }
     if (auto entries = dataplane_->conntrackEntries()) {
       out.conntrackEntries = *entries;
     } else {
@@ -52,6 +59,7 @@ void Controller::fillMetrics(MetricsSnapshot& out) const {
                                   .mode = std::string(modeName(vip.mode)),
                                   .packets = vt.packets,
                                   .bytes = vt.bytes,
+                                  .newConnections = vt.new_connections,
                                   .allDown = rt.allDown.count(vip.id) > 0});
     for (const auto& b : vip.backends) {
       lb4_traffic bt = traffic(counters ? &counters->backends : nullptr, b.id);
@@ -63,6 +71,7 @@ void Controller::fillMetrics(MetricsSnapshot& out) const {
                          .backend = b.endpoint.toString(),
                          .packets = bt.packets,
                          .bytes = bt.bytes,
+                         .newConnections = bt.new_connections,
                          .weight = b.weight,
                          .effectiveWeight = r != rt.backends.end() ? r->second.effectiveWeight : 0,
                          .up = enabled && !removed,

@@ -10,8 +10,10 @@
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "lb4_xdp.skel.h"
@@ -63,21 +65,31 @@ uint32_t installedRingSize(const lb4_xdp* s, uint32_t vipId) {
   return ringArraySize(**innerId);
 }
 
-Result<lb4_traffic> sumTraffic(const bpf_map* map, uint32_t index) {
-  auto perCpu = PerCpuArray<lb4_traffic>(map).lookup(index, fmt::format("index {}", index));
+// Sums a per-CPU value whose every field is a u64 counter (lb4_traffic,
+// lb4_signals), field by field.
+template <typename T>
+Result<T> sumPerCpu(const bpf_map* map, uint32_t index) {
+  static_assert(std::is_trivially_copyable_v<T> && sizeof(T) % sizeof(uint64_t) == 0);
+  auto perCpu = PerCpuArray<T>(map).lookup(index, fmt::format("index {}", index));
   if (!perCpu) {
     return std::move(perCpu).takeError();
   }
-  lb4_traffic total{};
-  for (const auto& t : *perCpu) {
-    total.packets += t.packets;
-    total.bytes += t.bytes;
+  std::array<uint64_t, sizeof(T) / sizeof(uint64_t)> total{};
+  for (const T& value : *perCpu) {
+    std::array<uint64_t, sizeof(T) / sizeof(uint64_t)> words;
+    std::memcpy(words.data(), &value, sizeof(T));
+    for (size_t i = 0; i < words.size(); ++i) {
+      total[i] += words[i];
+    }
   }
-  return total;
+  T out;
+  std::memcpy(&out, total.data(), sizeof(T));
+  return out;
 }
 
-Status resetTraffic(const bpf_map* map, uint32_t index) {
-  return PerCpuArray<lb4_traffic>(map).fill(index, lb4_traffic{}, fmt::format("index {}", index));
+template <typename T>
+Status resetPerCpu(const bpf_map* map, uint32_t index) {
+  return PerCpuArray<T>(map).fill(index, T{}, fmt::format("index {}", index));
 }
 
 std::string backendName(uint32_t id) { return fmt::format("backend {}", id); }
@@ -316,32 +328,26 @@ Result<GlobalStats> Dataplane::globalStats() const {
 }
 
 Result<lb4_traffic> Dataplane::vipTraffic(uint32_t vipId) const {
-  return sumTraffic(skel_->maps.lb4_vip_stats, vipId);
+  return sumPerCpu<lb4_traffic>(skel_->maps.lb4_vip_stats, vipId);
 }
 
 Result<lb4_traffic> Dataplane::backendTraffic(uint32_t id) const {
-  return sumTraffic(skel_->maps.lb4_backend_stats, id);
+  return sumPerCpu<lb4_traffic>(skel_->maps.lb4_backend_stats, id);
 }
 
 Status Dataplane::resetVipTraffic(uint32_t vipId) {
-  return resetTraffic(skel_->maps.lb4_vip_stats, vipId);
+  return resetPerCpu<lb4_traffic>(skel_->maps.lb4_vip_stats, vipId);
 }
 
 Status Dataplane::resetBackendTraffic(uint32_t id) {
-  if (auto s = resetTraffic(skel_->maps.lb4_backend_signals, id); !s) {
+  if (auto s = resetPerCpu<lb4_signals>(skel_->maps.lb4_backend_signals, id); !s) {
     return s;
   }
-  return resetTraffic(skel_->maps.lb4_backend_stats, id);
+  return resetPerCpu<lb4_traffic>(skel_->maps.lb4_backend_stats, id);
 }
 
 Result<lb4_signals> Dataplane::backendSignals(uint32_t id) const {
-  // Two per-CPU u64 counters, summed exactly like lb4_traffic.
-  static_assert(sizeof(lb4_signals) == sizeof(lb4_traffic));
-  auto t = sumTraffic(skel_->maps.lb4_backend_signals, id);
-  if (!t) {
-    return std::move(t).takeError();
-  }
-  return lb4_signals{.accepted = t->packets, .refused = t->bytes};
+  return sumPerCpu<lb4_signals>(skel_->maps.lb4_backend_signals, id);
 }
 
 int possibleCpus() { return detail::numCpus(); }

@@ -2,14 +2,17 @@
 // memory as the kernel charges it (the `memlock` line of the map fd's
 // /proc/self/fdinfo entry, what `bpftool map show` prints), and the
 // per-CPU counters that show conntrack pressure.
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include <fstream>
 #include <string>
 
 #include "lb4_xdp.skel.h"
+#include "userspace/common/unique_fd.h"
 #include "userspace/dataplane/bpf_map.h"
 #include "userspace/dataplane/dataplane.h"
+#include "userspace/dataplane/pin_dir.h"
 
 namespace lb4 {
 namespace {
@@ -40,6 +43,27 @@ Result<std::vector<MapMemory>> Dataplane::mapMemory() const {
                             .maxEntries = bpf_map__max_entries(map),
                             .memlock = fdinfoMemlock(fd)});
   }
+  // Each VIP's Maglev ring is an array of its own, held by lb4_rings: one
+  // row for all of them (entries: their slots), so status and the metrics
+  // show what the rings cost, usually the largest share.
+  MapMemory rings{.name = "lb4_ring_tables"};
+  BpfMap<uint32_t, uint32_t> outer(skel_->maps.lb4_rings);
+  auto st = outer.forEachKey([&](const uint32_t& vipId) {
+    auto innerId = outer.find(vipId);
+    if (!innerId || !innerId->has_value()) {
+      return;  // removed since the key was read
+    }
+    UniqueFd inner(bpf_map_get_fd_by_id(**innerId));
+    if (!inner) {
+      return;
+    }
+    rings.maxEntries += mapMaxEntries(inner);
+    rings.memlock += fdinfoMemlock(inner.get());
+  });
+  if (!st) {
+    return std::move(st).takeError();
+  }
+  out.push_back(rings);
   return out;
 }
 

@@ -81,6 +81,11 @@ std::string renderMetrics(const MetricsSnapshot& s) {
   for (const auto& v : s.vips) {
     e.sample(vipLabels(v), v.bytes);
   }
+  e.begin("lb4_vip_new_connections_total", MetricType::kCounter,
+          "New connections to the VIP: flows scheduled to a backend and given a conntrack entry.");
+  for (const auto& v : s.vips) {
+    e.sample(vipLabels(v), v.newConnections);
+  }
   e.begin("lb4_vip_all_backends_down", MetricType::kGauge,
           "1 while every backend of the VIP is down and it serves from its last table.");
   for (const auto& v : s.vips) {
@@ -95,6 +100,11 @@ std::string renderMetrics(const MetricsSnapshot& s) {
           "Bytes of the packets forwarded to the backend, as received (frame length).");
   for (const auto& b : s.backends) {
     e.sample(backendLabels(b.vip, b.backend), b.bytes);
+  }
+  e.begin("lb4_backend_new_connections_total", MetricType::kCounter,
+          "New connections scheduled to the backend.");
+  for (const auto& b : s.backends) {
+    e.sample(backendLabels(b.vip, b.backend), b.newConnections);
   }
   e.begin("lb4_backend_weight", MetricType::kGauge, "The backend's configured weight.");
   for (const auto& b : s.backends) {
@@ -168,6 +178,12 @@ std::string renderMetrics(const MetricsSnapshot& s) {
   e.begin("lb4_unresolved_macs", MetricType::kGauge,
           "DR backends whose MAC address lb4d is still resolving.");
   e.sample({}, s.unresolvedMacs);
+  e.begin("lb4_map_memory_bytes", MetricType::kGauge,
+          "Memory the kernel charges for each BPF map of lb4 (memlock; absent while no map is "
+          "open).");
+  for (const auto& [name, bytes] : s.mapMemory) {
+    e.sample({{"map", name}}, bytes);
+  }
 
   e.begin("lb4_maglev_table_builds_total", MetricType::kCounter,
           "Maglev tables built and swapped into lb4_rings (one per VIP whose table changed).");

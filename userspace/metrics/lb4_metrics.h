@@ -2,8 +2,9 @@
 // a plain snapshot the daemon fills from the Controller, HealthManager and
 // control socket, and its rendering as Prometheus text. Label names are
 // vip, backend, family, proto, reason, state, interface, plus command (control
-// requests), mode (attachments, VIPs) and version/commit (build info): each
-// bounded by the configuration, never per flow.
+// requests), mode (attachments, VIPs), map (map memory: one per BPF map of
+// lb4) and version/commit (build info): each bounded by the configuration or
+// the program, never per flow.
 #pragma once
 
 #include <array>
@@ -30,6 +31,7 @@ struct VipMetrics {
   std::string mode;    // "dr", "nat", "tun"
   uint64_t packets = 0;
   uint64_t bytes = 0;
+  uint64_t newConnections = 0;
   bool allDown = false;  // serving from its last table: every backend down
 };
 
@@ -38,6 +40,7 @@ struct BackendMetrics {
   std::string backend;  // endpoint as configured, "198.18.0.11" or "198.18.0.11:8080"
   uint64_t packets = 0;
   uint64_t bytes = 0;
+  uint64_t newConnections = 0;
   uint32_t weight = 0;           // configured
   uint32_t effectiveWeight = 0;  // in the VIP's table now
   bool up = false;               // its kernel entry is enabled and health does not remove it
@@ -73,6 +76,8 @@ struct MetricsSnapshot {
   uint64_t conntrackCapacity = 0;            // entries in total
   uint64_t conntrackCapacityPerCpu = 0;
   uint64_t unresolvedMacs = 0;
+  // Memory the kernel charges for each BPF map (by map name), when open.
+  std::vector<std::pair<std::string, uint64_t>> mapMemory;
   // Maglev tables built and swapped in, and their durations.
   uint64_t ringBuilds = 0;
   Histogram ringBuildSeconds;
