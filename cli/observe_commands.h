@@ -1,4 +1,4 @@
-// lb4ctl's observability subcommands: log-level.
+// lb4ctl's observability subcommands: log-level, top.
 #pragma once
 
 #include "cli/command.h"

@@ -19,6 +19,17 @@ std::string humanBytes(uint64_t bytes) {
   return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
 }
 
+std::string backendState(const json& b, bool nat) {
+  std::string health = b.value("health", "serve");
+  return !b.value("reachable", true)                ? "unreachable"
+         : !nat && b.value("mac", json()).is_null() ? "no-mac"
+         : health == "remove"                       ? (b.value("enabled", false) ? "down*" : "down")
+         : b.value("drained", false)                ? "drained"
+         : health == "quiesce"                      ? "overload"
+         : b.value("effective_weight", 0u) == 0     ? "no-flows"
+                                                    : "serving";
+}
+
 void printList(const json& vips) {
   if (vips.empty()) {
     std::cout << "no VIPs configured\n";
@@ -39,14 +50,7 @@ void printList(const json& vips) {
     // NAT routes to its backends through the FIB: they need no MAC.
     bool nat = v["mode"] == "nat";
     for (const auto& b : v["backends"]) {
-      std::string health = b.value("health", "serve");
-      std::string state = !b.value("reachable", true)  ? "unreachable"
-                          : b["mac"].is_null() && !nat ? "no-mac"
-                          : health == "remove"       ? (b["enabled"].get<bool>() ? "down*" : "down")
-                          : b["drained"].get<bool>() ? "drained"
-                          : health == "quiesce"      ? "overload"
-                          : b["effective_weight"] == 0 ? "no-flows"
-                                                       : "serving";
+      std::string state = backendState(b, nat);
       std::string mac = nat                  ? "(routed)"
                         : b["mac"].is_null() ? "(resolving)"
                                              : b["mac"].get<std::string>();
@@ -103,8 +107,10 @@ void printStats(const json& stats, const json* previous, double seconds) {
   }
   for (size_t i = 0; i < stats["vips"].size(); ++i) {
     const auto& v = stats["vips"][i];
-    std::cout << fmt::format("{}  {} packets  {}\n", v["vip"].get<std::string>(),
-                             v["packets"].get<uint64_t>(), humanBytes(v["bytes"].get<uint64_t>()));
+    std::cout << fmt::format("{}  {} packets  {}  {} new connections\n",
+                             v["vip"].get<std::string>(), v["packets"].get<uint64_t>(),
+                             humanBytes(v["bytes"].get<uint64_t>()),
+                             v.value("new_connections", uint64_t{0}));
     for (size_t j = 0; j < v["backends"].size(); ++j) {
       const auto& b = v["backends"][j];
       std::string rate;
@@ -114,9 +120,10 @@ void printStats(const json& stats, const json* previous, double seconds) {
         rate = fmt::format("  {:.0f} pkt/s",
                            static_cast<double>(b["packets"].get<uint64_t>() - before) / seconds);
       }
-      std::cout << fmt::format("  {:<28} {:>12} packets  {:>10}{}\n",
+      std::cout << fmt::format("  {:<28} {:>12} packets  {:>10}  {:>8} new{}\n",
                                b["address"].get<std::string>(), b["packets"].get<uint64_t>(),
-                               humanBytes(b["bytes"].get<uint64_t>()), rate);
+                               humanBytes(b["bytes"].get<uint64_t>()),
+                               b.value("new_connections", uint64_t{0}), rate);
     }
   }
 }

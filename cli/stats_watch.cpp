@@ -43,24 +43,24 @@ nlohmann::json statsRates(const nlohmann::json& now, const nlohmann::json& befor
   nlohmann::json vips = nlohmann::json::array();
   for (const auto& v : listOf(now, "vips")) {
     const nlohmann::json* pv = findBy(listOf(before, "vips"), "vip", v["vip"]);
-    auto counter = [](const nlohmann::json* j, const char* k) {
-      return j ? j->value(k, uint64_t{0}) : uint64_t{0};
+    auto rates = [&](const char* k, const nlohmann::json& cur, const nlohmann::json* prev) {
+      return rate(cur.value(k, uint64_t{0}), prev ? prev->value(k, uint64_t{0}) : uint64_t{0},
+                  seconds);
     };
     nlohmann::json backends = nlohmann::json::array();
     for (const auto& b : listOf(v, "backends")) {
       const nlohmann::json* pb =
           pv ? findBy(listOf(*pv, "backends"), "address", b["address"]) : nullptr;
-      backends.push_back(
-          {{"address", b["address"]},
-           {"packets_per_s",
-            rate(b.value("packets", uint64_t{0}), counter(pb, "packets"), seconds)},
-           {"bytes_per_s", rate(b.value("bytes", uint64_t{0}), counter(pb, "bytes"), seconds)}});
+      backends.push_back({{"address", b["address"]},
+                          {"packets_per_s", rates("packets", b, pb)},
+                          {"bytes_per_s", rates("bytes", b, pb)},
+                          {"new_connections_per_s", rates("new_connections", b, pb)}});
     }
-    vips.push_back(
-        {{"vip", v["vip"]},
-         {"packets_per_s", rate(v.value("packets", uint64_t{0}), counter(pv, "packets"), seconds)},
-         {"bytes_per_s", rate(v.value("bytes", uint64_t{0}), counter(pv, "bytes"), seconds)},
-         {"backends", std::move(backends)}});
+    vips.push_back({{"vip", v["vip"]},
+                    {"packets_per_s", rates("packets", v, pv)},
+                    {"bytes_per_s", rates("bytes", v, pv)},
+                    {"new_connections_per_s", rates("new_connections", v, pv)},
+                    {"backends", std::move(backends)}});
   }
   return {{"interval_s", seconds}, {"vips", std::move(vips)}};
 }
@@ -101,13 +101,15 @@ int watchStats(const Context& ctx, const Request& request, double interval, int 
       if (rates) {
         std::cout << "rates:\n";
         for (const auto& v : (*rates)["vips"]) {
-          std::cout << fmt::format("  {}  {:.0f} pkt/s  {:.0f} B/s\n", v["vip"].get<std::string>(),
-                                   v["packets_per_s"].get<double>(),
-                                   v["bytes_per_s"].get<double>());
+          std::cout << fmt::format("  {}  {:.0f} pkt/s  {:.0f} B/s  {:.0f} conn/s\n",
+                                   v["vip"].get<std::string>(), v["packets_per_s"].get<double>(),
+                                   v["bytes_per_s"].get<double>(),
+                                   v["new_connections_per_s"].get<double>());
           for (const auto& b : v["backends"]) {
             std::cout << fmt::format(
-                "    {:<28} {:.0f} pkt/s  {:.0f} B/s\n", b["address"].get<std::string>(),
-                b["packets_per_s"].get<double>(), b["bytes_per_s"].get<double>());
+                "    {:<28} {:.0f} pkt/s  {:.0f} B/s  {:.0f} conn/s\n",
+                b["address"].get<std::string>(), b["packets_per_s"].get<double>(),
+                b["bytes_per_s"].get<double>(), b["new_connections_per_s"].get<double>());
           }
         }
       }

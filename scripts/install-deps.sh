@@ -12,7 +12,7 @@ PACKAGES=(
   iproute2 ethtool util-linux nftables procps
   libsystemd-dev help2man systemd dpkg-dev file
   bird2 keepalived
-  prometheus
+  prometheus tmux
   clang-format-14
 )
 # libsystemd-dev: sd_notify for lb4d.service; help2man: the manual pages;
@@ -21,7 +21,8 @@ PACKAGES=(
 # bird2 and keepalived: the BGP/BFD speaker and the VRRP daemon of the
 # high-availability setups and their namespace tests. docs/ha.md.
 # prometheus: promtool checks lb4d's exposition and a real Prometheus server
-# scrapes lb4d in a namespace test. docs/observability.md.
+# scrapes lb4d in a namespace test; tmux: the terminal the `lb4ctl top` test
+# drives (send-keys, capture-pane). docs/observability.md.
 # clang-format-14: the test command checks the C++ formatting first
 # (scripts/check-format.sh, .clang-format).
 
