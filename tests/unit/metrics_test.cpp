@@ -3,6 +3,10 @@
 // and the metrics_listen address.
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -224,6 +228,79 @@ TEST(Lb4MetricsTest, SnapshotValuesAppearUnderTheirNamesAndLabels) {
     ++reasons;
   }
   EXPECT_EQ(reasons, static_cast<size_t>(LB4_STAT_MAX));
+}
+
+// docs/observability.md lists every family with its type and labels, and
+// nothing that lb4d does not expose.
+TEST(Lb4MetricsTest, DocsListEveryFamilyWithItsTypeAndLabels) {
+  struct Family {
+    std::string type;
+    std::set<std::string> labels;
+  };
+  std::map<std::string, Family> exposed;
+  std::istringstream text(renderMetrics(sampleSnapshot()));
+  std::string line;
+  const std::regex label(R"(([a-z_]+)=")");
+  while (std::getline(text, line)) {
+    if (line.rfind("# TYPE ", 0) == 0) {
+      std::istringstream words(line.substr(7));
+      std::string name;
+      std::string type;
+      words >> name >> type;
+      exposed[name].type = type;
+    } else if (!line.empty() && line[0] != '#') {
+      std::string name = line.substr(0, line.find_first_of("{ "));
+      for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+        std::string base = name.substr(0, name.size() - std::strlen(suffix));
+        if (name.ends_with(suffix) && exposed.count(base) && exposed[base].type == "histogram") {
+          name = base;
+        }
+      }
+      auto begin = line.find('{');
+      auto end = line.rfind('}');
+      if (begin != std::string::npos && end != std::string::npos) {
+        std::string labels = line.substr(begin, end - begin);
+        for (std::sregex_iterator it(labels.begin(), labels.end(), label), last; it != last; ++it) {
+          if ((*it)[1] != "le") {
+            exposed[name].labels.insert((*it)[1]);
+          }
+        }
+      }
+    }
+  }
+  ASSERT_GE(exposed.size(), 20u);
+
+  std::ifstream docs(LB4_SOURCE_DIR "/docs/observability.md");
+  ASSERT_TRUE(docs) << "docs/observability.md";
+  std::map<std::string, Family> documented;
+  const std::regex row(R"(^\| `(lb4_[a-z0-9_]+)` \| ([a-z]+) \|([a-z_, ]*)\|)");
+  while (std::getline(docs, line)) {
+    std::smatch m;
+    if (std::regex_search(line, m, row)) {
+      Family f{.type = m[2], .labels = {}};
+      std::istringstream names(m[3].str());
+      for (std::string n; std::getline(names, n, ',');) {
+        n.erase(0, n.find_first_not_of(' '));
+        n.erase(n.find_last_not_of(' ') + 1);
+        if (!n.empty()) {
+          f.labels.insert(n);
+        }
+      }
+      EXPECT_TRUE(documented.emplace(m[1], f).second) << "listed twice: " << m[1];
+    }
+  }
+  for (const auto& [name, family] : exposed) {
+    auto it = documented.find(name);
+    if (it == documented.end()) {
+      ADD_FAILURE() << name << " is exposed but not in docs/observability.md";
+      continue;
+    }
+    EXPECT_EQ(it->second.type, family.type) << name;
+    EXPECT_EQ(it->second.labels, family.labels) << name;
+  }
+  for (const auto& [name, family] : documented) {
+    EXPECT_TRUE(exposed.count(name)) << name << " is documented but lb4d does not expose it";
+  }
 }
 
 TEST(HttpTest, OnlyGetMetricsIsServed) {
