@@ -159,8 +159,8 @@ std::string renderTop(const json& list, const json& stats, const json& rates,
       const json& addr = b["address"];
       const json* sb = sv ? findBy(member(*sv, "backends"), "address", addr) : nullptr;
       const json* rb = rv ? findBy(member(*rv, "backends"), "address", addr) : nullptr;
-      std::string weight = fmt::format("{}/{}", b.value("effective_weight", 0u),
-                                       b.value("weight", 0u));
+      std::string weight =
+          fmt::format("{}/{}", b.value("effective_weight", 0u), b.value("weight", 0u));
       line(row("  " + addr.get<std::string>(), backendState(b, nat), weight, rb,
                sb ? sb->value("new_connections", uint64_t{0}) : 0));
     }

@@ -27,26 +27,24 @@ json listReply() {
 }
 
 json statsReply(uint64_t packets, uint64_t bytes, uint64_t conns) {
-  return {{"global", json::object()},
-          {"conntrack",
-           {{"size", 1024},
-            {"cpus", 2},
-            {"per_cpu", {{{"cpu", 0}, {"entries", 3}}, {{"cpu", 1}, {"entries", 4}}}}}},
-          {"vips",
-           {{{"vip", "198.18.1.100:80/tcp"},
-             {"packets", packets},
-             {"bytes", bytes},
-             {"new_connections", conns},
-             {"backends",
-              {{{"address", "198.18.0.11"},
-                {"packets", packets},
-                {"bytes", bytes},
-                {"new_connections", conns}},
-               {{"address", "198.18.0.12"}, {"packets", 0}, {"bytes", 0}, {"new_connections", 0}},
-               {{"address", "198.18.0.13"},
-                {"packets", 0},
-                {"bytes", 0},
-                {"new_connections", 0}}}}}}}};
+  return {
+      {"global", json::object()},
+      {"conntrack",
+       {{"size", 1024},
+        {"cpus", 2},
+        {"per_cpu", {{{"cpu", 0}, {"entries", 3}}, {{"cpu", 1}, {"entries", 4}}}}}},
+      {"vips",
+       {{{"vip", "198.18.1.100:80/tcp"},
+         {"packets", packets},
+         {"bytes", bytes},
+         {"new_connections", conns},
+         {"backends",
+          {{{"address", "198.18.0.11"},
+            {"packets", packets},
+            {"bytes", bytes},
+            {"new_connections", conns}},
+           {{"address", "198.18.0.12"}, {"packets", 0}, {"bytes", 0}, {"new_connections", 0}},
+           {{"address", "198.18.0.13"}, {"packets", 0}, {"bytes", 0}, {"new_connections", 0}}}}}}}};
 }
 
 std::vector<std::string> lines(const std::string& s) {
@@ -104,9 +102,9 @@ TEST(TopViewTest, LaterRoundsShowRatesPerVipAndBackend) {
   json rates = statsRates(now, statsReply(100, 10000, 10), 2.0);
   std::string screen = renderTop(listReply(), now, rates, "head", 0);
   std::string b1 = rowOf(screen, "198.18.0.11");
-  EXPECT_NE(b1.find(" 100 "), std::string::npos) << b1;        // pkt/s
-  EXPECT_NE(b1.find("9.8 KiB/s"), std::string::npos) << b1;    // 10000 B/s
-  EXPECT_NE(b1.find(" 10 "), std::string::npos) << b1;         // conn/s
+  EXPECT_NE(b1.find(" 100 "), std::string::npos) << b1;      // pkt/s
+  EXPECT_NE(b1.find("9.8 KiB/s"), std::string::npos) << b1;  // 10000 B/s
+  EXPECT_NE(b1.find(" 10 "), std::string::npos) << b1;       // conn/s
   std::string b2 = rowOf(screen, "198.18.0.12");
   EXPECT_EQ(b2.find(" - "), std::string::npos) << b2;  // a rate, 0, not "-"
 }
