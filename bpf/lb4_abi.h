@@ -18,7 +18,7 @@
 #endif
 
 /* Layout version of every pinned map; stored in lb4_config.abi_version. */
-#define LB4_ABI_VERSION 10
+#define LB4_ABI_VERSION 11
 
 #define LB4_MAX_VIPS 1024
 #define LB4_MAX_BACKENDS 4096
@@ -45,6 +45,8 @@
 
 /* lb4_vip_value.flags */
 #define LB4_VIP_F_ALL_PORTS (1U << 0) /* key.port == 0 matches every port */
+#define LB4_VIP_F_SRC_ALLOW (1U << 1) /* has an allow list: other sources are dropped */
+#define LB4_VIP_F_SRC_DENY (1U << 2)  /* has a deny list (lb4_src_rules) */
 
 /* lb4_backend.flags */
 #define LB4_BACKEND_F_ENABLED (1U << 0) /* may carry flows (existing and new) */
@@ -217,16 +219,44 @@ struct lb4_signals {
 LB4_STATIC_ASSERT(sizeof(struct lb4_signals) == 16, "lb4_signals size");
 
 /*
- * Forwarded traffic, per CPU, per VIP and per backend: packets and bytes,
- * and new connections (flows the program scheduled and gave a conntrack
- * entry: a first packet, or a flow whose entry was gone or stale).
+ * Key of lb4_src_rules, an LPM trie of every VIP's source prefixes. The
+ * prefix covers vip_id whole, then the address: prefixlen = 32 + the
+ * prefix's length (IPv4 in the first 4 bytes of addr, like lb4_flow_key).
+ * The program looks up 32 + 128 bits, the client's address.
+ */
+struct lb4_src_key {
+	__u32 prefixlen;
+	__u32 vip_id;
+	__u8 addr[16]; /* network byte order */
+};
+LB4_STATIC_ASSERT(sizeof(struct lb4_src_key) == 24, "lb4_src_key size");
+
+#define LB4_SRC_KEY_BITS (32 + 128)
+#define LB4_MAX_SRC_RULES 16384
+
+/* lb4_src_rule.action */
+#define LB4_SRC_ALLOW 1
+#define LB4_SRC_DENY 2
+
+/* Value of lb4_src_rules: what the longest matching prefix says. */
+struct lb4_src_rule {
+	__u32 action; /* LB4_SRC_* */
+};
+LB4_STATIC_ASSERT(sizeof(struct lb4_src_rule) == 4, "lb4_src_rule size");
+
+/*
+ * Traffic, per CPU, per VIP and per backend: packets and bytes forwarded,
+ * new connections (flows the program scheduled and gave a conntrack entry:
+ * a first packet, or a flow whose entry was gone or stale), and packets
+ * dropped once the VIP (or the backend) was known, for any reason.
  */
 struct lb4_traffic {
 	__u64 packets;
 	__u64 bytes;
 	__u64 new_connections;
+	__u64 dropped;
 };
-LB4_STATIC_ASSERT(sizeof(struct lb4_traffic) == 24, "lb4_traffic size");
+LB4_STATIC_ASSERT(sizeof(struct lb4_traffic) == 32, "lb4_traffic size");
 
 /*
  * Global reasons, the index of lb4_stats (per CPU), defined once here:
@@ -275,7 +305,11 @@ LB4_STATIC_ASSERT(sizeof(struct lb4_traffic) == 24, "lb4_traffic size");
 	  "DR: the backend's interface is not attached (any more): no lb4_ifaces/lb4_tx_ports entry") \
 	X(CT_EVICTED_LIVE, "ct_evicted_live", \
 	  "TCP packet without SYN found no conntrack entry: a live flow's entry was evicted (table " \
-	  "pressure on this CPU), or the flow began before this table saw it")
+	  "pressure on this CPU), or the flow began before this table saw it") \
+	X(DROP_SOURCE_DENIED, "drop_source_denied", \
+	  "source address in a deny prefix of the VIP (its longest matching prefix)") \
+	X(DROP_SOURCE_NOT_ALLOWED, "drop_source_not_allowed", \
+	  "source address in no allow prefix of a VIP that has an allow list")
 
 enum lb4_stat {
 #define LB4_STAT_ENUM(NAME, name, help) LB4_STAT_##NAME,

@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * lb4_xdp.bpf.c - the lb4 XDP entry point. Parses the frame, passes what is
- * not VIP traffic, keeps established flows on their backend (conntrack),
- * schedules new ones with Maglev, rewrites and transmits; translates NAT
- * replies back to the VIP and handles ICMP errors about VIP flows. The same
- * program (and one set of maps) runs on every interface lb4 is attached to. The helpers live
- * in bpf/lib/; this file only strings them together and turns their result
- * into the verdict (counting every drop by reason).
+ * not VIP traffic, drops what a VIP's source lists refuse, keeps established
+ * flows on their backend (conntrack), schedules new ones with Maglev,
+ * rewrites and transmits; translates NAT replies back to the VIP and handles
+ * ICMP errors about VIP flows. The same program (and one set of maps) runs on
+ * every interface lb4 is attached to. The helpers live in bpf/lib/; this file
+ * only strings them together and turns their result into the verdict
+ * (counting every drop by reason, and per VIP and backend).
  */
 #include "bpf/lib/common.h"
 #include "bpf/lib/conntrack.h"
+#include "bpf/lib/filter.h"
 #include "bpf/lib/icmp.h"
 #include "bpf/lib/iface.h"
 #include "bpf/lib/maps.h"
@@ -45,16 +47,19 @@ int lb4_xdp(struct xdp_md *ctx)
 	vip = lookup_vip(&pkt);
 	if (!vip)
 		return stat_verdict(XDP_PASS);
-	if (pkt.first_fragment)
-		return stat_verdict(LB4_DROP_FRAGMENT);
 
-	ret = select_backend(vip, &pkt, &backend_id, &backend);
-	if (ret != LB4_CONTINUE)
-		return stat_verdict(ret);
-	ret = rewrite_packet(ctx, &pkt, vip, backend_id, backend);
+	ret = pkt.first_fragment ? LB4_DROP_FRAGMENT : source_filter(vip, &pkt);
+	if (ret == LB4_CONTINUE)
+		ret = select_backend(vip, &pkt, &backend_id, &backend);
+	if (ret == LB4_CONTINUE)
+		ret = rewrite_packet(ctx, &pkt, vip, backend_id, backend);
 	if (ret == XDP_TX || ret == XDP_REDIRECT || ret == LB4_KERNEL) {
 		stat_traffic(&lb4_vip_stats, vip->vip_id, &pkt);
 		stat_traffic(&lb4_backend_stats, backend_id, &pkt);
+	} else if (ret < 0) {
+		stat_dropped(&lb4_vip_stats, vip->vip_id);
+		if (backend_id)
+			stat_dropped(&lb4_backend_stats, backend_id);
 	}
 	return stat_verdict(ret);
 }

@@ -86,6 +86,26 @@ int main(int argc, char** argv) {
   addVip->add_option("--ring-size", ringSize, "Maglev table size (a prime)");
   bool allPorts = false;
   addVip->add_flag("--all-ports", allPorts, "the VIP takes every port: give it as ADDR/PROTO");
+  std::vector<std::string> allowText, denyText;
+  auto* addAllowOpt = addVip
+                          ->add_option("--allow", allowText,
+                                       "only these source prefixes reach the VIP (repeatable, "
+                                       "or comma-separated)")
+                          ->delimiter(',');
+  auto* addDenyOpt = addVip->add_option("--deny", denyText, "source prefixes dropped (repeatable)")
+                         ->delimiter(',');
+  auto* setSources = app.add_subcommand(
+      "set-sources",
+      "replace a VIP's source allow and deny lists (none given: every source reaches it)");
+  setSources->add_option("vip", vipText, "ADDR:PORT/PROTO")->required();
+  auto* setAllowOpt = setSources
+                          ->add_option("--allow", allowText,
+                                       "only these source prefixes reach the VIP; the longest "
+                                       "matching prefix decides (repeatable)")
+                          ->delimiter(',');
+  auto* setDenyOpt =
+      setSources->add_option("--deny", denyText, "source prefixes dropped (repeatable)")
+          ->delimiter(',');
   auto* delVip = app.add_subcommand("del-vip", "remove a virtual service");
   delVip->add_option("vip", vipText, "ADDR:PORT/PROTO")->required();
   auto* addBackend = app.add_subcommand("add-backend", "add a backend to a VIP");
@@ -176,7 +196,8 @@ int main(int argc, char** argv) {
                       {delVip, lb4::Op::kDelVip},         {addBackend, lb4::Op::kAddBackend},
                       {delBackend, lb4::Op::kDelBackend}, {setWeight, lb4::Op::kSetWeight},
                       {drain, lb4::Op::kDrain},           {undrain, lb4::Op::kUndrain},
-                      {health, lb4::Op::kHealth},         {setHealth, lb4::Op::kSetHealth}};
+                      {health, lb4::Op::kHealth},         {setHealth, lb4::Op::kSetHealth},
+                      {setSources, lb4::Op::kSetSources}};
   for (const auto& sub : subs) {
     if (sub.app->parsed()) {
       req.op = sub.op;
@@ -248,6 +269,37 @@ int main(int argc, char** argv) {
         return fail(s.error());
       }
       req.ringSize = ringSize;
+    }
+  }
+  if (req.op == lb4::Op::kAddVip || req.op == lb4::Op::kSetSources) {
+    auto prefixes = [&](const std::vector<std::string>& texts, CLI::Option* opt,
+                        std::optional<std::vector<lb4::IpPrefix>>& out) -> lb4::Status {
+      if (opt->count() == 0 && req.op == lb4::Op::kAddVip) {
+        return {};
+      }
+      out.emplace();
+      for (const auto& t : texts) {
+        auto p = lb4::IpPrefix::parse(t);
+        if (!p) {
+          return std::move(p).takeError();
+        }
+        out->push_back(*p);
+      }
+      return {};
+    };
+    bool add = req.op == lb4::Op::kAddVip;
+    if (auto s = prefixes(allowText, add ? addAllowOpt : setAllowOpt, req.allow); !s) {
+      return fail(s.error());
+    }
+    if (auto s = prefixes(denyText, add ? addDenyOpt : setDenyOpt, req.deny); !s) {
+      return fail(s.error());
+    }
+    if (req.vip && (req.allow || req.deny)) {
+      if (auto s = lb4::validateSources(*req.vip, req.allow.value_or(std::vector<lb4::IpPrefix>{}),
+                                        req.deny.value_or(std::vector<lb4::IpPrefix>{}));
+          !s) {
+        return fail(s.error());
+      }
     }
   }
   if (req.op == lb4::Op::kSetHealth) {

@@ -42,6 +42,17 @@ void printList(const json& vips) {
         v["health"]["kind"].get<std::string>(),
         v.value("all_backends_down", false) ? "  ALL BACKENDS DOWN: serving from the last table (*)"
                                             : "");
+    // Source lists: the longest matching prefix decides; with an allow list
+    // nothing else reaches the VIP.
+    for (const char* list : {"allow", "deny"}) {
+      if (v.contains(list) && v[list].is_array() && !v[list].empty()) {
+        std::string prefixes;
+        for (const auto& p : v[list]) {
+          prefixes += (prefixes.empty() ? "" : " ") + p.get<std::string>();
+        }
+        std::cout << fmt::format("  {} {}\n", list, prefixes);
+      }
+    }
     if (v["backends"].empty()) {
       continue;
     }
@@ -107,10 +118,12 @@ void printStats(const json& stats, const json* previous, double seconds) {
   }
   for (size_t i = 0; i < stats["vips"].size(); ++i) {
     const auto& v = stats["vips"][i];
-    std::cout << fmt::format("{}  {} packets  {}  {} new connections\n",
+    uint64_t dropped = v.value("dropped", uint64_t{0});
+    std::cout << fmt::format("{}  {} packets  {}  {} new connections{}\n",
                              v["vip"].get<std::string>(), v["packets"].get<uint64_t>(),
                              humanBytes(v["bytes"].get<uint64_t>()),
-                             v.value("new_connections", uint64_t{0}));
+                             v.value("new_connections", uint64_t{0}),
+                             dropped > 0 ? fmt::format("  {} dropped", dropped) : "");
     for (size_t j = 0; j < v["backends"].size(); ++j) {
       const auto& b = v["backends"][j];
       std::string rate;
@@ -120,10 +133,12 @@ void printStats(const json& stats, const json* previous, double seconds) {
         rate = fmt::format("  {:.0f} pkt/s",
                            static_cast<double>(b["packets"].get<uint64_t>() - before) / seconds);
       }
-      std::cout << fmt::format("  {:<28} {:>12} packets  {:>10}  {:>8} new{}\n",
+      uint64_t bdropped = b.value("dropped", uint64_t{0});
+      std::cout << fmt::format("  {:<28} {:>12} packets  {:>10}  {:>8} new{}{}\n",
                                b["address"].get<std::string>(), b["packets"].get<uint64_t>(),
                                humanBytes(b["bytes"].get<uint64_t>()),
-                               b.value("new_connections", uint64_t{0}), rate);
+                               b.value("new_connections", uint64_t{0}),
+                               bdropped > 0 ? fmt::format("  {} dropped", bdropped) : "", rate);
     }
   }
 }

@@ -53,6 +53,14 @@ void printTrace(const json& t) {
               << t["source"].get<std::string>() << "\n";
   }
   std::cout << "verdict      " << verdictLine(t["verdict"]) << "\n";
+  if (t.contains("source_filter")) {
+    const json& f = t["source_filter"];
+    std::cout << "sources      "
+              << (f["matched"].is_null() ? std::string("no prefix matches")
+                                         : "longest match " + f["matched"].get<std::string>())
+              << ": " << f["action"].get<std::string>()
+              << (f["allow_list"].get<bool>() ? " (the VIP has an allow list)" : "") << "\n";
+  }
   if (t.contains("conntrack")) {
     const json& c = t["conntrack"];
     if (c.is_null()) {

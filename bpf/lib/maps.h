@@ -148,6 +148,19 @@ struct {
 	__type(value, struct lb4_nexthop);
 } lb4_nexthops SEC(".maps");
 
+/*
+ * (vip_id, source prefix) -> allow or deny, longest prefix first; written
+ * by the daemon, read only for VIPs with an LB4_VIP_F_SRC_* flag.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, LB4_MAX_SRC_RULES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lb4_src_key);
+	__type(value, struct lb4_src_rule);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb4_src_rules SEC(".maps");
+
 /* Key 0 -> gateway configuration; written by the daemon. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -29,6 +29,15 @@ static __always_inline void stat_traffic(void *map, __u32 index,
 	}
 }
 
+/* One dropped packet of a VIP or backend (lb4_traffic.dropped). */
+static __always_inline void stat_dropped(void *map, __u32 index)
+{
+	struct lb4_traffic *t = bpf_map_lookup_elem(map, &index);
+
+	if (t)
+		t->dropped += 1;
+}
+
 /* A backend's TCP reply as a health signal: SYN-ACK accepted, RST refused. */
 static __always_inline void stat_signal(__u32 backend_id, __u8 tcp_flags)
 {

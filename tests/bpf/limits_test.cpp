@@ -211,6 +211,9 @@ TEST_F(LimitsTest, EveryMapReportsItsMemory) {
       EXPECT_EQ(m.memlock, 0u) << "no VIP, no ring";
       continue;
     }
+    if (m.name == "lb4_src_rules") {
+      continue;  // allocated per entry (no prealloc): 0 while empty, below
+    }
     EXPECT_GT(m.memlock, 0u) << m.name;
     if (m.name == "lb4_conntrack") {
       sawConntrack = true;
@@ -232,6 +235,30 @@ TEST_F(LimitsTest, EveryMapReportsItsMemory) {
   ASSERT_NE(rings, maps->end());
   EXPECT_EQ(rings->maxEntries, 251u + 4099u);
   EXPECT_GE(rings->memlock, (251u + 4099u) * sizeof(uint32_t));
+
+  // The source trie is charged as it fills.
+  auto trieMemory = [&]() -> uint64_t {
+    auto m = dp_->mapMemory();
+    EXPECT_TRUE(m.ok()) << m.error();
+    for (const auto& e : m.ok() ? *m : std::vector<MapMemory>{}) {
+      if (e.name == "lb4_src_rules") {
+        return e.memlock;
+      }
+    }
+    ADD_FAILURE() << "no lb4_src_rules row";
+    return 0;
+  };
+  uint64_t empty = trieMemory();
+  for (uint32_t i = 0; i < 64; ++i) {
+    lb4_src_key key{};
+    key.prefixlen = 32 + 32;
+    key.vip_id = 1;
+    key.addr[0] = 198;
+    key.addr[1] = 18;
+    key.addr[3] = static_cast<uint8_t>(i);
+    ASSERT_TRUE(dp_->setSourceRule(key, lb4_src_rule{.action = LB4_SRC_DENY}).ok());
+  }
+  EXPECT_GT(trieMemory(), empty + 64 * sizeof(lb4_src_key));
 }
 
 // The daemon swaps a VIP's whole Maglev table in one map update (and moves

@@ -161,6 +161,9 @@ TEST_F(SmallConntrackTest, StatsShowTablePressureAndStatusShowsMapMemory) {
   ASSERT_TRUE(s.is_object()) << st.out;
   bool sawConntrack = false;
   for (const auto& m : s["maps"]) {
+    if (m["name"] == "lb4_src_rules") {
+      continue;  // allocated per entry: no source list here, nothing charged
+    }
     EXPECT_GT(m["memlock_bytes"].get<uint64_t>(), 0u) << m.dump();
     if (m["name"] == "lb4_conntrack") {
       sawConntrack = true;

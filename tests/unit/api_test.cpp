@@ -160,5 +160,71 @@ TEST(NetParseTest, ServiceKeysAndEndpoints) {
   EXPECT_EQ(formatMac(*parseMac("02:AB:00:00:00:01")), "02:ab:00:00:00:01");
 }
 
+TEST(NetParseTest, PrefixesNameExactlyOneNetwork) {
+  EXPECT_EQ(IpPrefix::parse("198.18.0.0/15")->toString(), "198.18.0.0/15");
+  EXPECT_EQ(IpPrefix::parse("198.18.0.7")->toString(), "198.18.0.7/32");
+  EXPECT_EQ(IpPrefix::parse("2001:db8:1::/48")->toString(), "2001:db8:1::/48");
+  EXPECT_EQ(IpPrefix::parse("2001:db8::1")->length, 128);
+  EXPECT_EQ(IpPrefix::parse("0.0.0.0/0")->length, 0);
+  EXPECT_EQ(IpPrefix::parse("::/0")->addr.family, Family::kIpv6);
+  for (const char* bad : {"198.18.0.0/33", "198.18.0.0/", "198.18.0.0/-1", "198.18.0.0/08",
+                          "198.18.0.0/1x", "2001:db8::/129", "example/8", "/8", ""}) {
+    EXPECT_FALSE(IpPrefix::parse(bad).ok()) << bad;
+  }
+  auto host = IpPrefix::parse("198.18.0.1/16");
+  ASSERT_FALSE(host.ok());
+  EXPECT_EQ(host.error(),
+            "parse prefix '198.18.0.1/16': host bits set (the prefix is 198.18.0.0/16)");
+  EXPECT_FALSE(IpPrefix::parse("2001:db8::1/64").ok());
+  EXPECT_TRUE(IpPrefix::parse("198.18.0.0/15")->contains(*IpAddress::parse("198.19.255.255")));
+  EXPECT_FALSE(IpPrefix::parse("198.18.0.0/15")->contains(*IpAddress::parse("198.20.0.0")));
+  EXPECT_FALSE(IpPrefix::parse("0.0.0.0/0")->contains(*IpAddress::parse("2001:db8::1")));
+}
+
+TEST(ApiTest, SourceListsAreParsedAndCheckedAgainstTheVip) {
+  auto req = parseRequest(
+      R"({"v":1,"op":"set-sources","vip":"198.18.1.1:80/tcp","allow":["198.18.0.0/16"],)"
+      R"("deny":["198.18.9.0/24"]})");
+  ASSERT_TRUE(req.ok()) << req.error();
+  EXPECT_EQ(req->op, Op::kSetSources);
+  ASSERT_TRUE(req->allow && req->deny);
+  EXPECT_EQ(req->allow->at(0).toString(), "198.18.0.0/16");
+  EXPECT_EQ(parseRequest(req->toJson().dump())->toJson(), req->toJson());
+  auto add =
+      parseRequest(R"({"v":1,"op":"add-vip","vip":"198.18.1.1:80/tcp","deny":["198.18.0.1"]})");
+  ASSERT_TRUE(add.ok()) << add.error();
+  EXPECT_FALSE(add->allow.has_value());
+  EXPECT_EQ(add->deny->at(0).toString(), "198.18.0.1/32");
+
+  struct Case {
+    const char* line;
+    const char* error;
+  };
+  const Case cases[] = {
+      {R"({"v":1,"op":"set-sources","vip":"198.18.1.1:80/tcp","allow":"198.18.0.0/16"})",
+       "bad request: set-sources: field 'allow': expected a list of prefixes"},
+      {R"({"v":1,"op":"set-sources","vip":"198.18.1.1:80/tcp","allow":[7]})",
+       "bad request: set-sources: field 'allow': expected a prefix string, got 7"},
+      {R"({"v":1,"op":"set-sources","vip":"198.18.1.1:80/tcp","deny":["198.18.0.1/8"]})",
+       "bad request: set-sources: field 'deny': parse prefix '198.18.0.1/8': host bits set (the "
+       "prefix is 198.0.0.0/8)"},
+      {R"({"v":1,"op":"set-sources","vip":"198.18.1.1:80/tcp","allow":["2001:db8::/32"]})",
+       "bad request: set-sources: allow prefix 2001:db8::/32 is not of the VIP's address family"},
+      {R"({"v":1,"op":"set-sources","vip":"198.18.1.1:80/tcp","allow":["198.18.0.0/16"],)"
+       R"("deny":["198.18.0.0/16"]})",
+       "bad request: set-sources: prefix 198.18.0.0/16 is in both the allow and the deny list"},
+      {R"({"v":1,"op":"set-sources","vip":"198.18.1.1:80/tcp","deny":["198.18.0.0/16",)"
+       R"("198.18.0.0/16"]})",
+       "bad request: set-sources: deny prefix 198.18.0.0/16 listed twice"},
+      {R"({"v":1,"op":"set-sources","allow":["198.18.0.0/16"]})",
+       "bad request: set-sources needs field 'vip'"},
+  };
+  for (const auto& c : cases) {
+    auto r = parseRequest(c.line);
+    ASSERT_FALSE(r.ok()) << c.line;
+    EXPECT_EQ(r.error(), c.error);
+  }
+}
+
 }  // namespace
 }  // namespace lb4

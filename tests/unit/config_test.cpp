@@ -76,6 +76,13 @@ TEST(ConfigTest, ErrorsNameFileLineAndField) {
       {"vips:\n  - vip: 999.1.1.1:80/tcp\n", "lb4.yaml:2: vips[0].vip: parse VIP"},
       {"vips: [unclosed\n", "lb4.yaml:"},
       {"log_level: loud\n", "lb4.yaml:1: log_level"},
+      {"vips:\n  - vip: 198.18.1.1:80/tcp\n    allow: 198.18.0.0/16\n",
+       "lb4.yaml:3: vips[0].allow: expected a list of prefixes"},
+      {"vips:\n  - vip: 198.18.1.1:80/tcp\n    deny:\n      - 198.18.0.1/16\n",
+       "lb4.yaml:4: vips[0].deny[0]: parse prefix '198.18.0.1/16': host bits set"},
+      {"vips:\n  - vip: 198.18.1.1:80/tcp\n    allow: [\"2001:db8::/32\"]\n",
+       "lb4.yaml:2: vips[0]: set sources of 198.18.1.1:80/tcp: allow prefix 2001:db8::/32 is not "
+       "of the VIP's address family"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.text);
@@ -83,6 +90,19 @@ TEST(ConfigTest, ErrorsNameFileLineAndField) {
     ASSERT_FALSE(cfg.ok());
     EXPECT_NE(cfg.error().find(c.expect), std::string::npos) << cfg.error();
   }
+}
+
+TEST(ConfigTest, VipSourceLists) {
+  auto cfg = parseConfig(
+      "vips:\n  - vip: 198.18.1.1:80/tcp\n    allow: [198.18.0.0/16, 198.19.0.0/16]\n"
+      "    deny:\n      - 198.18.9.9\n",
+      "lb4.yaml");
+  ASSERT_TRUE(cfg.ok()) << cfg.error();
+  const VipConfig& v = cfg->initial.vips.at(0);
+  ASSERT_EQ(v.allow.size(), 2u);
+  EXPECT_EQ(v.allow[1].toString(), "198.19.0.0/16");
+  ASSERT_EQ(v.deny.size(), 1u);
+  EXPECT_EQ(v.deny[0].toString(), "198.18.9.9/32");
 }
 
 TEST(ConfigTest, MissingFile) {

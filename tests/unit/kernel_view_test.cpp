@@ -52,6 +52,33 @@ std::vector<std::pair<uint32_t, uint32_t>> ringOf(const KernelView& view, uint32
 
 using Ring = std::vector<std::pair<uint32_t, uint32_t>>;
 
+TEST(KernelViewTest, SourceListsBecomeTrieEntriesAndVipFlags) {
+  DesiredState s = twoBackends();
+  ASSERT_TRUE(
+      s.addVip(vipKey(std::string(test::kVipV4) + ":53/udp"), ForwardingMode::kDr, 13).ok());
+  ASSERT_TRUE(s.setSources(vipKey(kVip), {*IpPrefix::parse("198.18.0.0/16")},
+                           {*IpPrefix::parse("198.18.0.128/25")})
+                  .ok());
+  auto plan = buildKernelView(s, HealthVerdicts{}, bothMacs(), KernelView{});
+  const KernelView& view = plan.view;
+  uint32_t vipId = s.vips[0].id;
+  const auto& value = view.vips.at(keyBytes(vipKey(kVip).toAbi())).second;
+  EXPECT_EQ(value.flags, LB4_VIP_F_SRC_ALLOW | LB4_VIP_F_SRC_DENY);
+  const auto& other = view.vips.at(keyBytes(s.vips[1].key.toAbi())).second;
+  EXPECT_EQ(other.flags, 0) << "a VIP without lists reads no rule";
+  ASSERT_EQ(view.sources.size(), 2u);
+  lb4_src_key allow = sourceKey(vipId, *IpPrefix::parse("198.18.0.0/16"));
+  EXPECT_EQ(allow.prefixlen, 32u + 16u);
+  EXPECT_EQ(allow.vip_id, vipId);
+  EXPECT_EQ(allow.addr[0], 198);
+  EXPECT_EQ(allow.addr[1], 18);
+  EXPECT_EQ(allow.addr[4], 0);
+  EXPECT_EQ(view.sources.at(keyBytes(allow)).second.action, uint32_t{LB4_SRC_ALLOW});
+  lb4_src_key deny = sourceKey(vipId, *IpPrefix::parse("198.18.0.128/25"));
+  EXPECT_EQ(deny.prefixlen, 32u + 25u);
+  EXPECT_EQ(view.sources.at(keyBytes(deny)).second.action, uint32_t{LB4_SRC_DENY});
+}
+
 TEST(KernelViewTest, HealthyBackendsWithKnownMacsServeAtTheirWeights) {
   DesiredState s = twoBackends();
   ViewPlan p = buildKernelView(s, HealthVerdicts{}, bothMacs(), KernelView{});

@@ -126,12 +126,14 @@ MetricsSnapshot sampleSnapshot() {
              .packets = 10,
              .bytes = 1000,
              .newConnections = 4,
+             .dropped = 2,
              .allDown = false}};
   s.backends = {{.vip = "198.18.1.100:80/tcp",
                  .backend = "198.18.0.11",
                  .packets = 6,
                  .bytes = 600,
                  .newConnections = 3,
+                 .dropped = 1,
                  .weight = 100,
                  .effectiveWeight = 50,
                  .up = true,
@@ -202,6 +204,8 @@ TEST(Lb4MetricsTest, SnapshotValuesAppearUnderTheirNamesAndLabels) {
       "4");
   has("lb4_backend_new_connections_total{vip=\"198.18.1.100:80/tcp\",backend=\"198.18.0.11\"} 3");
   has("lb4_backend_new_connections_total{vip=\"198.18.1.100:80/tcp\",backend=\"198.18.0.12\"} 0");
+  has("lb4_vip_drops_total{vip=\"198.18.1.100:80/tcp\",family=\"ipv4\",proto=\"tcp\"} 2");
+  has("lb4_backend_drops_total{vip=\"198.18.1.100:80/tcp\",backend=\"198.18.0.11\"} 1");
   has("lb4_map_memory_bytes{map=\"lb4_conntrack\"} 1048576");
   has("lb4_map_memory_bytes{map=\"lb4_ring_tables\"} 4096");
   has("lb4_backend_effective_weight{vip=\"198.18.1.100:80/tcp\",backend=\"198.18.0.11\"} 50");

@@ -85,6 +85,56 @@ TEST(StateTest, JsonRoundTrip) {
   EXPECT_EQ(back->toJson(), s.toJson());
 }
 
+TEST(StateTest, SourceListsAreValidatedSortedAndPersisted) {
+  DesiredState s = sample();
+  const ServiceKey v4 = vip("198.18.1.100:80/tcp");
+  auto pfx = [](const char* t) { return *IpPrefix::parse(t); };
+  ASSERT_TRUE(
+      s.setSources(v4, {pfx("198.18.9.0/24"), pfx("198.18.0.0/16")}, {pfx("198.18.9.9")}).ok());
+  EXPECT_EQ(s.findVip(v4)->allow,
+            (std::vector<IpPrefix>{pfx("198.18.0.0/16"), pfx("198.18.9.0/24")}));
+  auto back = DesiredState::fromJson(s.toJson());
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(back->findVip(v4)->deny, std::vector<IpPrefix>{pfx("198.18.9.9/32")});
+  EXPECT_EQ(back->toJson(), s.toJson());
+
+  // Refused, and nothing changes.
+  nlohmann::json before = s.toJson();
+  auto wrongFamily = s.setSources(vip("[2001:db8::100]:53/udp"), {pfx("198.18.0.0/16")}, {});
+  EXPECT_EQ(wrongFamily.error(),
+            "set sources of [2001:db8::100]:53/udp: allow prefix 198.18.0.0/16 is not of the "
+            "VIP's address family");
+  EXPECT_FALSE(s.setSources(v4, {pfx("198.18.0.0/16")}, {pfx("198.18.0.0/16")}).ok());
+  EXPECT_FALSE(s.setSources(vip("198.18.1.101:80/tcp"), {}, {}).ok());
+  std::vector<IpPrefix> many;
+  for (uint32_t i = 0; i <= kMaxSourcesPerVip; ++i) {
+    IpPrefix p = pfx("198.18.0.0/32");
+    p.addr.bytes[2] = static_cast<uint8_t>(i >> 8);
+    p.addr.bytes[3] = static_cast<uint8_t>(i);
+    many.push_back(p);
+  }
+  EXPECT_FALSE(s.setSources(v4, many, {}).ok());
+  EXPECT_EQ(s.toJson(), before);
+
+  // Emptied: every source again.
+  ASSERT_TRUE(s.setSources(v4, {}, {}).ok());
+  EXPECT_TRUE(s.findVip(v4)->allow.empty() && s.findVip(v4)->deny.empty());
+
+  // A state file with a bad list is refused whole.
+  nlohmann::json j = before;
+  j["vips"][0]["deny"] = {"198.18.9.9/8"};
+  EXPECT_FALSE(DesiredState::fromJson(j).ok());
+  j["vips"][0]["deny"] = {"198.18.0.0/16"};
+  j["vips"][0]["allow"] = {"198.18.0.0/16"};
+  EXPECT_FALSE(DesiredState::fromJson(j).ok());
+  // One from before source lists (no keys) reads as every source.
+  j["vips"][0].erase("allow");
+  j["vips"][0].erase("deny");
+  auto old = DesiredState::fromJson(j);
+  ASSERT_TRUE(old.ok()) << old.error();
+  EXPECT_TRUE(old->findVip(v4)->allow.empty());
+}
+
 TEST(StateTest, FromJsonRejectsInconsistentState) {
   nlohmann::json j = sample().toJson();
   j["vips"][0]["backends"][1]["id"] = 1;  // reused id

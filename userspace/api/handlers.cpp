@@ -4,7 +4,10 @@ namespace lb4 {
 namespace {
 
 nlohmann::json trafficJson(const lb4_traffic& t) {
-  return {{"packets", t.packets}, {"bytes", t.bytes}, {"new_connections", t.new_connections}};
+  return {{"packets", t.packets},
+          {"bytes", t.bytes},
+          {"new_connections", t.new_connections},
+          {"dropped", t.dropped}};
 }
 
 lb4_traffic trafficOf(const std::map<uint32_t, lb4_traffic>& counters, uint32_t id) {
@@ -39,6 +42,22 @@ Status applySetHealth(DesiredState& next, const Request& req) {
   return next.setHealth(*req.vip, *hc);
 }
 
+// "allow 198.18.0.0/16 198.18.9.0/24, deny 198.18.9.9/32", or "every source".
+std::string describeSources(const VipConfig& v) {
+  std::string out;
+  for (const auto* list : {&v.allow, &v.deny}) {
+    if (list->empty()) {
+      continue;
+    }
+    out += out.empty() ? "" : ", ";
+    out += list == &v.allow ? "allow" : "deny";
+    for (const auto& p : *list) {
+      out += " " + p.toString();
+    }
+  }
+  return out.empty() ? "every source" : out;
+}
+
 }  // namespace
 
 nlohmann::json renderGateway(const DaemonStatus& status, const DesiredState& state) {
@@ -68,9 +87,18 @@ Status checkVipExists(std::string_view verb, const DesiredState& state,
 
 Status applyChange(DesiredState& next, const Request& req, uint32_t defaultRingSize) {
   switch (req.op) {
-    case Op::kAddVip:
-      return next.addVip(*req.vip, req.mode.value_or(ForwardingMode::kDr),
-                         req.ringSize.value_or(defaultRingSize));
+    case Op::kAddVip: {
+      if (auto s = next.addVip(*req.vip, req.mode.value_or(ForwardingMode::kDr),
+                               req.ringSize.value_or(defaultRingSize));
+          !s || (!req.allow && !req.deny)) {
+        return s;
+      }
+      return next.setSources(*req.vip, req.allow.value_or(std::vector<IpPrefix>{}),
+                             req.deny.value_or(std::vector<IpPrefix>{}));
+    }
+    case Op::kSetSources:
+      return next.setSources(*req.vip, req.allow.value_or(std::vector<IpPrefix>{}),
+                             req.deny.value_or(std::vector<IpPrefix>{}));
     case Op::kDelVip:
       return next.delVip(*req.vip);
     case Op::kAddBackend:
@@ -110,11 +138,21 @@ std::string describeChange(const Request& req, const DesiredState& state) {
   switch (req.op) {
     case Op::kAddVip:
       if (v) {
-        return fmt::format("add-vip {} mode {} ring {}", vip, modeName(v->mode), v->ringSize);
+        std::string out =
+            fmt::format("add-vip {} mode {} ring {}", vip, modeName(v->mode), v->ringSize);
+        if (!v->allow.empty() || !v->deny.empty()) {
+          out += ", " + describeSources(*v);
+        }
+        return out;
       }
       return fmt::format("add-vip {}", vip);
     case Op::kDelVip:
       return fmt::format("del-vip {}", vip);
+    case Op::kSetSources:
+      if (v) {
+        return fmt::format("set-sources of {}: {}", vip, describeSources(*v));
+      }
+      return fmt::format("set-sources of {}", vip);
     case Op::kAddBackend: {
       std::string out = fmt::format("add-backend {} to {} weight {}", backend, vip,
                                     req.weight.value_or(kDefaultWeight));
@@ -244,6 +282,8 @@ nlohmann::json renderList(const DesiredState& state, const RuntimeView& runtime,
                    {"id", vip.id},
                    {"health", vip.healthCheck().toJson()},
                    {"all_backends_down", runtime.allDown.count(vip.id) > 0},
+                   {"allow", prefixesToJson(vip.allow)},
+                   {"deny", prefixesToJson(vip.deny)},
                    {"backends", std::move(backends)}});
   }
   return out;

@@ -13,15 +13,15 @@ struct OpSpec {
   std::set<std::string_view> optional;
 };
 
-const std::array<OpSpec, 19>& opSpecs() {
-  static const std::array<OpSpec, 19> specs = {{
+const std::array<OpSpec, 20>& opSpecs() {
+  static const std::array<OpSpec, 20> specs = {{
       {Op::kStatus, "status", {}, {}},
       {Op::kList, "list", {}, {"vip"}},
       {Op::kStats, "stats", {}, {"vip"}},
       {Op::kHealth, "health", {}, {"vip"}},
       {Op::kAttach, "attach", {"interface"}, {"generic"}},
       {Op::kDetach, "detach", {"interface"}, {}},
-      {Op::kAddVip, "add-vip", {"vip"}, {"mode", "ring_size", "all_ports"}},
+      {Op::kAddVip, "add-vip", {"vip"}, {"mode", "ring_size", "all_ports", "allow", "deny"}},
       {Op::kDelVip, "del-vip", {"vip"}, {}},
       {Op::kAddBackend, "add-backend", {"vip", "backend"}, {"weight", "mac", "wait_ms"}},
       {Op::kDelBackend, "del-backend", {"vip", "backend"}, {}},
@@ -34,6 +34,7 @@ const std::array<OpSpec, 19>& opSpecs() {
       {Op::kLogLevel, "log-level", {}, {"level"}},
       {Op::kDoctor, "doctor", {}, {}},
       {Op::kTrace, "trace", {"vip", "client"}, {}},
+      {Op::kSetSources, "set-sources", {"vip"}, {"allow", "deny"}},
   }};
   return specs;
 }
@@ -217,6 +218,23 @@ Status fillRequest(const nlohmann::json& json, Request& req) {
     return makeError("VIP {} needs its port (ADDR:PORT/PROTO): the port is part of the flow hash",
                      json.at("vip").get<std::string>());
   }
+  for (const char* list : {"allow", "deny"}) {
+    if (!json.contains(list)) {
+      continue;
+    }
+    auto prefixes = prefixesFromJson(json.at(list));
+    if (!prefixes) {
+      return makeError("field '{}': {}", list, prefixes.error());
+    }
+    (std::string_view(list) == "allow" ? req.allow : req.deny) = std::move(*prefixes);
+  }
+  if ((req.allow || req.deny) && req.vip) {
+    if (auto s = validateSources(*req.vip, req.allow.value_or(std::vector<IpPrefix>{}),
+                                 req.deny.value_or(std::vector<IpPrefix>{}));
+        !s) {
+      return s;
+    }
+  }
   if (json.contains("generic")) {
     if (!json.at("generic").is_boolean()) {
       return makeError("field 'generic' must be true or false");
@@ -326,6 +344,12 @@ nlohmann::json Request::toJson() const {
   }
   if (client) {
     j["client"] = client->toString();
+  }
+  if (allow) {
+    j["allow"] = prefixesToJson(*allow);
+  }
+  if (deny) {
+    j["deny"] = prefixesToJson(*deny);
   }
   return j;
 }

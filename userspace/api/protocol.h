@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "userspace/common/net.h"
 #include "userspace/common/result.h"
@@ -42,8 +43,9 @@ enum class Op {
   kGatewayDrain,  // announce no VIP from this gateway (persisted)
   kGatewayUndrain,
   kLogLevel,
-  kDoctor,  // facts of the gateway's namespace for `lb4ctl doctor`
-  kTrace,   // where one client flow to a VIP goes now, and why
+  kDoctor,      // facts of the gateway's namespace for `lb4ctl doctor`
+  kTrace,       // where one client flow to a VIP goes now, and why
+  kSetSources,  // replace a VIP's source allow and deny lists
 };
 
 std::string_view opName(Op op);
@@ -71,6 +73,10 @@ struct Request {
   // trace: the client's address and source port (both required: the port
   // is part of the flow hash).
   std::optional<Endpoint> client;
+  // add-vip, set-sources: the VIP's source prefix lists (set-sources
+  // replaces both; a list not given is empty).
+  std::optional<std::vector<IpPrefix>> allow;
+  std::optional<std::vector<IpPrefix>> deny;
 
   nlohmann::json toJson() const;
 };

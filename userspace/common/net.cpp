@@ -31,6 +31,51 @@ std::string IpAddress::toString() const {
   return buf;
 }
 
+Result<IpPrefix> IpPrefix::parse(std::string_view text) {
+  IpPrefix prefix;
+  auto slash = text.find('/');
+  auto addr = IpAddress::parse(text.substr(0, slash));
+  if (!addr) {
+    return makeError("parse prefix '{}': {}", text, addr.error());
+  }
+  prefix.addr = *addr;
+  prefix.length = prefix.maxLength();
+  if (slash != std::string_view::npos) {
+    std::string_view len = text.substr(slash + 1);
+    unsigned value = 0;
+    auto [ptr, ec] = std::from_chars(len.data(), len.data() + len.size(), value);
+    if (len.empty() || ec != std::errc() || ptr != len.data() + len.size() ||
+        value > prefix.maxLength() || (len.size() > 1 && len[0] == '0')) {
+      return makeError("parse prefix '{}': length must be 0..{}", text, prefix.maxLength());
+    }
+    prefix.length = static_cast<uint8_t>(value);
+  }
+  IpPrefix network = prefix;
+  for (unsigned bit = prefix.length; bit < 128; ++bit) {
+    network.addr.bytes[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
+  }
+  if (network.addr != prefix.addr) {
+    return makeError("parse prefix '{}': host bits set (the prefix is {})", text,
+                     network.toString());
+  }
+  return prefix;
+}
+
+std::string IpPrefix::toString() const { return fmt::format("{}/{}", addr.toString(), length); }
+
+bool IpPrefix::contains(const IpAddress& a) const {
+  if (a.family != addr.family) {
+    return false;
+  }
+  for (unsigned bit = 0; bit < length; ++bit) {
+    uint8_t mask = static_cast<uint8_t>(0x80u >> (bit % 8));
+    if ((a.bytes[bit / 8] & mask) != (addr.bytes[bit / 8] & mask)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 Result<MacAddress> parseMac(std::string_view text) {
   MacAddress mac{};
   if (text.size() != 17) {

@@ -1,6 +1,7 @@
 // Addresses and service names as the operator writes them, and their
 // conversion to the ABI structs: "198.18.1.1", "2001:db8::1",
-// "198.18.1.1:80/tcp", "[2001:db8::1]:80/udp", "aa:bb:cc:dd:ee:ff".
+// "198.18.1.1:80/tcp", "[2001:db8::1]:80/udp", "198.18.0.0/15",
+// "aa:bb:cc:dd:ee:ff".
 #pragma once
 
 #include <array>
@@ -25,6 +26,20 @@ struct IpAddress {
   static Result<IpAddress> parse(std::string_view text);
   std::string toString() const;
   auto operator<=>(const IpAddress&) const = default;
+};
+
+// A source prefix of a VIP's allow or deny list: "198.18.0.0/15",
+// "2001:db8:1::/48"; a bare address is its host prefix (/32, /128). Host
+// bits past the length must be zero, so the text names exactly one prefix.
+struct IpPrefix {
+  IpAddress addr;
+  uint8_t length = 0;
+
+  static Result<IpPrefix> parse(std::string_view text);
+  std::string toString() const;
+  uint8_t maxLength() const { return addr.family == Family::kIpv4 ? 32 : 128; }
+  bool contains(const IpAddress& a) const;
+  auto operator<=>(const IpPrefix&) const = default;
 };
 
 using MacAddress = std::array<uint8_t, 6>;

@@ -182,8 +182,9 @@ Status readVips(const Ctx& ctx, const YAML::Node& list, DaemonConfig& cfg) {
   for (size_t i = 0; i < list.size(); ++i) {
     const YAML::Node& v = list[i];
     std::string where = fmt::format("vips[{}]", i);
-    if (auto s = checkKeys(ctx, v, where,
-                           {"vip", "mode", "ring_size", "all_ports", "health", "backends"});
+    if (auto s = checkKeys(
+            ctx, v, where,
+            {"vip", "mode", "ring_size", "all_ports", "allow", "deny", "health", "backends"});
         !s) {
       return s;
     }
@@ -221,6 +222,33 @@ Status readVips(const Ctx& ctx, const YAML::Node& list, DaemonConfig& cfg) {
     }
     if (auto s = state.addVip(*key, *m, ring); !s) {
       return ctx.at(v, where, s.error());
+    }
+    std::vector<IpPrefix> lists[2];
+    for (int l = 0; l < 2; ++l) {
+      const char* name = l == 0 ? "allow" : "deny";
+      YAML::Node node = v[name];
+      if (!node) {
+        continue;
+      }
+      if (!node.IsSequence()) {
+        return ctx.at(node, where + "." + name, "expected a list of prefixes");
+      }
+      for (size_t j = 0; j < node.size(); ++j) {
+        std::string text;
+        if (!node[j].IsScalar() || (text = node[j].as<std::string>()).empty()) {
+          return ctx.at(node[j], fmt::format("{}.{}[{}]", where, name, j), "expected a prefix");
+        }
+        auto p = IpPrefix::parse(text);
+        if (!p) {
+          return ctx.at(node[j], fmt::format("{}.{}[{}]", where, name, j), p.error());
+        }
+        lists[l].push_back(*p);
+      }
+    }
+    if (!lists[0].empty() || !lists[1].empty()) {
+      if (auto s = state.setSources(*key, lists[0], lists[1]); !s) {
+        return ctx.at(v, where, s.error());
+      }
     }
     if (YAML::Node health = v["health"]) {
       if (!health.IsMap()) {

@@ -60,6 +60,7 @@ void Controller::fillMetrics(MetricsSnapshot& out) const {
                                   .packets = vt.packets,
                                   .bytes = vt.bytes,
                                   .newConnections = vt.new_connections,
+                                  .dropped = vt.dropped,
                                   .allDown = rt.allDown.count(vip.id) > 0});
     for (const auto& b : vip.backends) {
       lb4_traffic bt = traffic(counters ? &counters->backends : nullptr, b.id);
@@ -72,6 +73,7 @@ void Controller::fillMetrics(MetricsSnapshot& out) const {
                          .packets = bt.packets,
                          .bytes = bt.bytes,
                          .newConnections = bt.new_connections,
+                         .dropped = bt.dropped,
                          .weight = b.weight,
                          .effectiveWeight = r != rt.backends.end() ? r->second.effectiveWeight : 0,
                          .up = enabled && !removed,

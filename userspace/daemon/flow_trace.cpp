@@ -100,6 +100,44 @@ Result<json> traceFlow(const Dataplane* dp, const DesiredState& state, const Run
                                          vip->key.toString()));
     return out;
   }
+  // The VIP's source lists, as bpf/lib/filter.h reads lb4_src_rules.
+  if (value->flags & (LB4_VIP_F_SRC_ALLOW | LB4_VIP_F_SRC_DENY)) {
+    auto rules = dp->sourceRules();
+    if (!rules) {
+      return std::move(rules).takeError();
+    }
+    std::optional<std::pair<IpPrefix, uint32_t>> best;
+    for (const auto& [k, rule] : *rules) {
+      IpPrefix p;
+      p.addr.family = vipKey.addr.family;
+      std::memcpy(p.addr.bytes.data(), k.addr, sizeof(k.addr));
+      p.length = static_cast<uint8_t>(k.prefixlen - 32);
+      if (k.vip_id == value->vip_id && k.prefixlen >= 32 && p.contains(client.addr) &&
+          (!best || p.length > best->first.length)) {
+        best = std::pair{p, rule.action};
+      }
+    }
+    bool allowList = (value->flags & LB4_VIP_F_SRC_ALLOW) != 0;
+    json filter = {{"allow_list", allowList},
+                   {"matched", best ? json(best->first.toString()) : json(nullptr)},
+                   {"action", best ? (best->second == LB4_SRC_ALLOW ? "allow" : "deny")
+                                   : (allowList ? "not allowed" : "allow")}};
+    out["source_filter"] = filter;
+    if (best && best->second != LB4_SRC_ALLOW) {
+      out["verdict"] =
+          verdict("drop", LB4_STAT_DROP_SOURCE_DENIED,
+                  fmt::format("source {} is in deny prefix {} of VIP {}", client.addr.toString(),
+                              best->first.toString(), vip->key.toString()));
+      return out;
+    }
+    if (!best && allowList) {
+      out["verdict"] = verdict("drop", LB4_STAT_DROP_SOURCE_NOT_ALLOWED,
+                               fmt::format("source {} is in no allow prefix of VIP {}",
+                                           client.addr.toString(), vip->key.toString()));
+      return out;
+    }
+  }
+
   bool nat = value->mode == LB4_MODE_NAT;
   lb4_flow_key key = makeFlowKey(client.addr, client.port, vipKey.addr, vipKey.port, vipKey.proto);
   lb4_stat scheduleAs = LB4_STAT_CT_MISS;

@@ -76,6 +76,18 @@ Status syncKernel(Dataplane& dp, const KernelView& view, const KernelView* previ
       }
     }
   }
+  // Source prefixes before the VIP flags that make the program read them.
+  for (const auto& [bytes, kr] : view.sources) {
+    if (previous) {
+      auto it = previous->sources.find(bytes);
+      if (it != previous->sources.end() && it->second.second.action == kr.second.action) {
+        continue;
+      }
+    }
+    if (auto s = dp.setSourceRule(kr.first, kr.second); !s) {
+      return s;
+    }
+  }
   for (const auto& [bytes, kv] : view.vips) {
     if (previous) {
       auto it = previous->vips.find(bytes);
@@ -96,6 +108,13 @@ Status syncKernel(Dataplane& dp, const KernelView& view, const KernelView* previ
     for (const auto& [bytes, kv] : previous->vips) {
       if (!view.vips.count(bytes)) {
         if (auto s = dp.deleteVip(kv.first); !s) {
+          return s;
+        }
+      }
+    }
+    for (const auto& [bytes, kr] : previous->sources) {
+      if (!view.sources.count(bytes)) {
+        if (auto s = dp.deleteSourceRule(kr.first); !s) {
           return s;
         }
       }
@@ -136,6 +155,17 @@ Status syncKernel(Dataplane& dp, const KernelView& view, const KernelView* previ
   for (uint32_t vipId = 0; vipId < LB4_MAX_VIPS; ++vipId) {
     if (!view.rings.count(vipId)) {
       (void)dp.deleteRing(vipId);
+    }
+  }
+  auto rules = dp.sourceRules();
+  if (!rules) {
+    return std::move(rules).takeError();
+  }
+  for (const auto& [key, rule] : *rules) {
+    if (!view.sources.count(keyBytes(key))) {
+      if (auto s = dp.deleteSourceRule(key); !s) {
+        return s;
+      }
     }
   }
   auto natAddrs = dp.natAddrs();

@@ -12,6 +12,20 @@ std::vector<uint8_t> keyBytes(const lb4_vip_key& key) {
   return {p, p + sizeof(key)};
 }
 
+std::vector<uint8_t> keyBytes(const lb4_src_key& key) {
+  const auto* p = reinterpret_cast<const uint8_t*>(&key);
+  return {p, p + sizeof(key)};
+}
+
+lb4_src_key sourceKey(uint32_t vipId, const IpPrefix& prefix) {
+  lb4_src_key key;
+  std::memset(&key, 0, sizeof(key));
+  key.prefixlen = 32 + prefix.length;
+  key.vip_id = vipId;
+  std::memcpy(key.addr, prefix.addr.bytes.data(), sizeof(key.addr));
+  return key;
+}
+
 bool KernelView::backendEnabled(uint32_t id) const {
   auto it = backends.find(id);
   return it != backends.end() && (it->second.flags & LB4_BACKEND_F_ENABLED);
@@ -58,6 +72,16 @@ ViewPlan buildKernelView(const DesiredState& state, const HealthVerdicts& health
     value.ring_size = vip.ringSize;
     value.mode = static_cast<uint8_t>(vip.mode);
     value.flags = vip.key.port == 0 ? LB4_VIP_F_ALL_PORTS : 0;
+    value.flags |= vip.allow.empty() ? 0 : LB4_VIP_F_SRC_ALLOW;
+    value.flags |= vip.deny.empty() ? 0 : LB4_VIP_F_SRC_DENY;
+    for (const auto* list : {&vip.allow, &vip.deny}) {
+      lb4_src_rule rule{.action =
+                            list == &vip.allow ? uint32_t{LB4_SRC_ALLOW} : uint32_t{LB4_SRC_DENY}};
+      for (const auto& prefix : *list) {
+        lb4_src_key k = sourceKey(vip.id, prefix);
+        view.sources[keyBytes(k)] = {k, rule};
+      }
+    }
     view.vips[keyBytes(key)] = {key, value};
     view.ringSizes[vip.id] = vip.ringSize;
     auto& ring = view.rings[vip.id];

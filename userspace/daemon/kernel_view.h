@@ -32,6 +32,8 @@ struct KernelView {
   std::map<uint32_t, std::vector<MaglevInput>> rings;    // vip id -> ring inputs, sorted
   std::map<uint32_t, uint32_t> ringSizes;                // vip id -> table size
   std::map<std::vector<uint8_t>, lb4_vip_key> natAddrs;  // backends of NAT VIPs
+  // lb4_src_rules: every VIP's source prefixes, by key bytes.
+  std::map<std::vector<uint8_t>, std::pair<lb4_src_key, lb4_src_rule>> sources;
 
   bool backendEnabled(uint32_t id) const;
   // The weight the backend has in its VIP's table; 0 when not in it.
@@ -39,6 +41,9 @@ struct KernelView {
 };
 
 std::vector<uint8_t> keyBytes(const lb4_vip_key& key);
+std::vector<uint8_t> keyBytes(const lb4_src_key& key);
+// The lb4_src_rules key of one prefix of a VIP.
+lb4_src_key sourceKey(uint32_t vipId, const IpPrefix& prefix);
 
 // Backend MACs known from the neighbour table (or a pinned entry), by address.
 using MacTable = std::map<IpAddress, MacAddress>;

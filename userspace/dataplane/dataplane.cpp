@@ -388,6 +388,30 @@ Result<std::vector<lb4_vip_key>> Dataplane::natAddrs() const {
   return natAddrMap(skel_.get()).keys();
 }
 
+namespace {
+
+BpfMap<lb4_src_key, lb4_src_rule> sourceMap(const lb4_xdp* s) {
+  return BpfMap<lb4_src_key, lb4_src_rule>(s->maps.lb4_src_rules);
+}
+
+std::string sourceName(const lb4_src_key& key) {
+  return fmt::format("source rule of VIP id {} /{}", key.vip_id, key.prefixlen - 32);
+}
+
+}  // namespace
+
+Status Dataplane::setSourceRule(const lb4_src_key& key, const lb4_src_rule& rule) {
+  return sourceMap(skel_.get()).update(key, rule, sourceName(key));
+}
+
+Status Dataplane::deleteSourceRule(const lb4_src_key& key) {
+  return sourceMap(skel_.get()).erase(key, sourceName(key));
+}
+
+Result<std::vector<std::pair<lb4_src_key, lb4_src_rule>>> Dataplane::sourceRules() const {
+  return sourceMap(skel_.get()).entries();
+}
+
 Status Dataplane::storeNatCount() {
   auto cfg = config();
   if (!cfg) {

@@ -124,6 +124,11 @@ class Dataplane {
   // Writes the number of lb4_nat_addrs entries into lb4_config.nat_backends.
   Status storeNatCount();
 
+  // VIPs' source prefixes (lb4_src_rules, an LPM trie; bpf/lib/filter.h).
+  Status setSourceRule(const lb4_src_key& key, const lb4_src_rule& rule);
+  Status deleteSourceRule(const lb4_src_key& key);
+  Result<std::vector<std::pair<lb4_src_key, lb4_src_rule>>> sourceRules() const;
+
   // Interfaces lb4 is attached to: NAT may XDP_REDIRECT to them
   // (lb4_tx_ports), and their MAC (read now) goes to lb4_ifaces, without
   // which the program passes everything received there. Must be called in

@@ -86,6 +86,12 @@ std::string renderMetrics(const MetricsSnapshot& s) {
   for (const auto& v : s.vips) {
     e.sample(vipLabels(v), v.newConnections);
   }
+  e.begin("lb4_vip_drops_total", MetricType::kCounter,
+          "Packets to the VIP the data plane dropped, for any reason (lb4_dataplane_drops_total "
+          "has the reasons).");
+  for (const auto& v : s.vips) {
+    e.sample(vipLabels(v), v.dropped);
+  }
   e.begin("lb4_vip_all_backends_down", MetricType::kGauge,
           "1 while every backend of the VIP is down and it serves from its last table.");
   for (const auto& v : s.vips) {
@@ -105,6 +111,11 @@ std::string renderMetrics(const MetricsSnapshot& s) {
           "New connections scheduled to the backend.");
   for (const auto& b : s.backends) {
     e.sample(backendLabels(b.vip, b.backend), b.newConnections);
+  }
+  e.begin("lb4_backend_drops_total", MetricType::kCounter,
+          "Packets dropped after the backend was chosen (no route, no egress, too large).");
+  for (const auto& b : s.backends) {
+    e.sample(backendLabels(b.vip, b.backend), b.dropped);
   }
   e.begin("lb4_backend_weight", MetricType::kGauge, "The backend's configured weight.");
   for (const auto& b : s.backends) {

@@ -32,6 +32,7 @@ struct VipMetrics {
   uint64_t packets = 0;
   uint64_t bytes = 0;
   uint64_t newConnections = 0;
+  uint64_t dropped = 0;
   bool allDown = false;  // serving from its last table: every backend down
 };
 
@@ -41,6 +42,7 @@ struct BackendMetrics {
   uint64_t packets = 0;
   uint64_t bytes = 0;
   uint64_t newConnections = 0;
+  uint64_t dropped = 0;
   uint32_t weight = 0;           // configured
   uint32_t effectiveWeight = 0;  // in the VIP's table now
   bool up = false;               // its kernel entry is enabled and health does not remove it

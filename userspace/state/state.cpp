@@ -38,6 +38,29 @@ Result<ForwardingMode> parseMode(std::string_view text) {
   return makeError("parse mode '{}': expected dr or nat", text);
 }
 
+Status validateSources(const ServiceKey& vip, const std::vector<IpPrefix>& allow,
+                       const std::vector<IpPrefix>& deny) {
+  if (allow.size() + deny.size() > kMaxSourcesPerVip) {
+    return makeError("{} source prefixes, at most {} per VIP", allow.size() + deny.size(),
+                     kMaxSourcesPerVip);
+  }
+  std::set<IpPrefix> seen;
+  for (const auto* list : {&allow, &deny}) {
+    const char* name = list == &allow ? "allow" : "deny";
+    for (const auto& p : *list) {
+      if (p.addr.family != vip.addr.family) {
+        return makeError("{} prefix {} is not of the VIP's address family", name, p.toString());
+      }
+      if (!seen.insert(p).second) {
+        bool both = list == &deny && std::find(allow.begin(), allow.end(), p) != allow.end();
+        return both ? makeError("prefix {} is in both the allow and the deny list", p.toString())
+                    : makeError("{} prefix {} listed twice", name, p.toString());
+      }
+    }
+  }
+  return {};
+}
+
 Status validateRingSize(uint32_t ringSize) {
   if (ringSize < 3 || ringSize > LB4_MAX_RING_SIZE || !isPrime(ringSize)) {
     return makeError("ring size {}: must be a prime from 3 to {}", ringSize, LB4_MAX_RING_SIZE);
@@ -94,8 +117,14 @@ Status DesiredState::addVip(const ServiceKey& key, ForwardingMode mode, uint32_t
   if (id >= LB4_MAX_VIPS) {
     return makeError("add VIP {}: the VIP table is full ({} VIPs)", key.toString(), LB4_MAX_VIPS);
   }
-  vips.push_back(VipConfig{
-      .key = key, .mode = mode, .ringSize = ringSize, .id = id, .backends = {}, .health = {}});
+  vips.push_back(VipConfig{.key = key,
+                           .mode = mode,
+                           .ringSize = ringSize,
+                           .id = id,
+                           .backends = {},
+                           .health = {},
+                           .allow = {},
+                           .deny = {}});
   return {};
 }
 
@@ -217,6 +246,32 @@ Status DesiredState::setHealth(const ServiceKey& vipKey, const HealthCheck& heal
   return {};
 }
 
+Status DesiredState::setSources(const ServiceKey& vipKey, std::vector<IpPrefix> allow,
+                                std::vector<IpPrefix> deny) {
+  VipConfig* vip = findVip(vipKey);
+  if (!vip) {
+    return makeError("set sources of {}: no such VIP", vipKey.toString());
+  }
+  if (auto s = validateSources(vipKey, allow, deny); !s) {
+    return makeError("set sources of {}: {}", vipKey.toString(), s.error());
+  }
+  size_t total = allow.size() + deny.size();
+  for (const auto& v : vips) {
+    if (&v != vip) {
+      total += v.allow.size() + v.deny.size();
+    }
+  }
+  if (total > LB4_MAX_SRC_RULES) {
+    return makeError("set sources of {}: {} source prefixes over all VIPs, at most {}",
+                     vipKey.toString(), total, LB4_MAX_SRC_RULES);
+  }
+  std::sort(allow.begin(), allow.end());
+  std::sort(deny.begin(), deny.end());
+  vip->allow = std::move(allow);
+  vip->deny = std::move(deny);
+  return {};
+}
+
 Status DesiredState::setBackendHealth(const ServiceKey& vipKey, const IpAddress& addr,
                                       const HealthCheck& health) {
   auto backend = findBackendFor(*this, "set health check of", vipKey, addr);
@@ -251,6 +306,14 @@ Status DesiredState::delInterface(const std::string& ifname) {
   return {};
 }
 
+nlohmann::json prefixesToJson(const std::vector<IpPrefix>& prefixes) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& p : prefixes) {
+    out.push_back(p.toString());
+  }
+  return out;
+}
+
 nlohmann::json DesiredState::toJson() const {
   nlohmann::json vipList = nlohmann::json::array();
   for (const auto& v : vips) {
@@ -274,6 +337,8 @@ nlohmann::json DesiredState::toJson() const {
                          {"ring_size", v.ringSize},
                          {"id", v.id},
                          {"backends", std::move(backends)}};
+    jv["allow"] = prefixesToJson(v.allow);
+    jv["deny"] = prefixesToJson(v.deny);
     if (v.health) {
       jv["health"] = v.health->toJson();
     }
@@ -303,6 +368,24 @@ Result<T> field(const nlohmann::json& obj, const char* name, std::string_view wh
 }
 
 }  // namespace
+
+Result<std::vector<IpPrefix>> prefixesFromJson(const nlohmann::json& json) {
+  if (!json.is_array()) {
+    return makeError("expected a list of prefixes");
+  }
+  std::vector<IpPrefix> out;
+  for (const auto& item : json) {
+    if (!item.is_string()) {
+      return makeError("expected a prefix string, got {}", item.dump());
+    }
+    auto p = IpPrefix::parse(item.get<std::string>());
+    if (!p) {
+      return std::move(p).takeError();
+    }
+    out.push_back(*p);
+  }
+  return out;
+}
 
 Result<DesiredState> DesiredState::fromJson(const nlohmann::json& json) {
   if (!json.is_object()) {
@@ -349,8 +432,24 @@ Result<DesiredState> DesiredState::fromJson(const nlohmann::json& json) {
     if (!key || !m) {
       return makeError("read state: {}", !key ? key.error() : m.error());
     }
-    VipConfig vip{
-        .key = *key, .mode = *m, .ringSize = *ring, .id = *id, .backends = {}, .health = {}};
+    VipConfig vip{.key = *key,
+                  .mode = *m,
+                  .ringSize = *ring,
+                  .id = *id,
+                  .backends = {},
+                  .health = {},
+                  .allow = {},
+                  .deny = {}};
+    for (const char* list : {"allow", "deny"}) {
+      if (!jv.contains(list)) {
+        continue;  // a state file from before source lists
+      }
+      auto prefixes = prefixesFromJson(jv[list]);
+      if (!prefixes) {
+        return makeError("read state: VIP {}: {}: {}", *name, list, prefixes.error());
+      }
+      (std::string_view(list) == "allow" ? vip.allow : vip.deny) = std::move(*prefixes);
+    }
     if (jv.contains("health")) {
       auto hc = HealthCheck::fromJson(jv["health"], HealthCheck{});
       if (!hc) {
@@ -411,6 +510,7 @@ Status DesiredState::validate() const {
   std::set<uint32_t> backendIds;
   std::set<ServiceKey> keys;
   std::set<std::string> ifaces;
+  size_t sources = 0;
   for (const auto& ifname : interfaces) {
     if (auto s = validateInterfaceName(ifname); !s) {
       return s;
@@ -433,6 +533,10 @@ Status DesiredState::validate() const {
     if (auto s = validateRingSize(v.ringSize); !s) {
       return makeError("VIP {}: {}", name, s.error());
     }
+    if (auto s = validateSources(v.key, v.allow, v.deny); !s) {
+      return makeError("VIP {}: {}", name, s.error());
+    }
+    sources += v.allow.size() + v.deny.size();
     std::set<IpAddress> addrs;
     for (const auto& b : v.backends) {
       const std::string bname = b.endpoint.toString();
@@ -453,6 +557,9 @@ Status DesiredState::validate() const {
                          lastGen);
       }
     }
+  }
+  if (sources > LB4_MAX_SRC_RULES) {
+    return makeError("{} source prefixes over all VIPs, at most {}", sources, LB4_MAX_SRC_RULES);
   }
   return {};
 }

@@ -38,6 +38,10 @@ struct VipConfig {
   uint32_t id = 0;  // lb4_rings / lb4_vip_stats index
   std::vector<BackendConfig> backends;
   std::optional<HealthCheck> health;  // unset: defaultHealthCheck()
+  // Source prefixes (sorted): with an allow list only its sources reach
+  // the VIP; the longest prefix that matches a client decides.
+  std::vector<IpPrefix> allow;
+  std::vector<IpPrefix> deny;
 
   HealthCheck healthCheck() const {
     return health ? *health : defaultHealthCheck(key.proto == Proto::kTcp);
@@ -71,6 +75,8 @@ struct DesiredState {
   Status setWeight(const ServiceKey& vip, const IpAddress& addr, uint32_t weight);
   Status setDrained(const ServiceKey& vip, const IpAddress& addr, bool drained);
   Status setHealth(const ServiceKey& vip, const HealthCheck& health);
+  // Replaces both source lists of a VIP (empty: every source).
+  Status setSources(const ServiceKey& vip, std::vector<IpPrefix> allow, std::vector<IpPrefix> deny);
   // One backend's own check (overrides the VIP's).
   Status setBackendHealth(const ServiceKey& vip, const IpAddress& addr, const HealthCheck& health);
   Status addInterface(const std::string& ifname);
@@ -83,11 +89,20 @@ struct DesiredState {
 };
 
 Status validateRingSize(uint32_t ringSize);
+// Prefixes of a VIP's lists: of the VIP's family, none twice, none in both
+// lists, at most kMaxSourcesPerVip in all.
+Status validateSources(const ServiceKey& vip, const std::vector<IpPrefix>& allow,
+                       const std::vector<IpPrefix>& deny);
+constexpr size_t kMaxSourcesPerVip = 1024;
 Status validateInterfaceName(const std::string& ifname);
 
 // Writes `contents` to `path` atomically (temp file in the same directory,
 // fsync, rename, fsync of the directory).
 Status writeFileAtomically(const std::string& path, const std::string& contents);
+
+// A JSON list of prefix strings (the API, the state file, the config).
+Result<std::vector<IpPrefix>> prefixesFromJson(const nlohmann::json& json);
+nlohmann::json prefixesToJson(const std::vector<IpPrefix>& prefixes);
 
 Status saveState(const DesiredState& state, const std::string& path);
 // Returns an empty state when the file does not exist.
