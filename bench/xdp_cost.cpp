@@ -154,6 +154,46 @@ std::optional<Instance> makeInstance(const Options& o, uint32_t conntrackSize) {
   return inst;
 }
 
+// VIP 0's flags, with or without its source lists.
+bool setListFlags(lb4::Dataplane& dp, uint32_t ringSize, bool on) {
+  lb4_vip_key key{};
+  auto a = parseAddr(kVip4);
+  std::memcpy(key.addr, a.data(), 16);
+  key.port = htons(kVipPort);
+  key.proto = IPPROTO_TCP;
+  key.family = LB4_AF_INET;
+  lb4_vip_value v{.vip_id = 0,
+                  .ring_size = ringSize,
+                  .mode = LB4_MODE_DR,
+                  .flags = static_cast<uint8_t>(on ? LB4_VIP_F_SRC_ALLOW | LB4_VIP_F_SRC_DENY : 0),
+                  .pad = 0};
+  return check(dp.upsertVip(key, v), "set VIP flags");
+}
+
+// An operator-sized list on VIP 0: the clients' 198.18.64.0/18 allowed,
+// 1024 single hosts of 198.19.0.0/16 denied (198.19.0.5 among them).
+bool addSourceLists(lb4::Dataplane& dp) {
+  lb4_src_key key{};
+  key.vip_id = 0;
+  key.prefixlen = 32 + 18;
+  auto allow = parseAddr("198.18.64.0");
+  std::memcpy(key.addr, allow.data(), 4);
+  if (!check(dp.setSourceRule(key, {.action = LB4_SRC_ALLOW}), "add allow prefix")) {
+    return false;
+  }
+  key.prefixlen = 32 + 32;
+  for (uint32_t i = 0; i < 1024; ++i) {
+    auto deny = parseAddr("198.19.0.0");
+    deny[2] = static_cast<uint8_t>(i >> 8);
+    deny[3] = static_cast<uint8_t>(i + 5);
+    std::memcpy(key.addr, deny.data(), 4);
+    if (!check(dp.setSourceRule(key, {.action = LB4_SRC_DENY}), "add deny prefix")) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // Client i: source 198.18.64.0/18 + port, so 2^14 addresses x 60000 ports.
 FrameSpec clientFlow(uint32_t i, bool v6 = false) {
   FrameSpec s;
@@ -487,7 +527,10 @@ int Runner::run() {
   // hot has room beyond the prefill for the few flows its other cases add.
   auto hot = makeInstance(o_, o_.flows + 65536);
   auto full = makeInstance(o_, o_.flows);
-  if (!hot || !full) {
+  // lists: VIP 0 with source lists (bpf/lib/filter.h), measured with its
+  // flags off and on in the same round.
+  auto lists = makeInstance(o_, 65536);
+  if (!hot || !full || !lists || !addSourceLists(*lists->dp)) {
     return 1;
   }
   std::unique_ptr<lb4_floor, void (*)(lb4_floor*)> floor(lb4_floor__open_and_load(),
@@ -572,6 +615,16 @@ int Runner::run() {
     std::vector<uint8_t> copy = *f;
     (void)hot->dp->testRun(copy);
   }
+  {
+    std::vector<uint8_t> copy = frameEst4;
+    (void)lists->dp->testRun(copy);
+  }
+  auto frameDenied = [&] {
+    FrameSpec s = est4;
+    s.src = parseAddr("198.19.0.5");
+    return buildFrame(s);
+  }();
+  int lb4Lists = lists->dp->programFd();
 
 #ifdef LB4_MODE_NAT
   // NAT runs on an instance of its own: its NAT backend addresses make
@@ -643,6 +696,28 @@ int Runner::run() {
               return retval == XDP_DROP ? ns : std::nullopt;
             },
             {{LB4_STAT_DROP_BAD_IP, R}});
+    // Source lists: the same established flow with VIP 0's list flags off
+    // (no lookup) and on (one LPM trie lookup), and a denied source.
+    for (bool on : {false, true}) {
+      if (!setListFlags(*lists->dp, o_.ringSize, on)) {
+        return 1;
+      }
+      lb4Case(figure(on ? "lb4_v4_tcp_dr_established_source_lists"
+                        : "lb4_v4_tcp_dr_established_no_source_lists",
+                     "repeat"),
+              *lists->dp,
+              [&] {
+                auto ns = runRepeat(lb4Lists, frameEst4, R, &retval);
+                return retval == XDP_TX ? ns : std::nullopt;
+              },
+              {{LB4_STAT_CT_HIT, R}, {LB4_STAT_TX, R}});
+    }
+    lb4Case(figure("lb4_v4_tcp_source_denied_drop", "repeat"), *lists->dp,
+            [&] {
+              auto ns = runRepeat(lb4Lists, frameDenied, R, &retval);
+              return retval == XDP_DROP ? ns : std::nullopt;
+            },
+            {{LB4_STAT_DROP_SOURCE_DENIED, R}});
     // Cross-check of the two methods on the same path.
     lb4Case(figure("lb4_v4_tcp_dr_established_per_packet", "per-packet"), *hot->dp,
             [&]() -> std::optional<double> {
