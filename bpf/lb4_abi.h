@@ -18,7 +18,7 @@
 #endif
 
 /* Layout version of every pinned map; stored in lb4_config.abi_version. */
-#define LB4_ABI_VERSION 11
+#define LB4_ABI_VERSION 12
 
 #define LB4_MAX_VIPS 1024
 #define LB4_MAX_BACKENDS 4096
@@ -219,6 +219,21 @@ struct lb4_signals {
 LB4_STATIC_ASSERT(sizeof(struct lb4_signals) == 16, "lb4_signals size");
 
 /*
+ * Value of lb4_nat_origins (key: lb4_vip_key of a NAT backend's address,
+ * port and protocol): the one NAT VIP that backend port serves. A reply
+ * with no reverse entry (its flow was translated by another gateway before
+ * a failover) is translated back to this VIP without state. Written by the
+ * daemon only for backend ports that serve exactly one NAT VIP.
+ */
+struct lb4_nat_origin {
+	__u8 vip_addr[16]; /* network byte order */
+	__be16 vip_port;
+	__u16 pad;
+	__u32 backend_id;
+};
+LB4_STATIC_ASSERT(sizeof(struct lb4_nat_origin) == 24, "lb4_nat_origin size");
+
+/*
  * Key of lb4_src_rules, an LPM trie of every VIP's source prefixes. The
  * prefix covers vip_id whole, then the address: prefixlen = 32 + the
  * prefix's length (IPv4 in the first 4 bytes of addr, like lb4_flow_key).
@@ -309,7 +324,10 @@ LB4_STATIC_ASSERT(sizeof(struct lb4_traffic) == 32, "lb4_traffic size");
 	X(DROP_SOURCE_DENIED, "drop_source_denied", \
 	  "source address in a deny prefix of the VIP (its longest matching prefix)") \
 	X(DROP_SOURCE_NOT_ALLOWED, "drop_source_not_allowed", \
-	  "source address in no allow prefix of a VIP that has an allow list")
+	  "source address in no allow prefix of a VIP that has an allow list") \
+	X(NAT_REPLY_STATELESS, "nat_reply_stateless", \
+	  "NAT: reply without a (live) reverse entry translated back to its backend port's only " \
+	  "NAT VIP (lb4_nat_origins): a flow another gateway translated before a failover")
 
 enum lb4_stat {
 #define LB4_STAT_ENUM(NAME, name, help) LB4_STAT_##NAME,

@@ -112,6 +112,19 @@ struct {
 } lb4_nat_addrs SEC(".maps");
 
 /*
+ * NAT backend {addr, port, proto, family} (lb4_vip_key, network order) ->
+ * its only NAT VIP: the stateless reply translation after a failover;
+ * written by the daemon.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB4_MAX_BACKENDS);
+	__type(key, struct lb4_vip_key);
+	__type(value, struct lb4_nat_origin);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb4_nat_origins SEC(".maps");
+
+/*
  * ifindex (host order) -> ifindex: the interfaces NAT may XDP_REDIRECT to
  * (every interface lb4 is attached to); written by the daemon, which must
  * run in the gateway's network namespace (ifindexes resolve there). Not

@@ -302,6 +302,65 @@ static __always_inline int nat_forward(struct xdp_md *ctx,
  * Reply path: TCP/UDP from a NAT backend address. With a live reverse
  * entry the source becomes the VIP again; anything else is not ours.
  */
+/*
+ * A reply that has no live reverse entry: the flow was translated by
+ * another gateway (before a failover) or its entry expired. When the
+ * backend port serves exactly one NAT VIP (lb4_nat_origins) the reply is
+ * translated back to that VIP without state; the client's next packet
+ * gives the flow its entries here again. Otherwise, and for packets to
+ * this host itself, the kernel gets it.
+ */
+/*
+ * True when the packet is addressed to this host (the FIB does not forward
+ * it): the gateway's own connections to a backend, such as lb4d's health
+ * probes, which come from the same backend port as the VIP's replies.
+ */
+static __always_inline int to_this_host(struct xdp_md *ctx,
+					const struct lb4_packet *pkt)
+{
+	struct bpf_fib_lookup fib;
+
+	__builtin_memset(&fib, 0, sizeof(fib));
+	fib.family = pkt->family;
+	fib.l4_protocol = pkt->flow.proto;
+	fib.ifindex = ctx->ingress_ifindex;
+	if (pkt->family == LB4_AF_INET) {
+		__builtin_memcpy(&fib.ipv4_src, pkt->flow.src, 4);
+		__builtin_memcpy(&fib.ipv4_dst, pkt->flow.dst, 4);
+	} else {
+		__builtin_memcpy(fib.ipv6_src, pkt->flow.src, 16);
+		__builtin_memcpy(fib.ipv6_dst, pkt->flow.dst, 16);
+	}
+	return bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) ==
+	       BPF_FIB_LKUP_RET_NOT_FWDED;
+}
+
+static __always_inline int nat_reply_stateless(struct xdp_md *ctx,
+					       struct lb4_packet *pkt)
+{
+	struct lb4_nat_origin *origin;
+	struct lb4_vip_key key;
+	__u16 addr[8];
+	__be16 port;
+	int ret;
+
+	__builtin_memset(&key, 0, sizeof(key));
+	__builtin_memcpy(key.addr, pkt->flow.src, sizeof(key.addr));
+	key.port = pkt->flow.sport;
+	key.proto = pkt->flow.proto;
+	key.family = pkt->flow.family;
+	origin = bpf_map_lookup_elem(&lb4_nat_origins, &key);
+	if (!origin || to_this_host(ctx, pkt))
+		return XDP_PASS;
+	__builtin_memcpy(addr, origin->vip_addr, sizeof(addr));
+	port = origin->vip_port;
+	ret = nat_rewrite(ctx, pkt, 0, addr, port);
+	if (ret != LB4_CONTINUE)
+		return ret;
+	stat_inc(LB4_STAT_NAT_REPLY_STATELESS);
+	return nat_route(ctx, pkt, NULL, 0);
+}
+
 static __always_inline int nat_reply(struct xdp_md *ctx,
 				     struct lb4_packet *pkt)
 {
@@ -311,12 +370,12 @@ static __always_inline int nat_reply(struct xdp_md *ctx,
 	int ret;
 
 	rv = ct_lookup_reverse(&pkt->flow);
-	if (!rv)
-		return XDP_PASS;
 	pkt->now = ct_now();
+	if (!rv)
+		return nat_reply_stateless(ctx, pkt);
 	if (ct_expired(rv->last_seen, rv->flags, pkt->flow.proto, pkt->now)) {
 		stat_inc(LB4_STAT_CT_EXPIRED);
-		return XDP_PASS;
+		return nat_reply_stateless(ctx, pkt);
 	}
 	ct_touch_reverse(rv, pkt, pkt->now);
 	if (pkt->flow.proto == IPPROTO_TCP)

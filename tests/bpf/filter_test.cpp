@@ -50,8 +50,8 @@ class SourceFilterTest : public XdpFixture {
     auto after = dp_->globalStats();
     EXPECT_TRUE(after.ok());
     if (before.ok() && after.ok()) {
-      for (lb4_stat s : {LB4_STAT_DROP_SOURCE_DENIED, LB4_STAT_DROP_SOURCE_NOT_ALLOWED,
-                         LB4_STAT_TX, LB4_STAT_CT_MISS}) {
+      for (lb4_stat s : {LB4_STAT_DROP_SOURCE_DENIED, LB4_STAT_DROP_SOURCE_NOT_ALLOWED, LB4_STAT_TX,
+                         LB4_STAT_CT_MISS}) {
         if (s != reason && !(s == LB4_STAT_CT_MISS && reason == LB4_STAT_TX)) {
           EXPECT_EQ((*after)[s], (*before)[s]) << "counter " << s;
         }
@@ -71,9 +71,9 @@ class SourceFilterTest : public XdpFixture {
 };
 
 TEST_F(SourceFilterTest, Ipv4AllowListTakesItsPrefixesAndTheLongestMatchDecides) {
-  addRule(1, "198.18.0.0/28", LB4_SRC_ALLOW);   // .0 - .15: both test clients
-  addRule(1, "198.18.0.11/32", LB4_SRC_DENY);   // but not this one
-  addRule(1, "198.18.0.8/29", LB4_SRC_ALLOW);   // inside the /28, also allow
+  addRule(1, "198.18.0.0/28", LB4_SRC_ALLOW);  // .0 - .15: both test clients
+  addRule(1, "198.18.0.11/32", LB4_SRC_DENY);  // but not this one
+  addRule(1, "198.18.0.8/29", LB4_SRC_ALLOW);  // inside the /28, also allow
   addVip(kVipV4, 80, IPPROTO_TCP, 1, LB4_VIP_F_SRC_ALLOW | LB4_VIP_F_SRC_DENY);
 
   runCounted(tcp4(kClientV4), LB4_STAT_TX, XDP_TX);

@@ -415,6 +415,57 @@ TEST_F(NatTest, BackendTrafficOutsideAnyFlowPassesUntouched) {
   EXPECT_EQ(stat(LB4_STAT_NAT_REPLY), 0U);
 }
 
+// After a failover the new gateway has no reverse entry for a flow the old
+// one translated: a backend port that serves one NAT VIP only is translated
+// back to it without state (lb4_nat_origins).
+TEST_F(NatTest, ReplyWithoutReverseEntryIsTranslatedByItsBackendPortsOnlyVip) {
+  auto reply = [](const char* src, const char* dst, uint16_t sport) {
+    return fromBackend().ipv4(src, dst).tcp(sport, 40999, kTcpAck).payload("late").build();
+  };
+  auto plain = reply(kBackend1V4, kClientV4, 8080);
+  RunResult r = runOn(plain, backendIf_);
+  EXPECT_EQ(r.action, XDP_PASS) << "no origin entry: the kernel gets it";
+  EXPECT_TRUE(FramesEqual(r.frame, plain));
+
+  lb4_vip_key origin{};
+  auto b = addr(kBackend1V4);
+  std::memcpy(origin.addr, b.data(), 16);
+  origin.port = htons(8080);
+  origin.proto = IPPROTO_TCP;
+  origin.family = LB4_AF_INET;
+  lb4_nat_origin vip{};
+  auto v = addr(kVipV4);
+  std::memcpy(vip.vip_addr, v.data(), 16);
+  vip.vip_port = htons(80);
+  vip.backend_id = 1;
+  ASSERT_TRUE(dp_->setNatOrigin(origin, vip).ok());
+
+  expectFrame(
+      plain, backendIf_, XDP_REDIRECT,
+      toClient().ipv4(kVipV4, kClientV4, ttl(63)).tcp(80, 40999, kTcpAck).payload("late").build());
+  EXPECT_EQ(stat(LB4_STAT_NAT_REPLY_STATELESS), 1U);
+  EXPECT_EQ(stat(LB4_STAT_NAT_REPLY), 0U);
+  // The gateway's own connection to the backend port (lb4d's health probe
+  // to 198.18.2.254, an address of this host) is not a reply: untouched.
+  auto probe =
+      fromBackend().ipv4(kBackend1V4, "198.18.2.254").tcp(8080, 50000, kTcpSyn | kTcpAck).build();
+  r = runOn(probe, backendIf_);
+  EXPECT_EQ(r.action, XDP_PASS);
+  EXPECT_TRUE(FramesEqual(r.frame, probe));
+  EXPECT_EQ(stat(LB4_STAT_NAT_REPLY_STATELESS), 1U);
+  // Another port of the same backend is not that VIP's: untouched.
+  auto other = reply(kBackend1V4, kClientV4, 9090);
+  r = runOn(other, backendIf_);
+  EXPECT_EQ(r.action, XDP_PASS);
+  EXPECT_TRUE(FramesEqual(r.frame, other));
+  // A flow with its reverse entry still takes the stateful path.
+  ASSERT_EQ(runOn(fromClient().ipv4(kClientV4, kVipV4).tcp(41000, 80).build(), clientIf_).action,
+            XDP_REDIRECT);
+  runOn(fromBackend().ipv4(kBackend1V4, kClientV4).tcp(8080, 41000, kTcpAck).build(), backendIf_);
+  EXPECT_EQ(stat(LB4_STAT_NAT_REPLY), 1U);
+  EXPECT_EQ(stat(LB4_STAT_NAT_REPLY_STATELESS), 1U);
+}
+
 TEST_F(NatTest, ForwardEntryHasItsReverseEntry) {
   runOn(fromClient().ipv4(kClientV4, kVipV4).tcp(40000, 80).build(), clientIf_);
   auto fwd = flow(flowKey(kClientV4, kVipV4, 40000, 80, IPPROTO_TCP));

@@ -12,8 +12,8 @@ class SourceFilterNetnsTest : public DrTopologyTest {
   // Connections from the client namespace that succeed out of `count`.
   int connected(int count) {
     auto r = runCommand({"ip", "netns", "exec", ns("cl"), buildPath("tests/tools/lb4-testnet"),
-                         "connect", "--to", kVip, "--count", std::to_string(count),
-                         "--timeout-ms", "300"});
+                         "connect", "--to", kVip, "--count", std::to_string(count), "--timeout-ms",
+                         "300"});
     auto json = nlohmann::json::parse(r.out, nullptr, false);
     EXPECT_FALSE(json.is_discarded()) << r.out << r.err;
     return json.is_discarded() ? -1 : json.value("ok", -1);

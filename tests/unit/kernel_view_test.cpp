@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <map>
 #include <string>
 
 #include "common/test_addresses.h"
@@ -77,6 +78,35 @@ TEST(KernelViewTest, SourceListsBecomeTrieEntriesAndVipFlags) {
   lb4_src_key deny = sourceKey(vipId, *IpPrefix::parse("198.18.0.128/25"));
   EXPECT_EQ(deny.prefixlen, 32u + 25u);
   EXPECT_EQ(view.sources.at(keyBytes(deny)).second.action, uint32_t{LB4_SRC_DENY});
+}
+
+TEST(KernelViewTest, NatBackendPortsOfOneVipOnlyGetAStatelessReplyEntry) {
+  DesiredState s;
+  const std::string vipA = std::string(test::kVipV4) + ":80/tcp";
+  const std::string vipB = std::string(test::kVipV4) + ":81/tcp";
+  ASSERT_TRUE(s.addVip(vipKey(vipA), ForwardingMode::kNat, 13).ok());
+  ASSERT_TRUE(s.addVip(vipKey(vipB), ForwardingMode::kNat, 13).ok());
+  // 198.18.2.1:8080 serves A only; 198.18.2.2:9000 serves both; 198.18.2.2
+  // without a port takes each VIP's own port (80 for A, 81 for B: distinct).
+  ASSERT_TRUE(s.addBackend(vipKey(vipA), ep("198.18.2.1:8080"), 1, std::nullopt).ok());
+  ASSERT_TRUE(s.addBackend(vipKey(vipA), ep("198.18.2.2:9000"), 1, std::nullopt).ok());
+  ASSERT_TRUE(s.addBackend(vipKey(vipB), ep("198.18.2.2:9000"), 1, std::nullopt).ok());
+  ASSERT_TRUE(s.addBackend(vipKey(vipB), ep("198.18.2.3"), 1, std::nullopt).ok());
+  auto plan = buildKernelView(s, HealthVerdicts{}, {}, KernelView{});
+  std::map<std::string, std::string> origins;
+  for (const auto& [bytes, ko] : plan.view.natOrigins) {
+    ServiceKey backend = ServiceKey::fromAbi(ko.first);
+    lb4_vip_key v{};
+    std::memcpy(v.addr, ko.second.vip_addr, 16);
+    v.port = ko.second.vip_port;
+    v.proto = ko.first.proto;
+    v.family = ko.first.family;
+    origins[backend.toString()] = ServiceKey::fromAbi(v).toString();
+  }
+  EXPECT_EQ(origins, (std::map<std::string, std::string>{
+                         {"198.18.2.1:8080/tcp", vipA},
+                         {"198.18.2.3:81/tcp", vipB},
+                     }));
 }
 
 TEST(KernelViewTest, HealthyBackendsWithKnownMacsServeAtTheirWeights) {

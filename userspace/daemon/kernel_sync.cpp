@@ -76,6 +76,18 @@ Status syncKernel(Dataplane& dp, const KernelView& view, const KernelView* previ
       }
     }
   }
+  for (const auto& [bytes, ko] : view.natOrigins) {
+    if (previous) {
+      auto it = previous->natOrigins.find(bytes);
+      if (it != previous->natOrigins.end() &&
+          std::memcmp(&it->second.second, &ko.second, sizeof(ko.second)) == 0) {
+        continue;
+      }
+    }
+    if (auto s = dp.setNatOrigin(ko.first, ko.second); !s) {
+      return s;
+    }
+  }
   // Source prefixes before the VIP flags that make the program read them.
   for (const auto& [bytes, kr] : view.sources) {
     if (previous) {
@@ -108,6 +120,13 @@ Status syncKernel(Dataplane& dp, const KernelView& view, const KernelView* previ
     for (const auto& [bytes, kv] : previous->vips) {
       if (!view.vips.count(bytes)) {
         if (auto s = dp.deleteVip(kv.first); !s) {
+          return s;
+        }
+      }
+    }
+    for (const auto& [bytes, ko] : previous->natOrigins) {
+      if (!view.natOrigins.count(bytes)) {
+        if (auto s = dp.deleteNatOrigin(ko.first); !s) {
           return s;
         }
       }
@@ -155,6 +174,17 @@ Status syncKernel(Dataplane& dp, const KernelView& view, const KernelView* previ
   for (uint32_t vipId = 0; vipId < LB4_MAX_VIPS; ++vipId) {
     if (!view.rings.count(vipId)) {
       (void)dp.deleteRing(vipId);
+    }
+  }
+  auto origins = dp.natOrigins();
+  if (!origins) {
+    return std::move(origins).takeError();
+  }
+  for (const auto& [key, origin] : *origins) {
+    if (!view.natOrigins.count(keyBytes(key))) {
+      if (auto s = dp.deleteNatOrigin(key); !s) {
+        return s;
+      }
     }
   }
   auto rules = dp.sourceRules();

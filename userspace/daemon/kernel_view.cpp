@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 
 namespace lb4 {
 
@@ -64,6 +65,7 @@ ViewPlan buildKernelView(const DesiredState& state, const HealthVerdicts& health
                          const EgressTable* egress) {
   ViewPlan plan;
   KernelView& view = plan.view;
+  std::set<std::vector<uint8_t>> ambiguousOrigins;
   for (const auto& vip : state.vips) {
     lb4_vip_key key = vip.key.toAbi();
     lb4_vip_value value;
@@ -162,6 +164,21 @@ ViewPlan buildKernelView(const DesiredState& state, const HealthVerdicts& health
         natKey.proto = key.proto;
         natKey.family = entry.family;
         view.natAddrs[keyBytes(natKey)] = natKey;
+        // The port replies come from: the backend's, else the VIP's. An
+        // all-ports VIP has no one port; it gets no stateless entry.
+        uint16_t port = b.endpoint.port != 0 ? b.endpoint.port : vip.key.port;
+        if (port != 0) {
+          natKey.port = htons(port);
+          lb4_nat_origin origin;
+          std::memset(&origin, 0, sizeof(origin));
+          std::memcpy(origin.vip_addr, key.addr, 16);
+          origin.vip_port = key.port;
+          origin.backend_id = b.id;
+          auto bytes = keyBytes(natKey);
+          if (!view.natOrigins.emplace(bytes, std::pair{natKey, origin}).second) {
+            ambiguousOrigins.insert(bytes);
+          }
+        }
       }
       entry.flags = enabled ? LB4_BACKEND_F_ENABLED : 0;
       view.backends[b.id] = entry;
@@ -179,6 +196,9 @@ ViewPlan buildKernelView(const DesiredState& state, const HealthVerdicts& health
       }
     }
     std::sort(ring.begin(), ring.end());
+  }
+  for (const auto& bytes : ambiguousOrigins) {
+    view.natOrigins.erase(bytes);
   }
   return plan;
 }

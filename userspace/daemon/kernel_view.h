@@ -32,6 +32,9 @@ struct KernelView {
   std::map<uint32_t, std::vector<MaglevInput>> rings;    // vip id -> ring inputs, sorted
   std::map<uint32_t, uint32_t> ringSizes;                // vip id -> table size
   std::map<std::vector<uint8_t>, lb4_vip_key> natAddrs;  // backends of NAT VIPs
+  // lb4_nat_origins: NAT backend {addr, port, proto} -> its only NAT VIP
+  // (ports that serve two NAT VIPs are left out: a reply cannot tell which).
+  std::map<std::vector<uint8_t>, std::pair<lb4_vip_key, lb4_nat_origin>> natOrigins;
   // lb4_src_rules: every VIP's source prefixes, by key bytes.
   std::map<std::vector<uint8_t>, std::pair<lb4_src_key, lb4_src_rule>> sources;
 

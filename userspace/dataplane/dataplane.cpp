@@ -400,6 +400,20 @@ std::string sourceName(const lb4_src_key& key) {
 
 }  // namespace
 
+Status Dataplane::setNatOrigin(const lb4_vip_key& backend, const lb4_nat_origin& origin) {
+  return BpfMap<lb4_vip_key, lb4_nat_origin>(skel_->maps.lb4_nat_origins)
+      .update(backend, origin, "NAT origin of " + ServiceKey::fromAbi(backend).toString());
+}
+
+Status Dataplane::deleteNatOrigin(const lb4_vip_key& backend) {
+  return BpfMap<lb4_vip_key, lb4_nat_origin>(skel_->maps.lb4_nat_origins)
+      .erase(backend, "NAT origin of " + ServiceKey::fromAbi(backend).toString());
+}
+
+Result<std::vector<std::pair<lb4_vip_key, lb4_nat_origin>>> Dataplane::natOrigins() const {
+  return BpfMap<lb4_vip_key, lb4_nat_origin>(skel_->maps.lb4_nat_origins).entries();
+}
+
 Status Dataplane::setSourceRule(const lb4_src_key& key, const lb4_src_rule& rule) {
   return sourceMap(skel_.get()).update(key, rule, sourceName(key));
 }

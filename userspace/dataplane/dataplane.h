@@ -124,6 +124,12 @@ class Dataplane {
   // Writes the number of lb4_nat_addrs entries into lb4_config.nat_backends.
   Status storeNatCount();
 
+  // NAT backend ports that serve one NAT VIP only (lb4_nat_origins): their
+  // replies are translated back without a reverse entry (after a failover).
+  Status setNatOrigin(const lb4_vip_key& backend, const lb4_nat_origin& origin);
+  Status deleteNatOrigin(const lb4_vip_key& backend);
+  Result<std::vector<std::pair<lb4_vip_key, lb4_nat_origin>>> natOrigins() const;
+
   // VIPs' source prefixes (lb4_src_rules, an LPM trie; bpf/lib/filter.h).
   Status setSourceRule(const lb4_src_key& key, const lb4_src_rule& rule);
   Status deleteSourceRule(const lb4_src_key& key);
