@@ -9,11 +9,13 @@ namespace lb4::cli {
 
 // lb4ctl's exit codes: 0 done, 1 refused (by lb4ctl or lb4d), 2 bad command
 // line, 3 done but pending (a DR backend added whose MAC is not resolved yet),
-// 4 (doctor) warnings but no failure.
+// 4 (doctor) warnings but no failure, 5 (diff) the file differs from what
+// the gateway runs.
 inline constexpr int kExitRefused = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitPending = 3;
 inline constexpr int kExitWarn = 4;
+inline constexpr int kExitDiffers = 5;
 
 // What every subcommand needs from the global options.
 struct Context {

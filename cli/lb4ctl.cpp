@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/apply_commands.h"
 #include "cli/client.h"
 #include "cli/command.h"
 #include "cli/doctor_commands.h"
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
   cli::addGatewayCommands(app, commands);
   cli::addDoctorCommands(app, commands);
   cli::addTraceCommands(app, commands);
+  cli::addApplyCommands(app, commands);
   auto* list = app.add_subcommand("list", "list VIPs and backends");
   list->add_option("vip", vipText, "only this VIP (ADDR:PORT/PROTO)");
   auto* stats = app.add_subcommand("stats", "packet and byte counters");

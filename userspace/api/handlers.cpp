@@ -125,6 +125,7 @@ Status applyChange(DesiredState& next, const Request& req, uint32_t defaultRingS
     case Op::kLogLevel:
     case Op::kDoctor:
     case Op::kTrace:
+    case Op::kApply:
       break;
   }
   return makeError("{}: not a state change", opName(req.op));

@@ -13,8 +13,8 @@ struct OpSpec {
   std::set<std::string_view> optional;
 };
 
-const std::array<OpSpec, 20>& opSpecs() {
-  static const std::array<OpSpec, 20> specs = {{
+const std::array<OpSpec, 21>& opSpecs() {
+  static const std::array<OpSpec, 21> specs = {{
       {Op::kStatus, "status", {}, {}},
       {Op::kList, "list", {}, {"vip"}},
       {Op::kStats, "stats", {}, {"vip"}},
@@ -35,6 +35,7 @@ const std::array<OpSpec, 20>& opSpecs() {
       {Op::kDoctor, "doctor", {}, {}},
       {Op::kTrace, "trace", {"vip", "client"}, {}},
       {Op::kSetSources, "set-sources", {"vip"}, {"allow", "deny"}},
+      {Op::kApply, "apply", {"config"}, {"dry_run"}},
   }};
   return specs;
 }
@@ -235,6 +236,19 @@ Status fillRequest(const nlohmann::json& json, Request& req) {
       return s;
     }
   }
+  if (json.contains("config")) {
+    auto text = stringField(json, "config");
+    if (!text) {
+      return std::move(text).takeError();
+    }
+    req.config = *text;
+  }
+  if (json.contains("dry_run")) {
+    if (!json.at("dry_run").is_boolean()) {
+      return makeError("field 'dry_run' must be true or false");
+    }
+    req.dryRun = json.at("dry_run").get<bool>();
+  }
   if (json.contains("generic")) {
     if (!json.at("generic").is_boolean()) {
       return makeError("field 'generic' must be true or false");
@@ -344,6 +358,12 @@ nlohmann::json Request::toJson() const {
   }
   if (client) {
     j["client"] = client->toString();
+  }
+  if (config) {
+    j["config"] = *config;
+  }
+  if (dryRun) {
+    j["dry_run"] = *dryRun;
   }
   if (allow) {
     j["allow"] = prefixesToJson(*allow);

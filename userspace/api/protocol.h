@@ -21,7 +21,8 @@ namespace lb4 {
 
 constexpr int kApiVersion = 1;
 // Longest request line accepted; longer ones are refused and the connection closed.
-constexpr size_t kMaxRequestBytes = 64 * 1024;
+// (apply carries a whole configuration file.)
+constexpr size_t kMaxRequestBytes = 1024 * 1024;
 constexpr uint32_t kDefaultMacWaitMs = 2000;
 constexpr uint32_t kMaxMacWaitMs = 60000;
 
@@ -46,6 +47,7 @@ enum class Op {
   kDoctor,      // facts of the gateway's namespace for `lb4ctl doctor`
   kTrace,       // where one client flow to a VIP goes now, and why
   kSetSources,  // replace a VIP's source allow and deny lists
+  kApply,       // make the VIPs and backends those of a configuration file
 };
 
 std::string_view opName(Op op);
@@ -77,6 +79,10 @@ struct Request {
   // replaces both; a list not given is empty).
   std::optional<std::vector<IpPrefix>> allow;
   std::optional<std::vector<IpPrefix>> deny;
+  // apply: the configuration file's text (its `vips:` are applied), and
+  // whether only to report the changes.
+  std::optional<std::string> config;
+  std::optional<bool> dryRun;
 
   nlohmann::json toJson() const;
 };

@@ -13,6 +13,7 @@
 #include "userspace/daemon/host_facts.h"
 #include "userspace/daemon/kernel_sync.h"
 #include "userspace/daemon/logging.h"
+#include "userspace/state/apply.h"
 
 namespace lb4 {
 namespace {
@@ -380,6 +381,27 @@ Result<lb4_signals> Controller::backendSignals(uint32_t id) const {
   return dataplane_->backendSignals(id);
 }
 
+Result<nlohmann::json> Controller::applyConfig(const std::string& text, bool dryRun) {
+  auto file = parseConfig(text, "apply");
+  if (!file) {
+    return std::move(file).takeError();
+  }
+  DesiredState next = state_;
+  auto changes = planApply(next, file->initial);
+  if (!changes) {
+    return makeError("apply: {}", changes.error());
+  }
+  if (!dryRun && !changes->empty()) {
+    if (auto r = commit(std::move(next)); !r) {
+      return std::move(r).takeError();
+    }
+    for (const auto& c : *changes) {
+      spdlog::info("apply: {}", c);
+    }
+  }
+  return nlohmann::json{{"changes", *changes}, {"applied", !dryRun && !changes->empty()}};
+}
+
 Result<nlohmann::json> Controller::handle(const Request& req) {
   switch (req.op) {
     case Op::kStatus:
@@ -422,6 +444,8 @@ Result<nlohmann::json> Controller::handle(const Request& req) {
     }
     case Op::kTrace:
       return traceFlow(dataplane_.get(), state_, runtime(), *req.client, *req.vip);
+    case Op::kApply:
+      return applyConfig(*req.config, req.dryRun.value_or(false));
     default:
       break;
   }

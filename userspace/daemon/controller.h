@@ -53,6 +53,9 @@ class Controller {
 
   // Validates, applies and persists one API request; returns its result.
   Result<nlohmann::json> handle(const Request& request);
+  // apply / diff: the VIPs and backends of a configuration file's text;
+  // with dryRun only the changes it would make.
+  Result<nlohmann::json> applyConfig(const std::string& text, bool dryRun);
 
   // True when the backend's entry is enabled in the kernel (MAC known, not removed).
   bool backendEnabled(const ServiceKey& vip, const IpAddress& addr) const;
