@@ -6,9 +6,11 @@
 #   2. control_bench   Maglev build, disruption, health probing
 #   3. update_latency  lb4ctl change until the new table is live (lb4d)
 #   4. netns_rate      packet rate through namespaces: lb4 (DR, NAT), floor, nftables
+#   5. failover        gateway failover time and broken connections (BGP/BFD,
+#                      keepalived DR and NAT), from the namespace HA tests
 #
 # Needs root. Every part runs under `timeout`; the whole run stays under
-# 15 minutes on 2 cores (--quick: under 2 minutes). Builds what is missing
+# 15 minutes on 2 cores (--quick: under 3 minutes). Builds what is missing
 # in $BUILD_DIR (default build/). --plots DIR draws PNGs from the JSON with
 # python3-matplotlib (installed with apt-get when missing).
 set -euo pipefail
@@ -45,7 +47,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-targets="lb4_xdp_cost lb4_control_bench lb4_update_latency lb4_netns_rate lb4d lb4ctl"
+targets="lb4_xdp_cost lb4_control_bench lb4_update_latency lb4_netns_rate lb4d lb4ctl
+  lb4_ha_netns_tests lb4-testnet"
 if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S "$src" -B "$build" >/dev/null
 fi
@@ -71,12 +74,14 @@ if [ $quick -eq 1 ]; then
     --benchmark_filter='ring:65537/backends:(10|1000)/mixed:0'
   part 30 "$b/lb4_update_latency" --updates 50 --build-dir "$build"
   part 60 "$b/lb4_netns_rate" --quick --rounds 2 --seconds 1 --lb4-build-dir "$build" --json "$out/rate.json"
+  part 120 "$src/bench/failover.sh" "$build" 1
 else
   part 240 "$b/lb4_xdp_cost" --rounds 7 --repeat 1000000 --batch 100000 --flows 1048576 --json "$out/xdp_cost.json"
   part 120 "$b/lb4_control_bench" --benchmark_min_time=0.2 --benchmark_format=console \
     --benchmark_out="$out/control_bench.json" --benchmark_out_format=json
   part 330 "$b/lb4_update_latency" --updates 1000 --build-dir "$build"
   part 420 "$b/lb4_netns_rate" --rounds 5 --seconds 1.5 --lb4-build-dir "$build" --json "$out/rate.json"
+  part 300 "$src/bench/failover.sh" "$build" 5
 fi
 grep -h "^control.disruption" "$out/results.txt" >"$out/disruption.txt" || true
 
