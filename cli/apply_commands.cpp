@@ -56,18 +56,16 @@ void addApplyCommands(CLI::App& app, Commands& commands) {
   applyCmd->add_option("-f,--file", apply->file, "lb4d configuration file (its vips: section)")
       ->required();
   applyCmd->add_flag("--dry-run", apply->dryRun, "only print what would change");
-  commands.push_back(Command{applyCmd, [apply](const Context& ctx) {
-                               return run(ctx, *apply, false);
-                             }});
+  commands.push_back(
+      Command{applyCmd, [apply](const Context& ctx) { return run(ctx, *apply, false); }});
 
   auto diff = std::make_shared<ApplyOptions>();
   auto* diffCmd = app.add_subcommand(
       "diff", "what apply -f FILE would change (exit 5 when the gateway differs)");
   diffCmd->add_option("-f,--file", diff->file, "lb4d configuration file (its vips: section)")
       ->required();
-  commands.push_back(Command{diffCmd, [diff](const Context& ctx) {
-                               return run(ctx, *diff, true);
-                             }});
+  commands.push_back(
+      Command{diffCmd, [diff](const Context& ctx) { return run(ctx, *diff, true); }});
 }
 
 }  // namespace lb4::cli

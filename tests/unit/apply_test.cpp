@@ -47,7 +47,8 @@ vips:
 
 TEST(ApplyTest, ChangesAreListedInOrderAndKeepWhatTheFileDoesNotHold) {
   DesiredState next = running();
-  uint32_t keptId = next.findVip(vip("198.18.1.100:80/tcp"))->findBackend(ep("198.18.0.11").addr)->id;
+  uint32_t keptId =
+      next.findVip(vip("198.18.1.100:80/tcp"))->findBackend(ep("198.18.0.11").addr)->id;
   auto changes = planApply(next, fileState(kFile));
   ASSERT_TRUE(changes.ok()) << changes.error();
   EXPECT_EQ(*changes, (std::vector<std::string>{

@@ -139,8 +139,8 @@ Result<std::vector<std::string>> planApply(DesiredState& next, const DesiredStat
     changes.push_back(fmt::format("del-vip {}", key.toString()));
   }
   for (const auto& want : desired.vips) {
-    Status s = next.findVip(want.key) ? updateVip(next, want, changes)
-                                      : addVipLike(next, want, changes);
+    Status s =
+        next.findVip(want.key) ? updateVip(next, want, changes) : addVipLike(next, want, changes);
     if (!s) {
       return std::move(s).takeError();
     }
