@@ -303,14 +303,6 @@ static __always_inline int nat_forward(struct xdp_md *ctx,
  * entry the source becomes the VIP again; anything else is not ours.
  */
 /*
- * A reply that has no live reverse entry: the flow was translated by
- * another gateway (before a failover) or its entry expired. When the
- * backend port serves exactly one NAT VIP (lb4_nat_origins) the reply is
- * translated back to that VIP without state; the client's next packet
- * gives the flow its entries here again. Otherwise, and for packets to
- * this host itself, the kernel gets it.
- */
-/*
  * True when the packet is addressed to this host (the FIB does not forward
  * it): the gateway's own connections to a backend, such as lb4d's health
  * probes, which come from the same backend port as the VIP's replies.
@@ -335,14 +327,19 @@ static __always_inline int to_this_host(struct xdp_md *ctx,
 	       BPF_FIB_LKUP_RET_NOT_FWDED;
 }
 
-static __always_inline int nat_reply_stateless(struct xdp_md *ctx,
-					       struct lb4_packet *pkt)
+/*
+ * The VIP a reply that has no live reverse entry belongs to: the flow was
+ * translated by another gateway (before a failover) or its entry expired.
+ * When the backend port serves exactly one NAT VIP (lb4_nat_origins) the
+ * reply is translated back to that VIP without state; the client's next
+ * packet gives the flow its entries here again. NULL otherwise, and for
+ * packets to this host itself: the kernel gets those.
+ */
+static __always_inline struct lb4_nat_origin *
+nat_origin(struct xdp_md *ctx, const struct lb4_packet *pkt)
 {
 	struct lb4_nat_origin *origin;
 	struct lb4_vip_key key;
-	__u16 addr[8];
-	__be16 port;
-	int ret;
 
 	__builtin_memset(&key, 0, sizeof(key));
 	__builtin_memcpy(key.addr, pkt->flow.src, sizeof(key.addr));
@@ -351,42 +348,48 @@ static __always_inline int nat_reply_stateless(struct xdp_md *ctx,
 	key.family = pkt->flow.family;
 	origin = bpf_map_lookup_elem(&lb4_nat_origins, &key);
 	if (!origin || to_this_host(ctx, pkt))
-		return XDP_PASS;
-	__builtin_memcpy(addr, origin->vip_addr, sizeof(addr));
-	port = origin->vip_port;
-	ret = nat_rewrite(ctx, pkt, 0, addr, port);
-	if (ret != LB4_CONTINUE)
-		return ret;
-	stat_inc(LB4_STAT_NAT_REPLY_STATELESS);
-	return nat_route(ctx, pkt, NULL, 0);
+		return NULL;
+	return origin;
 }
 
 static __always_inline int nat_reply(struct xdp_md *ctx,
 				     struct lb4_packet *pkt)
 {
+	struct lb4_nexthop *hop = NULL;
+	struct lb4_nat_origin *origin;
 	struct lb4_nat_value *rv;
 	__be16 port;
 	__u16 addr[8];
 	int ret;
 
 	rv = ct_lookup_reverse(&pkt->flow);
-	pkt->now = ct_now();
-	if (!rv)
-		return nat_reply_stateless(ctx, pkt);
-	if (ct_expired(rv->last_seen, rv->flags, pkt->flow.proto, pkt->now)) {
-		stat_inc(LB4_STAT_CT_EXPIRED);
-		return nat_reply_stateless(ctx, pkt);
+	if (rv) {
+		pkt->now = ct_now();
+		if (ct_expired(rv->last_seen, rv->flags, pkt->flow.proto,
+			       pkt->now)) {
+			stat_inc(LB4_STAT_CT_EXPIRED);
+			rv = NULL;
+		}
 	}
-	ct_touch_reverse(rv, pkt, pkt->now);
-	if (pkt->flow.proto == IPPROTO_TCP)
-		stat_signal(rv->backend_id, pkt->tcp_flags);
-	__builtin_memcpy(addr, rv->vip_addr, sizeof(addr));
-	port = rv->vip_port;
+	if (rv) {
+		ct_touch_reverse(rv, pkt, pkt->now);
+		if (pkt->flow.proto == IPPROTO_TCP)
+			stat_signal(rv->backend_id, pkt->tcp_flags);
+		__builtin_memcpy(addr, rv->vip_addr, sizeof(addr));
+		port = rv->vip_port;
+		hop = &rv->hop;
+	} else {
+		origin = nat_origin(ctx, pkt);
+		if (!origin)
+			return XDP_PASS;
+		__builtin_memcpy(addr, origin->vip_addr, sizeof(addr));
+		port = origin->vip_port;
+	}
 	ret = nat_rewrite(ctx, pkt, 0, addr, port);
 	if (ret != LB4_CONTINUE)
 		return ret;
-	stat_inc(LB4_STAT_NAT_REPLY);
-	return nat_route(ctx, pkt, &rv->hop, 0);
+	stat_inc(hop ? LB4_STAT_NAT_REPLY : LB4_STAT_NAT_REPLY_STATELESS);
+	return nat_route(ctx, pkt, hop, 0);
 }
 
 #endif /* LB4_BPF_NAT_H */
