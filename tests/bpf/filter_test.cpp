@@ -19,25 +19,26 @@ class SourceFilterTest : public XdpFixture {
     }
   }
 
-  void addRule(uint32_t vipId, const char* prefix, uint32_t action) {
+  // The lb4_src_rules key of `prefix` on a VIP, built from the ABI here.
+  static lb4_src_key ruleKey(uint32_t vipId, const char* prefix) {
     auto p = IpPrefix::parse(prefix);
-    ASSERT_TRUE(p.ok()) << p.error();
+    EXPECT_TRUE(p.ok()) << p.error();
     lb4_src_key key{};
-    key.prefixlen = 32 + p->length;
-    key.vip_id = vipId;
-    std::memcpy(key.addr, p->addr.bytes.data(), sizeof(key.addr));
-    auto st = dp_->setSourceRule(key, lb4_src_rule{.action = action});
+    if (p.ok()) {
+      key.prefixlen = 32 + p->length;
+      key.vip_id = vipId;
+      std::memcpy(key.addr, p->addr.bytes.data(), sizeof(key.addr));
+    }
+    return key;
+  }
+
+  void addRule(uint32_t vipId, const char* prefix, uint32_t action) {
+    auto st = dp_->setSourceRule(ruleKey(vipId, prefix), lb4_src_rule{.action = action});
     ASSERT_TRUE(st.ok()) << st.error();
   }
 
   void removeRule(uint32_t vipId, const char* prefix) {
-    auto p = IpPrefix::parse(prefix);
-    ASSERT_TRUE(p.ok()) << p.error();
-    lb4_src_key key{};
-    key.prefixlen = 32 + p->length;
-    key.vip_id = vipId;
-    std::memcpy(key.addr, p->addr.bytes.data(), sizeof(key.addr));
-    auto st = dp_->deleteSourceRule(key);
+    auto st = dp_->deleteSourceRule(ruleKey(vipId, prefix));
     ASSERT_TRUE(st.ok()) << st.error();
   }
 

@@ -293,6 +293,18 @@ class VrrpTest : public ::testing::Test {
     return n;
   }
 
+  // Deletes the master's (gateway 1's) link and waits until gateway 2
+  // holds the address and the router sends to it; how long that took.
+  std::optional<std::chrono::milliseconds> failMaster() {
+    auto start = Clock::now();
+    auto del = runCommand({"ip", "-n", gws_[0].ns, "link", "del", "eth0"});
+    EXPECT_EQ(del.status, 0) << del.err;
+    if (del.status != 0 || !awaitMaster(gws_[1], std::chrono::seconds(20))) {
+      return std::nullopt;
+    }
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  }
+
   uint64_t globalStat(const VrrpGateway& gw, const char* name) {
     auto j = json::parse(ctl(gw, {"stats", "--json"}).out, nullptr, false);
     return j.is_discarded() ? 0 : j["global"].value(name, uint64_t{0});
@@ -328,15 +340,11 @@ TEST_F(VrrpTest, MasterCarriesTheTrafficAndItsFailureMovesItWithoutBreakingFlows
   constexpr int kHolds = 8;
   auto holds = startHolds(kHolds, 6000);
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  auto start = Clock::now();
-  auto del = runCommand({"ip", "-n", gws_[0].ns, "link", "del", "eth0"});
-  ASSERT_EQ(del.status, 0) << del.err;
-  auto moved = awaitMaster(gws_[1], std::chrono::seconds(20));
-  ASSERT_TRUE(moved.has_value()) << "gateway 2 never took over (router sends to "
+  auto total = failMaster();
+  ASSERT_TRUE(total.has_value()) << "gateway 2 never took over (router sends to "
                                  << routerNextHopMac() << ")";
-  auto total = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
   std::cout << "[ measure ] master's link deleted: gateway 2 holds " << kNextHop
-            << " and the router sends to it after " << total.count()
+            << " and the router sends to it after " << total->count()
             << " ms (VRRP adverts every 100 ms)" << std::endl;
   r = connect(100);
   EXPECT_EQ(r.value("ok", 0), 100) << r.dump();
@@ -380,13 +388,9 @@ TEST_F(VrrpNatTest, NatFlowsSurviveAFailover) {
   constexpr int kHolds = 8;
   auto holds = startHolds(kHolds, 6000);
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  auto start = Clock::now();
-  auto del = runCommand({"ip", "-n", gws_[0].ns, "link", "del", "eth0"});
-  ASSERT_EQ(del.status, 0) << del.err;
-  ASSERT_TRUE(awaitMaster(gws_[1], std::chrono::seconds(20)).has_value());
-  std::cout << "[ measure ] NAT: gateway 2 master after "
-            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()
-            << " ms" << std::endl;
+  auto total = failMaster();
+  ASSERT_TRUE(total.has_value()) << "gateway 2 never took over";
+  std::cout << "[ measure ] NAT: gateway 2 master after " << total->count() << " ms" << std::endl;
   int lost = broken(holds);
   std::cout << "[ measure ] long-lived NAT connections broken by the failover: " << lost << " of "
             << kHolds << "; on gateway 2 " << globalStat(gws_[1], "nat_reply_stateless")
