@@ -39,24 +39,45 @@ static __always_inline __u32 hash_flow(const struct lb4_packet *pkt)
 	return h;
 }
 
+/*
+ * The slot `hash % ring_size` of the VIP's current ring; NULL when there is
+ * no ring or the slot lies beyond it.
+ */
+static __always_inline __u32 *ring_slot(__u32 vip_id, __u32 ring_size,
+					__u32 hash)
+{
+	__u32 slot;
+	void *ring;
+
+	if (ring_size == 0)
+		return NULL;
+	ring = bpf_map_lookup_elem(&lb4_rings, &vip_id);
+	if (!ring)
+		return NULL;
+	slot = hash % ring_size;
+	return bpf_map_lookup_elem(ring, &slot);
+}
+
 /* Stores the ring's backend id for this flow in *backend_id. */
 static __always_inline int select_maglev(const struct lb4_vip_value *vip,
 					 const struct lb4_packet *pkt,
 					 __u32 *backend_id)
 {
-	__u32 vip_id = vip->vip_id;
-	__u32 ring_size = vip->ring_size;
-	__u32 slot;
+	__u32 hash = hash_flow(pkt);
 	__u32 *id;
-	void *ring;
 
-	if (ring_size == 0)
-		return LB4_DROP_NO_BACKEND;
-	ring = bpf_map_lookup_elem(&lb4_rings, &vip_id);
-	if (!ring)
-		return LB4_DROP_NO_BACKEND;
-	slot = hash_flow(pkt) % ring_size;
-	id = bpf_map_lookup_elem(ring, &slot);
+	id = ring_slot(vip->vip_id, vip->ring_size, hash);
+	if (!id && vip->ring_size) {
+		/*
+		 * The daemon shrinks ring_size before it swaps in a smaller
+		 * ring: a packet that read the VIP entry before the shrink and
+		 * the ring after the swap indexes past it. The entry read now
+		 * has the new size (one retry; only on this path).
+		 */
+		vip = lookup_vip_again(pkt);
+		if (vip)
+			id = ring_slot(vip->vip_id, vip->ring_size, hash);
+	}
 	if (!id || *id == 0)
 		return LB4_DROP_NO_BACKEND;
 	*backend_id = *id;

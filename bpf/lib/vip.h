@@ -105,9 +105,8 @@ static __always_inline int lookup_vip_any(const __u8 *addr, __u8 family)
  * when it holds every service of the address, else from lb4_vips.
  */
 static __always_inline struct lb4_vip_value *
-lookup_vip(const struct lb4_packet *pkt)
+lookup_vip_in(struct lb4_vip_addr *addr, const struct lb4_packet *pkt)
 {
-	struct lb4_vip_addr *addr = pkt->addr;
 	struct lb4_vip_value *vip, *all = NULL;
 	struct lb4_vip_key key;
 	__u32 i;
@@ -135,6 +134,23 @@ lookup_vip(const struct lb4_packet *pkt)
 	if (vip && (vip->flags & LB4_VIP_F_ALL_PORTS))
 		return vip;
 	return NULL;
+}
+
+/* The packet's VIP, from the address entry the parser found. */
+static __always_inline struct lb4_vip_value *
+lookup_vip(const struct lb4_packet *pkt)
+{
+	return lookup_vip_in(pkt->addr, pkt);
+}
+
+/* The packet's VIP as the maps hold it now (a fresh address lookup). */
+static __always_inline struct lb4_vip_value *
+lookup_vip_again(const struct lb4_packet *pkt)
+{
+	struct lb4_vip_key key;
+
+	build_vip_key(&key, pkt, 0);
+	return lookup_vip_in(bpf_map_lookup_elem(&lb4_vip_addrs, &key), pkt);
 }
 
 #endif /* LB4_BPF_VIP_H */
