@@ -760,7 +760,7 @@ int Runner::run() {
               }
               return *ns - overhead;
             },
-            {{LB4_STAT_CT_MISS, B}, {LB4_STAT_TX, B}});
+            {{LB4_STAT_SYN_UNTRACKED, B}, {LB4_STAT_TX, B}});
 #ifdef LB4_MODE_NAT
     // NAT rewrites addresses, so every run gets the pristine frame. Requests
     // arrive on nat1 and leave on nat0, replies the other way: both are

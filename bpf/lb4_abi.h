@@ -18,7 +18,7 @@
 #endif
 
 /* Layout version of every pinned map; stored in lb4_config.abi_version. */
-#define LB4_ABI_VERSION 12
+#define LB4_ABI_VERSION 13
 
 #define LB4_MAX_VIPS 1024
 #define LB4_MAX_BACKENDS 4096
@@ -285,7 +285,7 @@ LB4_STATIC_ASSERT(sizeof(struct lb4_traffic) == 32, "lb4_traffic size");
 	X(PASS, "pass", "not for a VIP: handed to the kernel") \
 	X(TX, "tx", "forwarded with XDP_TX") \
 	X(CT_HIT, "ct_hit", "conntrack entry found and still valid") \
-	X(CT_MISS, "ct_miss", "new flow scheduled through Maglev") \
+	X(CT_MISS, "ct_miss", "new flow scheduled through Maglev, entry created") \
 	X(CT_RESCHED, "ct_resched", "entry's backend gone: flow rescheduled") \
 	X(DROP_TRUNC_ETH, "drop_trunc_eth", "frame shorter than an Ethernet header") \
 	X(DROP_TRUNC_VLAN, "drop_trunc_vlan", "frame cut inside a VLAN tag") \
@@ -319,15 +319,18 @@ LB4_STATIC_ASSERT(sizeof(struct lb4_traffic) == 32, "lb4_traffic size");
 	X(DROP_NO_EGRESS, "drop_no_egress", \
 	  "DR: the backend's interface is not attached (any more): no lb4_ifaces/lb4_tx_ports entry") \
 	X(CT_EVICTED_LIVE, "ct_evicted_live", \
-	  "TCP packet without SYN found no conntrack entry: a live flow's entry was evicted (table " \
-	  "pressure on this CPU), or the flow began before this table saw it") \
+	  "NAT: TCP packet without SYN found no conntrack entry: a live flow's entry was evicted " \
+	  "(table pressure on this CPU), or the flow began before this table saw it") \
 	X(DROP_SOURCE_DENIED, "drop_source_denied", \
 	  "source address in a deny prefix of the VIP (its longest matching prefix)") \
 	X(DROP_SOURCE_NOT_ALLOWED, "drop_source_not_allowed", \
 	  "source address in no allow prefix of a VIP that has an allow list") \
 	X(NAT_REPLY_STATELESS, "nat_reply_stateless", \
 	  "NAT: reply without a (live) reverse entry translated back to its backend port's only " \
-	  "NAT VIP (lb4_nat_origins): a flow another gateway translated before a failover")
+	  "NAT VIP (lb4_nat_origins): a flow another gateway translated before a failover") \
+	X(SYN_UNTRACKED, "syn_untracked", \
+	  "DR: TCP SYN of a flow without an entry sent to its Maglev backend without creating one " \
+	  "(the flow's first packet past the SYN creates it, counted ct_miss)")
 
 enum lb4_stat {
 #define LB4_STAT_ENUM(NAME, name, help) LB4_STAT_##NAME,

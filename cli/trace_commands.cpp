@@ -93,6 +93,9 @@ void printTrace(const json& t) {
       std::cout << "none\n";
     }
     std::cout << "new flow     " << verdictLine(tb["verdict"]) << "\n";
+    if (tb.contains("entry")) {
+      std::cout << "entry        " << tb["entry"].get<std::string>() << "\n";
+    }
   }
   if (t.contains("warning")) {
     std::cout << "warning      " << t["warning"].get<std::string>() << "\n";

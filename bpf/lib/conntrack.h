@@ -104,6 +104,13 @@ static __always_inline __u8 ct_next_flags(__u8 flags,
 	return flags;
 }
 
+/* A TCP SYN without ACK: a client opening a connection (or retrying). */
+static __always_inline int syn_only(const struct lb4_packet *pkt)
+{
+	return pkt->flow.proto == IPPROTO_TCP &&
+	       (pkt->tcp_flags & (LB4_TCP_SYN | LB4_TCP_ACK)) == LB4_TCP_SYN;
+}
+
 /* The backend's port for this flow: its own, or the VIP port. */
 static __always_inline __be16 backend_port(const struct lb4_backend *b,
 					   const struct lb4_packet *pkt)
@@ -247,6 +254,21 @@ schedule:
 	b = lookup_backend(id);
 	if (!b || !(b->flags & LB4_BACKEND_F_ENABLED))
 		return LB4_DROP_BAD_BACKEND;
+	if (!nat && syn_only(pkt)) {
+		/*
+		 * Direct routing keeps no state for a flow until it is
+		 * confirmed: the client's first packet past its SYN finds no
+		 * entry, Maglev gives it the same backend (the table did not
+		 * change in between, or the flow would move anyway) and that
+		 * packet writes the entry. A SYN costs no insert, and a SYN
+		 * flood evicts no established flow.
+		 */
+		stat_inc(LB4_STAT_SYN_UNTRACKED);
+		pkt->now = 0;
+		*backend_id = id;
+		*backend = b;
+		return LB4_CONTINUE;
+	}
 	entry.backend_id = id;
 	entry.backend_gen = b->gen;
 	if (nat) {
@@ -262,10 +284,12 @@ schedule:
 	stat_inc(reason);
 	pkt->new_flow = 1;
 	/*
-	 * The kernel evicts silently; what shows it is a flow past its SYN
-	 * that has no entry any more (counted per CPU, like the LRU lists).
+	 * The kernel evicts silently; what shows it is a NAT flow past its
+	 * SYN that has no entry any more (counted per CPU, like the LRU
+	 * lists). A direct-routing flow's first entry is written by exactly
+	 * such a packet, so there an eviction cannot be told apart.
 	 */
-	if (!ct && pkt->flow.proto == IPPROTO_TCP &&
+	if (!ct && nat && pkt->flow.proto == IPPROTO_TCP &&
 	    !(pkt->tcp_flags & LB4_TCP_SYN))
 		stat_inc(LB4_STAT_CT_EVICTED_LIVE);
 	pkt->now = now;

@@ -104,7 +104,7 @@ TEST_F(FlowHashTest, UserspaceKeyIsTheConntrackKey) {
     } else {
       b.ipv4(client, vip);
     }
-    RunResult r = run(b.tcp(41234, 80).payload("x").build());
+    RunResult r = run(b.tcp(41234, 80, kTcpAck).payload("x").build());  // writes the entry
     ASSERT_EQ(r.action, XDP_TX);
     auto c = IpAddress::parse(client);
     auto d = IpAddress::parse(vip);

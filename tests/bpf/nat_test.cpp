@@ -642,7 +642,9 @@ TEST_F(NatTest, DirectRoutingIcmpErrorGoesToTheBackendUnchanged) {
   addBackend(6, kBackend2Mac, kBackend2V4);
   addVip(kOtherV4, 80, IPPROTO_TCP, 6);  // a DR VIP
   setRing(6, {6});
-  ASSERT_EQ(run(fromClient().ipv4(kClientV4, kOtherV4).tcp(40000, 80).build()).action, XDP_TX);
+  // The flow's first packet past its SYN writes the entry the error is matched to.
+  ASSERT_EQ(run(fromClient().ipv4(kClientV4, kOtherV4).tcp(40000, 80, kTcpAck).build()).action,
+            XDP_TX);
   auto quoted = ipPacket(fromBackend().ipv4(kOtherV4, kClientV4).tcp(80, 40000, kTcpAck).build());
   auto in = fromClient().ipv4(kRouterV4, kOtherV4).icmp(3, 4, 1400).payload(quoted).build();
   expectFrame(in, clientIf_, XDP_TX, withMacs(in, kBackend2Mac, kGatewayMac));

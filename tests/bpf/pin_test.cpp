@@ -39,8 +39,12 @@ class PinTest : public ::testing::Test {
 
 TEST_F(PinTest, MapsSurviveReopenFromPinDir) {
   auto key = XdpFixture::vipKey(kVipV4, 80, IPPROTO_TCP);
-  auto frame =
-      PacketBuilder().eth(kClientMac, kGatewayMac).ipv4(kClientV4, kVipV4).tcp(40000, 80).build();
+  // Past the handshake: a direct-routing flow's entry is written by its first non-SYN packet.
+  auto frame = PacketBuilder()
+                   .eth(kClientMac, kGatewayMac)
+                   .ipv4(kClientV4, kVipV4)
+                   .tcp(40000, 80, kTcpAck)
+                   .build();
   {
     auto dp = open();
     ASSERT_TRUE(dp.ok()) << dp.error();

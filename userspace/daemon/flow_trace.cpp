@@ -235,6 +235,14 @@ Result<json> traceFlow(const Dataplane* dp, const DesiredState& state, const Run
       } else {
         tableVerdict = verdict("forward", scheduleAs,
                                fmt::format("new flow: slot {} of {}", slot, value->ring_size));
+        // bpf/lib/conntrack.h: direct-routing TCP state for confirmed flows only.
+        table["entry"] =
+            !nat && vipKey.proto == Proto::kTcp
+                ? fmt::format(
+                      "a SYN is sent without one ({}); the flow's next "
+                      "packet writes it ({})",
+                      kStatNames[LB4_STAT_SYN_UNTRACKED], kStatNames[scheduleAs])
+                : fmt::format("written by the first packet ({})", kStatNames[scheduleAs]);
       }
     }
   }
