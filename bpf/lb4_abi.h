@@ -203,8 +203,16 @@ LB4_STATIC_ASSERT(sizeof(struct lb4_config) == 20, "lb4_config size");
  */
 struct lb4_iface {
 	__u8 mac[6];
-	__u16 pad;
+	__u8 present; /* lb4_iface_slots: 1 where the slot holds an interface */
+	__u8 pad;
 };
+
+/*
+ * Interfaces with an ifindex below this are also in lb4_iface_slots, an
+ * array the verifier inlines (lb4_ifaces is a hash: a helper call per
+ * lookup); those above it are found in lb4_ifaces only.
+ */
+#define LB4_IFACE_SLOTS 4096
 LB4_STATIC_ASSERT(sizeof(struct lb4_iface) == 8, "lb4_iface size");
 
 /*

@@ -17,6 +17,18 @@
 #include "bpf/lib/maps.h"
 #include "bpf/lib/stats.h"
 
+/* The attached interface `ifindex`'s entry, NULL for one lb4 was not given. */
+static __always_inline struct lb4_iface *lookup_iface(__u32 ifindex)
+{
+	struct lb4_iface *iface;
+
+	if (ifindex < LB4_IFACE_SLOTS) {
+		iface = bpf_map_lookup_elem(&lb4_iface_slots, &ifindex);
+		return iface && iface->present ? iface : NULL;
+	}
+	return bpf_map_lookup_elem(&lb4_ifaces, &ifindex);
+}
+
 /* LB4_CONTINUE when the frame is for this interface's MAC, else XDP_PASS (counted). */
 static __always_inline int ingress_local(struct xdp_md *ctx)
 {
@@ -28,7 +40,7 @@ static __always_inline int ingress_local(struct xdp_md *ctx)
 
 	if ((void *)(eth + 1) > data_end)
 		return LB4_DROP_TRUNC_ETH;
-	iface = bpf_map_lookup_elem(&lb4_ifaces, &ifindex);
+	iface = lookup_iface(ifindex);
 	if (!iface) {
 		stat_inc(LB4_STAT_PASS_UNKNOWN_IFACE);
 		return XDP_PASS;

@@ -153,6 +153,19 @@ struct {
 	__type(value, struct lb4_iface);
 } lb4_ifaces SEC(".maps");
 
+/*
+ * ifindex (host order, < LB4_IFACE_SLOTS) -> the same lb4_iface as in
+ * lb4_ifaces, `present` set; written by the daemon together with
+ * lb4_ifaces. The program's lookup is inlined (an array), so a packet pays
+ * no helper call for it. Not pinned, like lb4_ifaces.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LB4_IFACE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct lb4_iface);
+} lb4_iface_slots SEC(".maps");
+
 /* Backend id -> cached next hop, per CPU. A cache: not pinned, starts empty. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

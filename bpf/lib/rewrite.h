@@ -16,6 +16,7 @@
 #include <linux/if_ether.h>
 
 #include "bpf/lib/common.h"
+#include "bpf/lib/iface.h"
 #include "bpf/lib/maps.h"
 #include "bpf/lib/nat.h"
 
@@ -37,7 +38,7 @@ static __always_inline int rewrite_dr(struct xdp_md *ctx,
 		return XDP_TX;
 	}
 	/* The backend is on another attached link: its MAC as the source. */
-	iface = bpf_map_lookup_elem(&lb4_ifaces, &out);
+	iface = lookup_iface(out);
 	if (!iface)
 		return LB4_DROP_NO_EGRESS;
 	action = bpf_redirect_map(&lb4_tx_ports, out, 0);

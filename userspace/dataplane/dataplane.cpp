@@ -55,6 +55,20 @@ BpfMap<uint32_t, uint32_t> txPortMap(const lb4_xdp* s) {
 BpfMap<uint32_t, lb4_iface> ifaceMap(const lb4_xdp* s) {
   return BpfMap<uint32_t, lb4_iface>(s->maps.lb4_ifaces);
 }
+BpfMap<uint32_t, lb4_iface> ifaceSlotMap(const lb4_xdp* s) {
+  return BpfMap<uint32_t, lb4_iface>(s->maps.lb4_iface_slots);
+}
+
+// Removes an interface from lb4_ifaces and, below LB4_IFACE_SLOTS, empties
+// its lb4_iface_slots entry (an array entry cannot be deleted).
+Status eraseInterface(const lb4_xdp* s, uint32_t ifindex, const std::string& what) {
+  if (ifindex < LB4_IFACE_SLOTS) {
+    if (auto st = ifaceSlotMap(s).update(ifindex, lb4_iface{}, what); !st) {
+      return st;
+    }
+  }
+  return ifaceMap(s).erase(ifindex, what);
+}
 
 // Size of the ring installed for vipId, 0 when there is none.
 uint32_t installedRingSize(const lb4_xdp* s, uint32_t vipId) {
@@ -447,21 +461,28 @@ Status Dataplane::addTxPort(uint32_t ifindex) {
     return st;
   }
   if (auto st = txPortMap(skel_.get()).update(ifindex, ifindex, ifindexName(ifindex)); !st) {
-    (void)ifaceMap(skel_.get()).erase(ifindex, ifindexName(ifindex));
+    (void)eraseInterface(skel_.get(), ifindex, ifindexName(ifindex));
     return st;
   }
   return {};
 }
 
 Status Dataplane::deleteTxPort(uint32_t ifindex) {
-  (void)ifaceMap(skel_.get()).erase(ifindex, ifindexName(ifindex));
+  (void)eraseInterface(skel_.get(), ifindex, ifindexName(ifindex));
   return txPortMap(skel_.get()).erase(ifindex, ifindexName(ifindex));
 }
 
 Status Dataplane::setInterfaceMac(uint32_t ifindex, const std::array<uint8_t, 6>& mac) {
   lb4_iface value{};
   std::memcpy(value.mac, mac.data(), mac.size());
-  return ifaceMap(skel_.get()).update(ifindex, value, ifindexName(ifindex));
+  if (auto st = ifaceMap(skel_.get()).update(ifindex, value, ifindexName(ifindex)); !st) {
+    return st;
+  }
+  if (ifindex >= LB4_IFACE_SLOTS) {
+    return {};
+  }
+  value.present = 1;
+  return ifaceSlotMap(skel_.get()).update(ifindex, value, ifindexName(ifindex));
 }
 
 Result<uint32_t> Dataplane::testRun(std::vector<uint8_t>& packet, uint32_t ingressIfindex) const {
