@@ -18,7 +18,7 @@
 #endif
 
 /* Layout version of every pinned map; stored in lb4_config.abi_version. */
-#define LB4_ABI_VERSION 13
+#define LB4_ABI_VERSION 14
 
 #define LB4_MAX_VIPS 1024
 #define LB4_MAX_BACKENDS 4096
@@ -190,10 +190,32 @@ struct lb4_config {
 	__u32 tcp_timeout;       /* NAT: seconds an idle established TCP flow is kept */
 	__u32 tcp_fin_timeout;   /* NAT: seconds a TCP flow is kept after FIN/RST (idle) */
 	__u32 udp_timeout;       /* NAT: seconds an idle UDP flow is kept */
-	__u32 nat_backends;      /* entries of lb4_nat_addrs (kept by Dataplane); 0 lets
-				  * traffic that is not for a VIP skip that lookup */
+	__u32 nat_backends;      /* entries of lb4_nat_addrs (kept by Dataplane) */
 };
 LB4_STATIC_ASSERT(sizeof(struct lb4_config) == 20, "lb4_config size");
+
+/*
+ * lb4_addr_filter: two bitmaps of 2^LB4_ADDR_FILTER_LOG2 bits in u64 words,
+ * region LB4_FILTER_VIP (the addresses of lb4_vip_addrs) then
+ * LB4_FILTER_NAT (those of lb4_nat_addrs). An address's bit is
+ * lb4_addr_filter_bit(); a clear bit means the address is in no entry of
+ * that map, so the program skips the hash lookup (a set bit may be shared:
+ * the lookup decides). Written by Dataplane after every change of either
+ * map: bits are set after an entry is added and cleared after it is gone.
+ */
+#define LB4_ADDR_FILTER_LOG2 16
+#define LB4_ADDR_FILTER_REGION_WORDS ((1U << LB4_ADDR_FILTER_LOG2) / 64)
+#define LB4_FILTER_VIP 0
+#define LB4_FILTER_NAT 1
+
+/* An address's bit in either region (IPv4 in the first 4 bytes, rest 0). */
+static inline __attribute__((always_inline)) __u32 lb4_addr_filter_bit(const __u8 *addr)
+{
+	__u32 w[4];
+
+	__builtin_memcpy(w, addr, sizeof(w));
+	return ((w[0] ^ w[1] ^ w[2] ^ w[3]) * 0x9e3779b1U) >> (32 - LB4_ADDR_FILTER_LOG2);
+}
 
 /*
  * Value of lb4_ifaces, keyed by ifindex (host order): the MAC of an

@@ -166,6 +166,20 @@ struct {
 	__type(value, struct lb4_iface);
 } lb4_iface_slots SEC(".maps");
 
+/*
+ * Word index -> 64 bits of the address filter (lb4_abi.h): whether an
+ * address may be in lb4_vip_addrs / lb4_nat_addrs at all. An array, so its
+ * lookup is inlined: traffic for no VIP and from no NAT backend costs no
+ * hash lookup. Not pinned: Dataplane computes it from those maps when it
+ * opens (before lb4d attaches) and after each change.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * LB4_ADDR_FILTER_REGION_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} lb4_addr_filter SEC(".maps");
+
 /* Backend id -> cached next hop, per CPU. A cache: not pinned, starts empty. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

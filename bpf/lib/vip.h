@@ -38,6 +38,17 @@ struct lb4_packet {
 	__u8 new_flow;       /* select_backend scheduled it: a new connection */
 };
 
+/* False when `addr` is certainly not in region's map (LB4_FILTER_*). */
+static __always_inline int addr_filter_may_hold(const __u8 *addr, __u32 region)
+{
+	__u32 bit = lb4_addr_filter_bit(addr);
+	__u32 word = region * LB4_ADDR_FILTER_REGION_WORDS + bit / 64;
+	__u64 *w;
+
+	w = bpf_map_lookup_elem(&lb4_addr_filter, &word);
+	return w && (*w & (1ULL << (bit % 64)));
+}
+
 /* A zeroed service key for the packet's destination (port in network order). */
 static __always_inline void build_vip_key(struct lb4_vip_key *key,
 					  const struct lb4_packet *pkt,
@@ -55,6 +66,9 @@ static __always_inline int lookup_vip_addr(struct lb4_packet *pkt)
 {
 	struct lb4_vip_key key;
 
+	pkt->addr = NULL;
+	if (!addr_filter_may_hold(pkt->flow.dst, LB4_FILTER_VIP))
+		return 0;
 	build_vip_key(&key, pkt, 0);
 	pkt->addr = bpf_map_lookup_elem(&lb4_vip_addrs, &key);
 	return pkt->addr != NULL;
@@ -65,16 +79,12 @@ static __always_inline int lookup_nat_addr(const __u8 *addr, __u8 proto,
 					   __u8 family)
 {
 	struct lb4_vip_key key;
-	struct lb4_config *cfg;
-	__u32 zero = 0;
 
 	/*
-	 * Without NAT VIPs (direct routing only) the hash lookup is skipped:
-	 * lb4_config is an array, whose lookup the verifier inlines, so traffic
-	 * that is not for a VIP costs one hash lookup instead of two.
+	 * Addresses that are no NAT backend (all of them without NAT VIPs)
+	 * skip the hash lookup: the filter is an array, inlined.
 	 */
-	cfg = bpf_map_lookup_elem(&lb4_config, &zero);
-	if (!cfg || cfg->nat_backends == 0)
+	if (!addr_filter_may_hold(addr, LB4_FILTER_NAT))
 		return 0;
 
 	__builtin_memset(&key, 0, sizeof(key));
@@ -89,6 +99,8 @@ static __always_inline int lookup_vip_any(const __u8 *addr, __u8 family)
 {
 	struct lb4_vip_key key;
 
+	if (!addr_filter_may_hold(addr, LB4_FILTER_VIP))
+		return 0;
 	__builtin_memset(&key, 0, sizeof(key));
 	__builtin_memcpy(key.addr, addr, sizeof(key.addr));
 	key.family = family;

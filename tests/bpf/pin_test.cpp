@@ -88,7 +88,8 @@ TEST_F(PinTest, MapsSurviveReopenFromPinDir) {
   EXPECT_EQ((*flowEntry)->backend_id, 1U);
   EXPECT_EQ((*dp)->vipTraffic(3)->packets, 1U);
 
-  // The new program forwards with the adopted state: a conntrack hit.
+  // The new program forwards with the adopted state: a conntrack hit (its
+  // address filter, which is not pinned, was rebuilt from lb4_vip_addrs).
   auto out = frame;
   ASSERT_EQ(*(*dp)->testRun(out), XDP_TX);
   EXPECT_EQ((*(*dp)->globalStats())[LB4_STAT_CT_HIT], 1U);

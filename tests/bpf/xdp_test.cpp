@@ -404,6 +404,48 @@ TEST_F(XdpTest, DeletedVipPasses) {
   expectForwarded(base().ipv4(kClientV4, kVipV4).udp(40000, 53).build(), kBackend1Mac);
 }
 
+// An IPv4 address of 198.18.0.0/15 other than `address` with the same
+// address-filter bit (lb4_addr_filter_bit); "" when there is none.
+std::string filterTwin(const std::string& address) {
+  auto a = IpAddress::parse(address);
+  if (!a) {
+    return "";
+  }
+  const uint32_t bit = lb4_addr_filter_bit(a->bytes.data());
+  for (uint32_t i = 0; i < (1U << 17); ++i) {
+    std::string other = fmt::format("198.{}.{}.{}", 18 + (i >> 16), (i >> 8) & 0xff, i & 0xff);
+    auto o = IpAddress::parse(other);
+    if (o && other != address && lb4_addr_filter_bit(o->bytes.data()) == bit) {
+      return other;
+    }
+  }
+  return "";
+}
+
+// The address filter only skips lookups it can: an address whose bit a VIP
+// set is looked up (and passed, being no VIP); two VIPs sharing a bit are
+// both served, and deleting one leaves the other served.
+TEST_F(XdpTest, AddressFilterBitsSharedByAddressesDecideNothing) {
+  const std::string first = "198.18.5.1";
+  const std::string twin = filterTwin(first);
+  ASSERT_FALSE(twin.empty());
+  addVip(first.c_str(), 80, IPPROTO_TCP, 7);
+  setRing(7, {1});
+  auto toFirst = base().ipv4(kClientV4, first.c_str()).tcp(40000, 80, kTcpAck).build();
+  auto toTwin = base().ipv4(kClientV4, twin.c_str()).tcp(40000, 80, kTcpAck).build();
+  expectForwarded(toFirst, kBackend1Mac);
+  expectPassedUntouched(toTwin);
+
+  addVip(twin.c_str(), 80, IPPROTO_TCP, 8);
+  setRing(8, {1});
+  expectForwarded(toTwin, kBackend1Mac);
+  ASSERT_TRUE(dp_->deleteVip(vipKey(first.c_str(), 80, IPPROTO_TCP)).ok());
+  expectPassedUntouched(toFirst);
+  expectForwarded(toTwin, kBackend1Mac);
+  ASSERT_TRUE(dp_->deleteVip(vipKey(twin.c_str(), 80, IPPROTO_TCP)).ok());
+  expectPassedUntouched(toTwin);
+}
+
 TEST_F(XdpTest, CountersTrackVipAndBackendTraffic) {
   addBackend(2, kBackend2Mac, kBackend2V4);
   addVip(kVipV4, 8080, IPPROTO_TCP, 6);

@@ -188,6 +188,10 @@ Result<std::unique_ptr<Dataplane>> Dataplane::open(const DataplaneOptions& optio
     }
     spdlog::info("adopted the maps pinned in {}", pinDir);
   }
+  // The filter is not pinned: this program's copy starts empty.
+  if (auto st = dp->syncAddrFilter(); !st) {
+    return std::move(st).takeError();
+  }
   return dp;
 }
 
@@ -227,10 +231,18 @@ Status Dataplane::upsertVip(const lb4_vip_key& key, const lb4_vip_value& value) 
   if (uint32_t size = installedRingSize(skel_.get(), v.vip_id); size != 0) {
     v.ring_size = size;
   }
-  return vipTable(skel_.get()).store(key, v);
+  if (auto st = vipTable(skel_.get()).store(key, v); !st) {
+    return st;
+  }
+  return syncAddrFilter();
 }
 
-Status Dataplane::deleteVip(const lb4_vip_key& key) { return vipTable(skel_.get()).remove(key); }
+Status Dataplane::deleteVip(const lb4_vip_key& key) {
+  if (auto st = vipTable(skel_.get()).remove(key); !st) {
+    return st;
+  }
+  return syncAddrFilter();
+}
 
 Result<std::vector<std::pair<lb4_vip_key, lb4_vip_value>>> Dataplane::vips() const {
   return vipTable(skel_.get()).all();
@@ -388,11 +400,17 @@ Status Dataplane::addNatAddr(const lb4_vip_key& key) {
   if (auto st = natAddrMap(skel_.get()).update(key, 1, ServiceKey::fromAbi(key).toString()); !st) {
     return st;
   }
+  if (auto st = syncAddrFilter(); !st) {
+    return st;
+  }
   return storeNatCount();
 }
 
 Status Dataplane::deleteNatAddr(const lb4_vip_key& key) {
   if (auto st = natAddrMap(skel_.get()).erase(key, ServiceKey::fromAbi(key).toString()); !st) {
+    return st;
+  }
+  if (auto st = syncAddrFilter(); !st) {
     return st;
   }
   return storeNatCount();
@@ -438,6 +456,39 @@ Status Dataplane::deleteSourceRule(const lb4_src_key& key) {
 
 Result<std::vector<std::pair<lb4_src_key, lb4_src_rule>>> Dataplane::sourceRules() const {
   return sourceMap(skel_.get()).entries();
+}
+
+Status Dataplane::syncAddrFilter() {
+  std::vector<uint64_t> want(addrFilter_.size(), 0);
+  auto mark = [&](uint32_t region, const lb4_vip_key& key) {
+    uint32_t bit = lb4_addr_filter_bit(key.addr);
+    want[region * LB4_ADDR_FILTER_REGION_WORDS + bit / 64] |= uint64_t{1} << (bit % 64);
+  };
+  auto vipAddrs = BpfMap<lb4_vip_key, lb4_vip_addr>(skel_->maps.lb4_vip_addrs).keys();
+  if (!vipAddrs) {
+    return makeError("address filter: {}", vipAddrs.error());
+  }
+  for (const auto& key : *vipAddrs) {
+    mark(LB4_FILTER_VIP, key);
+  }
+  auto nat = natAddrs();
+  if (!nat) {
+    return makeError("address filter: {}", nat.error());
+  }
+  for (const auto& key : *nat) {
+    mark(LB4_FILTER_NAT, key);
+  }
+  BpfMap<uint32_t, uint64_t> filter(skel_->maps.lb4_addr_filter);
+  for (uint32_t i = 0; i < want.size(); ++i) {
+    if (want[i] == addrFilter_[i]) {
+      continue;
+    }
+    if (auto st = filter.update(i, want[i], fmt::format("address filter word {}", i)); !st) {
+      return st;
+    }
+    addrFilter_[i] = want[i];
+  }
+  return {};
 }
 
 Status Dataplane::storeNatCount() {

@@ -166,6 +166,11 @@ class Dataplane {
 
  private:
   explicit Dataplane(DataplaneOptions options);
+  // Makes lb4_addr_filter exact for lb4_vip_addrs and lb4_nat_addrs as they
+  // are now: sets the bits of present addresses, clears the others (only
+  // the words that change are written).
+  Status syncAddrFilter();
+  std::vector<uint64_t> addrFilter_ = std::vector<uint64_t>(2 * LB4_ADDR_FILTER_REGION_WORDS);
   DataplaneOptions options_;
   bool adopted_ = false;
   struct SkelDeleter {
