@@ -170,6 +170,7 @@ class RateBench {
   std::unique_ptr<rate_parts, void (*)(rate_parts*)> parts_{nullptr, rate_parts__destroy};
   int genIfindex_ = 0;
   std::vector<uint8_t> genFrame_;
+  std::string genError_;  // the generator's test runs were refused: why
 };
 
 void RateBench::dumpLog() {
@@ -524,7 +525,8 @@ uint64_t RateBench::send(pktgen* gen, uint64_t frames, double seconds, std::vect
                 .ctx_size_in = sizeof(md), .repeat = static_cast<int>(n),
                 .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = 64);
     if (bpf_prog_test_run_opts(bpf_program__fd(gen->progs.pktgen), &opts) != 0) {
-      std::perror("netns_rate: live-frames run");
+      genError_ = std::strerror(errno);
+      std::fprintf(stderr, "netns_rate: live-frames run: %s\n", genError_.c_str());
       break;
     }
     done += n;
@@ -614,10 +616,13 @@ int RateBench::run() {
   // results[traffic index][subject][round]
   std::vector<std::map<std::string, std::vector<std::optional<RunResult>>>> results(traffic.size());
   uint32_t runIndex = 0;
-  for (int round = 0; round < o_.rounds && !gStop; ++round) {
-    for (size_t ti = 0; ti < traffic.size() && !gStop; ++ti) {
+  // A refused generator (this kernel does not allow live-frames test runs)
+  // ends the benchmark: there is no figure to take.
+  auto going = [&] { return !gStop && genError_.empty(); };
+  for (int round = 0; round < o_.rounds && going(); ++round) {
+    for (size_t ti = 0; ti < traffic.size() && going(); ++ti) {
       const auto& t = traffic[ti];
-      for (size_t k = 0; k < o_.subjects.size() && !gStop; ++k) {
+      for (size_t k = 0; k < o_.subjects.size() && going(); ++k) {
         const std::string& subject = o_.subjects[(k + round) % o_.subjects.size()];
         std::optional<RunResult> r;
         if (subjectUp(subject)) {
@@ -643,6 +648,13 @@ int RateBench::run() {
         std::fflush(stdout);
       }
     }
+  }
+  if (!genError_.empty()) {
+    std::printf(
+        "rate.unavailable reason=\"live-frames test runs (BPF_F_TEST_XDP_LIVE_FRAMES) "
+        "refused: %s\"\n",
+        genError_.c_str());
+    return 3;
   }
   nlohmann::json out = nlohmann::json::array();
   for (size_t ti = 0; ti < traffic.size(); ++ti) {

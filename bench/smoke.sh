@@ -32,9 +32,14 @@ expect update_latency '^control\.update_latency op=add-backend .*median_ms='
 
 timeout 180 "$b/bench/lb4_netns_rate" --quick --rounds 1 --seconds 0.2 --burst 100 \
   --lb4-build-dir "$b" >"$out" 2>&1
-expect netns_rate '^rate\.summary traffic=udp4 flows=1000 subject=lb4_dr pps_median='
-expect netns_rate '^rate\.summary traffic=udp4 flows=1000 subject=lb4_nat pps_median='
-expect netns_rate '^rate\.ratio traffic=udp4 flows=1000 lb4_nat_to_nft_dnat median='
+if grep -q '^rate\.unavailable' "$out"; then
+  # A kernel that refuses live-frames test runs has no generator: said, not passed off as a figure.
+  echo "skip netns_rate: $(grep '^rate\.unavailable' "$out")"
+else
+  expect netns_rate '^rate\.summary traffic=udp4 flows=1000 subject=lb4_dr pps_median=[1-9].* correct_runs=1/1'
+  expect netns_rate '^rate\.summary traffic=udp4 flows=1000 subject=lb4_nat pps_median=[1-9].* correct_runs=1/1'
+  expect netns_rate '^rate\.ratio traffic=udp4 flows=1000 lb4_nat_to_nft_dnat median=[0-9.]+ .*rounds=1'
+fi
 
 timeout 120 "$b/bench/lb4_metrics_scrape" --vips 2 --backends 2 --scrapes 2 --settle-s 0 \
   --build-dir "$b" >"$out" 2>&1
