@@ -355,5 +355,51 @@ TEST_F(LimitsTest, RingSwapsUnderTrafficNeverLeaveAPacketWithoutBackend) {
   }
 }
 
+// A ring of unchanged size is rewritten in place, slot by slot, under a
+// packet stream: every packet reads one slot, so each gets a backend of the
+// old or the new table, never none, and the final table is exactly the new
+// one.
+TEST_F(LimitsTest, InPlaceRingRewritesUnderTrafficNeverLeaveAPacketWithoutBackend) {
+  open(65536);
+  addBackends();
+  const std::vector<std::vector<uint32_t>> sets = {{1, 2}, {3, 4}, {1, 2, 3, 4}, {2}};
+  std::vector<std::vector<uint32_t>> rings;
+  for (const auto& set : sets) {
+    rings.push_back(ringOf(set, 16411));
+  }
+  addVip(1, rings[0]);
+  constexpr int kRewrites = 400;
+  std::atomic<bool> done{false};
+  std::atomic<int> errors{0};
+  std::thread writer([&] {
+    for (int i = 1; i <= kRewrites; ++i) {
+      if (!dp_->setRing(1, rings[i % rings.size()]).ok()) {
+        ++errors;
+      }
+    }
+    done = true;
+  });
+  uint64_t sent = 0;
+  uint64_t notTx = 0;
+  for (uint32_t n = 0; (!done || sent < 1000) && n < 2000000; ++n) {
+    auto out = syn(n);
+    auto action = dp_->testRun(out);
+    ASSERT_TRUE(action.ok()) << action.error();
+    ++sent;
+    notTx += *action != XDP_TX;
+  }
+  writer.join();
+  EXPECT_EQ(errors, 0);
+  EXPECT_EQ(notTx, 0u);
+  EXPECT_EQ(stat(LB4_STAT_DROP_NO_BACKEND), 0u);
+  EXPECT_EQ(stat(LB4_STAT_DROP_BAD_BACKEND), 0u);
+  auto now = dp_->ring(1);
+  ASSERT_TRUE(now.ok()) << now.error();
+  EXPECT_EQ(*now, rings[kRewrites % rings.size()]);
+  auto vips = dp_->vips();
+  ASSERT_TRUE(vips.ok() && vips->size() == 1);
+  EXPECT_EQ((*vips)[0].second.ring_size, 16411u);
+}
+
 }  // namespace
 }  // namespace lb4::test

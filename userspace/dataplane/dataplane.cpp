@@ -286,10 +286,6 @@ Status Dataplane::setRing(uint32_t vipId, std::span<const uint32_t> ring) {
     }
   }
   auto size = static_cast<uint32_t>(ring.size());
-  auto inner = createRingArray(ring);
-  if (!inner) {
-    return makeError("set ring of VIP {}: {}", vipId, inner.error());
-  }
 
   // lb4_vip_value.ring_size must never exceed the installed ring, or
   // packets would index past it: shrink the modulus before the swap and
@@ -314,6 +310,22 @@ Status Dataplane::setRing(uint32_t vipId, std::span<const uint32_t> ring) {
   };
   if (auto st = syncSizes(true); !st) {
     return st;
+  }
+
+  // The installed ring has this size: rewrite it in place (its slots are
+  // independent, and a packet reads exactly one slot). Swapping in a new
+  // array makes the kernel wait for an RCU grace period (~20 ms here);
+  // this does not. A size change still swaps.
+  auto installed = ringsMap(skel_.get()).find(vipId);
+  if (installed && installed->has_value() && ringArraySize(**installed) == size) {
+    if (auto st = rewriteRingArray(**installed, ring); !st) {
+      return makeError("set ring of VIP {}: {}", vipId, st.error());
+    }
+    return syncSizes(false);
+  }
+  auto inner = createRingArray(ring);
+  if (!inner) {
+    return makeError("set ring of VIP {}: {}", vipId, inner.error());
   }
   auto innerFd = static_cast<uint32_t>(inner->get());
   if (auto st = ringsMap(skel_.get()).update(vipId, innerFd, vipName(vipId)); !st) {

@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <utility>
 
@@ -43,6 +44,18 @@ class RingMapping {
       words_[i * kStride] = ring[i];
     }
   }
+  // Stores the slots of `ring` that differ; returns how many.
+  size_t update(std::span<const uint32_t> ring) const {
+    size_t changed = 0;
+    for (size_t i = 0; i < ring.size(); ++i) {
+      std::atomic_ref<uint32_t> slot(words_[i * kStride]);
+      if (slot.load(std::memory_order_relaxed) != ring[i]) {
+        slot.store(ring[i], std::memory_order_relaxed);
+        ++changed;
+      }
+    }
+    return changed;
+  }
   std::vector<uint32_t> read(uint32_t slots) const {
     std::vector<uint32_t> out(slots);
     for (size_t i = 0; i < slots; ++i) {
@@ -73,6 +86,24 @@ Result<UniqueFd> createRingArray(std::span<const uint32_t> ring) {
   }
   mapping->write(ring);
   return fd;
+}
+
+Status rewriteRingArray(uint32_t mapId, std::span<const uint32_t> ring) {
+  UniqueFd fd(bpf_map_get_fd_by_id(mapId));
+  if (!fd) {
+    return makeError("open ring (map id {}): {}", mapId, errnoText(errno));
+  }
+  uint32_t slots = mapMaxEntries(fd);
+  if (slots != ring.size()) {
+    return makeError("rewrite ring (map id {}): it has {} slots, the new ring {}", mapId, slots,
+                     ring.size());
+  }
+  auto mapping = RingMapping::map(fd.get(), slots, /*writable=*/true);
+  if (!mapping) {
+    return std::move(mapping).takeError();
+  }
+  mapping->update(ring);
+  return {};
 }
 
 Result<std::vector<uint32_t>> readRingArray(uint32_t mapId) {

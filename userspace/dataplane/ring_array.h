@@ -18,6 +18,13 @@ namespace lb4 {
 // of inner maps with the template's.
 Result<UniqueFd> createRingArray(std::span<const uint32_t> ring);
 
+// Writes `ring` into the live ring array with map id `mapId`, which must
+// have exactly ring.size() slots: only the slots that change, each with one
+// aligned 4-byte store, so a packet reading any slot meanwhile finds the
+// old or the new backend id of that slot, never a mix. No map swap, so no
+// RCU grace period to wait for.
+Status rewriteRingArray(uint32_t mapId, std::span<const uint32_t> ring);
+
 // The slots of the ring array with map id `mapId`.
 Result<std::vector<uint32_t>> readRingArray(uint32_t mapId);
 
