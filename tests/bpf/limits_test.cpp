@@ -83,6 +83,26 @@ class LimitsTest : public ::testing::Test {
     return f;
   }
 
+  // Runs the test thread on CPU 0 (its per-CPU LRU share) until TearDown.
+  void pinToCpu0() {
+    ASSERT_EQ(sched_getaffinity(0, sizeof(oldAffinity_), &oldAffinity_), 0);
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(0, &one);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+    pinned_ = true;
+  }
+  void TearDown() override {
+    if (pinned_) {
+      EXPECT_EQ(sched_setaffinity(0, sizeof(oldAffinity_), &oldAffinity_), 0);
+    }
+  }
+
+  // Entries of conntrack one CPU's LRU list holds (BPF_F_NO_COMMON_LRU).
+  uint32_t cpuShare() const {
+    return dp_->conntrackCapacity() / static_cast<uint32_t>(libbpf_num_possible_cpus());
+  }
+
   uint64_t stat(lb4_stat s) {
     auto st = dp_->globalStats();
     EXPECT_TRUE(st.ok());
@@ -91,6 +111,8 @@ class LimitsTest : public ::testing::Test {
 
   static constexpr const char* kVip = "198.18.1.1:80/tcp";
   std::unique_ptr<Dataplane> dp_;
+  cpu_set_t oldAffinity_{};
+  bool pinned_ = false;
 };
 
 TEST_F(LimitsTest, FullVipTableGivesAClearError) {
@@ -174,17 +196,11 @@ TEST_F(LimitsTest, FullConntrackEvictsAndEvictedFlowsKeepTheirBackend) {
 // same: it is a ct_miss, never a ct_evicted_live (which NAT counts), and a
 // flow still in the table is a hit.
 TEST_F(LimitsTest, NewEntriesAreCountedPerCpu) {
-  cpu_set_t old;
-  ASSERT_EQ(sched_getaffinity(0, sizeof(old), &old), 0);
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(0, &one);
-  ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+  pinToCpu0();
   open(256);
   addBackends();
   addVip(1, ringOf({1, 2, 3, 4}, 251));
-  const uint32_t share =
-      dp_->conntrackCapacity() / static_cast<uint32_t>(libbpf_num_possible_cpus());
+  const uint32_t share = cpuShare();
   const uint32_t flows = share + 100;
   for (uint32_t i = 0; i < flows; ++i) {
     auto out = ack(i);
@@ -200,23 +216,16 @@ TEST_F(LimitsTest, NewEntriesAreCountedPerCpu) {
   auto inserted = dp_->perCpuStat(LB4_STAT_CT_MISS);
   ASSERT_TRUE(inserted.ok());
   EXPECT_EQ((*inserted)[0], flows + 1);
-  ASSERT_EQ(sched_setaffinity(0, sizeof(old), &old), 0);
 }
 
 // A SYN flood creates no state: with the table's share on this CPU full of
 // established flows, 20 times as many SYNs of new flows evict none of them.
 TEST_F(LimitsTest, SynFloodEvictsNoEstablishedFlow) {
-  cpu_set_t old;
-  ASSERT_EQ(sched_getaffinity(0, sizeof(old), &old), 0);
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(0, &one);
-  ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+  pinToCpu0();
   open(1024);
   addBackends();
   addVip(1, ringOf({1, 2, 3, 4}, 251));
-  const uint32_t share =
-      dp_->conntrackCapacity() / static_cast<uint32_t>(libbpf_num_possible_cpus());
+  const uint32_t share = cpuShare();
   const uint32_t established = share - share / 8;  // below the share: no eviction of its own
   for (uint32_t i = 0; i < established; ++i) {
     auto out = ack(i);
@@ -237,7 +246,6 @@ TEST_F(LimitsTest, SynFloodEvictsNoEstablishedFlow) {
   }
   EXPECT_EQ(stat(LB4_STAT_CT_HIT) - hitsBefore, established) << "established flows were evicted";
   EXPECT_EQ(stat(LB4_STAT_CT_MISS), missBefore);
-  ASSERT_EQ(sched_setaffinity(0, sizeof(old), &old), 0);
 }
 
 // Every map reports the memory the kernel charges for it.
